@@ -1,0 +1,189 @@
+//! Composition root: builds the store, PKI and services from a [`Config`], and starts the HTTP
+//! server. Tests call [`prepare`] and [`start`] in-process on port 0.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_web::{App, HttpServer, web};
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::pki::{Pki, PkiError, ca};
+use crate::store::{Store, StoreError, settings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {path} is not usable: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Pki(#[from] PkiError),
+    #[error("{0}")]
+    CaChanged(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+}
+
+/// Everything the request handlers and services share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub clock: SharedClock,
+    pub pki: Arc<Pki>,
+}
+
+const CA_KEY_ID: &str = "pki.ca_key_id";
+
+/// Creates the data directory, opens and migrates the database, loads or creates the keys.
+pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartError> {
+    let data_dir = config.storage.data_dir.clone();
+    create_data_dir(&data_dir)?;
+    let now = clock.now();
+    let store = Store::open(&config.database_path(), &now.to_rfc3339())?;
+
+    let recorded = store.read_blocking(|c| settings::get(c, CA_KEY_ID))?;
+    let pki_dir = ca::pki_dir(&data_dir);
+    if recorded.is_some() && !pki_dir.join("ca.key.pem").exists() {
+        return Err(StartError::CaChanged(format!(
+            "the database belongs to an appliance whose CA key is missing from {}; \
+             restore the key from a backup (enrolled devices trust only that CA)",
+            pki_dir.display()
+        )));
+    }
+    let pki = Pki::load_or_create(&pki_dir, &config.tls_names(), now)?;
+    match recorded {
+        Some(id) if id != pki.ca_key_id() => {
+            return Err(StartError::CaChanged(format!(
+                "the CA key in {} is not the one this database was created with; \
+                 put the original key back or restore a backup (enrolled devices trust only that CA)",
+                pki_dir.display()
+            )));
+        }
+        Some(_) => {}
+        None => {
+            let id = pki.ca_key_id();
+            let at = now.to_rfc3339();
+            store.write_blocking(move |c| settings::set(c, CA_KEY_ID, &id, &at))?;
+        }
+    }
+    Ok(AppState {
+        config: Arc::new(config),
+        store,
+        clock,
+        pki: Arc::new(pki),
+    })
+}
+
+fn create_data_dir(path: &std::path::Path) -> Result<(), StartError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let err = |source| StartError::DataDir {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(err)?;
+    // Prove the directory is writable before anything else is created in it.
+    let probe = path.join(".write-test");
+    std::fs::write(&probe, b"ok").map_err(err)?;
+    std::fs::remove_file(&probe).map_err(err)?;
+    Ok(())
+}
+
+/// A running HTTP server.
+pub struct RunningServer {
+    pub https_addr: SocketAddr,
+    pub http_addr: Option<SocketAddr>,
+    pub handle: actix_web::dev::ServerHandle,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting connections and waits for in-flight requests.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+}
+
+fn bind(addr: &str) -> Result<TcpListener, StartError> {
+    let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind {
+        addr: addr.to_string(),
+        source,
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| StartError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+    Ok(listener)
+}
+
+/// Binds the listeners and starts serving on the current Tokio runtime.
+pub fn start(state: AppState) -> Result<RunningServer, StartError> {
+    let tls = state.pki.rustls_server_config()?;
+    let https = bind(&state.config.server.listen)?;
+    let https_addr = https.local_addr().map_err(|source| StartError::Bind {
+        addr: state.config.server.listen.clone(),
+        source,
+    })?;
+    let http = match &state.config.server.http_listen {
+        Some(addr) => Some(bind(addr)?),
+        None => None,
+    };
+    let http_addr = http.as_ref().and_then(|l| l.local_addr().ok());
+    let workers = match state.config.server.workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        n => n,
+    };
+    let shared = state.clone();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(shared.clone()))
+            .configure(crate::web::configure)
+    })
+    .workers(workers)
+    .shutdown_timeout(10)
+    .listen_rustls_0_23(https, tls)
+    .map_err(|source| StartError::Bind {
+        addr: https_addr.to_string(),
+        source,
+    })?;
+    if let Some(listener) = http {
+        server = server.listen(listener).map_err(|source| StartError::Bind {
+            addr: "http".into(),
+            source,
+        })?;
+    }
+    let server = server.run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    Ok(RunningServer {
+        https_addr,
+        http_addr,
+        handle,
+        task,
+    })
+}
+
+impl AppState {
+    /// The base URL devices and browsers use.
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        if let Some(url) = &self.config.server.public_url {
+            return url.trim_end_matches('/').to_string();
+        }
+        let host = self
+            .config
+            .tls_names()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| "localhost".into());
+        format!("https://{host}:{}", bound.port())
+    }
+}

@@ -1,0 +1,458 @@
+//! Configuration in layers: built-in defaults → TOML file → `ORCHARD_*` environment → flags.
+//!
+//! Every layer is a TOML table; they are merged key by key and the result is deserialized once
+//! with unknown keys refused, so a typo in any layer is an error that names the key and its source.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where the TOML file is looked for when `--config` is not given.
+pub const SYSTEM_CONFIG_PATH: &str = "/etc/orchard/orchard.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid configuration in {origin}: {message}")]
+    Invalid { origin: String, message: String },
+    #[error("cannot read secret file {path} (for `{key}`): {source}")]
+    SecretFile {
+        key: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A value that must never be printed or logged.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_empty() {
+            s.serialize_str("")
+        } else {
+            s.serialize_str("<redacted>")
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub log: LogConfig,
+    pub security: SecurityConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address of the HTTPS listener.
+    pub listen: String,
+    /// Optional plain-HTTP listener, only for use behind a TLS-terminating reverse proxy.
+    pub http_listen: Option<String>,
+    /// The URL devices and browsers use to reach the appliance. Derived from the first TLS
+    /// name and the listen port when empty.
+    pub public_url: Option<String>,
+    /// Names (DNS or IP) the server certificate is issued for. Empty: hostname, localhost, 127.0.0.1.
+    pub tls_names: Vec<String>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Worker threads for the HTTP server (0 = one per core).
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Where the database, keys and cache live. Defaults to `$STATE_DIRECTORY` under systemd,
+    /// else `./orchard-data`.
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `orchard=debug,actix_web=info`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Hours an admin session lasts without activity.
+    pub session_idle_hours: u32,
+    /// Failed logins allowed per account or per address in `login_window_minutes`.
+    pub login_max_failures: u32,
+    pub login_window_minutes: u32,
+    /// Site-wide SCEP challenge (may be given as `scep_challenge_file`). Empty: generated on first start.
+    pub scep_challenge: Secret,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "0.0.0.0:8443".into(),
+            http_listen: None,
+            public_url: None,
+            tls_names: Vec::new(),
+            max_body_bytes: 4 * 1024 * 1024,
+            workers: 0,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        let data_dir = std::env::var_os("STATE_DIRECTORY")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("./orchard-data"));
+        StorageConfig { data_dir }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            session_idle_hours: 12,
+            login_max_failures: 5,
+            login_window_minutes: 15,
+            scep_challenge: Secret::default(),
+        }
+    }
+}
+
+/// One source of settings, with a name used in error messages.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub origin: String,
+    pub table: toml::Table,
+}
+
+impl Layer {
+    /// Parses a TOML file. A missing optional file is `Ok(None)`.
+    pub fn from_file(path: &Path) -> Result<Layer, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Invalid {
+            origin: path.display().to_string(),
+            message: e.message().to_string(),
+        })?;
+        let origin = path.display().to_string();
+        check_known_keys(&table, &origin)?;
+        Ok(Layer { origin, table })
+    }
+
+    /// Reads `ORCHARD_<SECTION>_<KEY>` variables, e.g. `ORCHARD_SERVER_LISTEN`.
+    /// Values are read as TOML literals when they parse as such (numbers, arrays, booleans),
+    /// else as strings.
+    pub fn from_env<I: IntoIterator<Item = (String, String)>>(vars: I) -> Result<Layer, ConfigError> {
+        let known = known_keys();
+        let mut table = toml::Table::new();
+        for (name, value) in vars {
+            let Some(rest) = name.strip_prefix("ORCHARD_") else {
+                continue;
+            };
+            let rest = rest.to_ascii_lowercase();
+            let found = known.iter().find(|(section, key)| {
+                rest == format!("{section}_{key}") || rest == format!("{section}_{key}_file")
+            });
+            let Some((section, _)) = found else {
+                // Variables such as ORCHARD_CONFIG are flags, not settings.
+                if rest == "config" {
+                    continue;
+                }
+                return Err(ConfigError::Invalid {
+                    origin: "the environment".into(),
+                    message: format!("unknown variable `{name}`"),
+                });
+            };
+            let key = rest[section.len() + 1..].to_string();
+            let section_table = table
+                .entry(section.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(t) = section_table {
+                t.insert(key, parse_env_value(&value));
+            }
+        }
+        Ok(Layer {
+            origin: "the environment".into(),
+            table,
+        })
+    }
+
+    /// Builds a layer from `section.key=value` pairs (command-line `--set`).
+    pub fn from_pairs(origin: &str, pairs: &[(String, toml::Value)]) -> Result<Layer, ConfigError> {
+        let mut table = toml::Table::new();
+        for (path, value) in pairs {
+            let Some((section, key)) = path.split_once('.') else {
+                return Err(ConfigError::Invalid {
+                    origin: origin.into(),
+                    message: format!("`{path}` is not of the form section.key"),
+                });
+            };
+            let section_table = table
+                .entry(section.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(t) = section_table {
+                t.insert(key.to_string(), value.clone());
+            }
+        }
+        check_known_keys(&table, origin)?;
+        Ok(Layer {
+            origin: origin.into(),
+            table,
+        })
+    }
+}
+
+fn parse_env_value(value: &str) -> toml::Value {
+    let probe = format!("v = {value}");
+    match probe.parse::<toml::Table>() {
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(value.into())),
+        Err(_) => toml::Value::String(value.into()),
+    }
+}
+
+/// Every (section, key) the configuration knows, read from the defaults.
+fn known_keys() -> Vec<(String, String)> {
+    let mut keys = Vec::new();
+    if let Ok(toml::Value::Table(root)) = toml::Value::try_from(Config::default()) {
+        for (section, value) in root {
+            if let toml::Value::Table(t) = value {
+                keys.extend(t.keys().map(|k| (section.clone(), k.clone())));
+            }
+        }
+    }
+    // Optional keys are absent from the serialized defaults.
+    keys.push(("server".into(), "http_listen".into()));
+    keys.push(("server".into(), "public_url".into()));
+    keys
+}
+
+fn check_known_keys(table: &toml::Table, origin: &str) -> Result<(), ConfigError> {
+    let known = known_keys();
+    for (section, value) in table {
+        let toml::Value::Table(t) = value else {
+            return Err(ConfigError::Invalid {
+                origin: origin.into(),
+                message: format!("`{section}` must be a section ([{section}])"),
+            });
+        };
+        if !known.iter().any(|(s, _)| s == section) {
+            return Err(ConfigError::Invalid {
+                origin: origin.into(),
+                message: format!("unknown section `[{section}]`"),
+            });
+        }
+        for key in t.keys() {
+            let base = key.strip_suffix("_file").unwrap_or(key);
+            let is_secret_file = key.ends_with("_file") && is_secret_key(section, base);
+            if !known.iter().any(|(s, k)| s == section && k == key) && !is_secret_file {
+                return Err(ConfigError::Invalid {
+                    origin: origin.into(),
+                    message: format!("unknown key `{section}.{key}`"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Keys whose value is a [`Secret`] and may be given as a `*_file` path instead.
+fn is_secret_key(section: &str, key: &str) -> bool {
+    matches!((section, key), ("security", "scep_challenge"))
+}
+
+/// Merges layers in order (later wins), resolves `*_file` secrets and deserializes.
+pub fn resolve(layers: &[Layer]) -> Result<Config, ConfigError> {
+    let mut merged: BTreeMap<String, toml::Table> = BTreeMap::new();
+    let mut origin_of: BTreeMap<(String, String), String> = BTreeMap::new();
+    for layer in layers {
+        for (section, value) in &layer.table {
+            if let toml::Value::Table(t) = value {
+                let target = merged.entry(section.clone()).or_default();
+                for (k, v) in t {
+                    target.insert(k.clone(), v.clone());
+                    origin_of.insert((section.clone(), k.clone()), layer.origin.clone());
+                }
+            }
+        }
+    }
+    // Secrets given as files.
+    for (section, table) in merged.iter_mut() {
+        let file_keys: Vec<String> = table.keys().filter(|k| k.ends_with("_file")).cloned().collect();
+        for file_key in file_keys {
+            let base = file_key.trim_end_matches("_file").to_string();
+            if !is_secret_key(section, &base) {
+                continue;
+            }
+            let Some(toml::Value::String(path)) = table.remove(&file_key) else {
+                return Err(ConfigError::Invalid {
+                    origin: origin_of
+                        .get(&(section.clone(), file_key.clone()))
+                        .cloned()
+                        .unwrap_or_default(),
+                    message: format!("`{section}.{file_key}` must be a path"),
+                });
+            };
+            let content = std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
+                key: format!("{section}.{base}"),
+                path: PathBuf::from(&path),
+                source,
+            })?;
+            table.insert(base, toml::Value::String(content.trim_end().to_string()));
+        }
+    }
+    let mut root = toml::Table::new();
+    for (section, t) in merged {
+        root.insert(section, toml::Value::Table(t));
+    }
+    let origins: Vec<&str> = layers.iter().map(|l| l.origin.as_str()).collect();
+    Config::deserialize(toml::Value::Table(root)).map_err(|e| ConfigError::Invalid {
+        origin: if origins.is_empty() {
+            "defaults".into()
+        } else {
+            origins.join(", ")
+        },
+        message: e.message().to_string(),
+    })
+}
+
+impl Config {
+    /// Effective configuration as TOML, with secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+
+    /// The names the TLS certificate covers.
+    pub fn tls_names(&self) -> Vec<String> {
+        if !self.server.tls_names.is_empty() {
+            return self.server.tls_names.clone();
+        }
+        let mut names = Vec::new();
+        if let Some(host) = hostname() {
+            names.push(host);
+        }
+        names.push("localhost".into());
+        names.push("127.0.0.1".into());
+        names.dedup();
+        names
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.storage.data_dir.join("orchard.db")
+    }
+}
+
+fn hostname() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()?
+        .trim()
+        .to_string();
+    (!name.is_empty()).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(origin: &str, text: &str) -> Layer {
+        let table: toml::Table = text.parse().unwrap();
+        check_known_keys(&table, origin)
+            .map(|_| Layer {
+                origin: origin.into(),
+                table,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn later_layers_win_key_by_key() {
+        let file = layer("file.toml", "[server]\nlisten = \"127.0.0.1:1\"\nworkers = 3\n");
+        let env = Layer::from_env([("ORCHARD_SERVER_WORKERS".to_string(), "5".to_string())]).unwrap();
+        let cfg = resolve(&[file, env]).unwrap();
+        assert_eq!(cfg.server.listen, "127.0.0.1:1");
+        assert_eq!(cfg.server.workers, 5);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_file() {
+        let table: toml::Table = "[server]\nlisten_port = 1\n".parse().unwrap();
+        let err = check_known_keys(&table, "/etc/orchard/orchard.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.listen_port"), "{err}");
+        assert!(err.contains("/etc/orchard/orchard.toml"), "{err}");
+    }
+
+    #[test]
+    fn unknown_env_variable_is_refused() {
+        let err = Layer::from_env([("ORCHARD_SERVER_LISTN".to_string(), "x".to_string())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ORCHARD_SERVER_LISTN"), "{err}");
+    }
+
+    #[test]
+    fn secrets_from_files_are_read_and_redacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("challenge");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        let text = format!(
+            "[security]\nscep_challenge_file = {:?}\n",
+            path.display().to_string()
+        );
+        let cfg = resolve(&[layer("f", &text)]).unwrap();
+        assert_eq!(cfg.security.scep_challenge.expose(), "s3cret");
+        let shown = cfg.to_redacted_toml();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        assert_eq!(format!("{:?}", cfg.security.scep_challenge), "<redacted>");
+    }
+
+    #[test]
+    fn wrong_type_is_an_error() {
+        let err = resolve(&[layer("f.toml", "[server]\nworkers = \"many\"\n")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("f.toml"), "{err}");
+    }
+}

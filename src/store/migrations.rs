@@ -1,0 +1,90 @@
+//! Embedded schema migrations. Each step runs in its own transaction; a database written by a
+//! newer binary is refused rather than touched.
+
+use rusqlite::{Connection, params};
+
+use super::StoreError;
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration the binary knows, in order. Append only: never edit a released step.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    sql: include_str!("../../migrations/0001_foundation.sql"),
+}];
+
+/// `PRAGMA application_id` of an Orchard database ("ORCH").
+pub const APPLICATION_ID: i64 = 0x4F52_4348;
+
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map(|m| m.version).unwrap_or(0)
+}
+
+/// Reads the schema version without changing anything. `Ok(None)` for an empty new database.
+pub fn current_version(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    let app_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(StoreError::from_open)?;
+    let table_count: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .map_err(StoreError::from_open)?;
+    if app_id == 0 && table_count == 0 {
+        return Ok(None);
+    }
+    if app_id != APPLICATION_ID {
+        return Err(StoreError::NotOrchard);
+    }
+    let version: i64 = conn
+        .query_row("SELECT coalesce(max(version), 0) FROM schema_version", [], |r| {
+            r.get(0)
+        })
+        .map_err(|_| StoreError::NotOrchard)?;
+    Ok(Some(version))
+}
+
+/// Brings the database up to [`latest_version`].
+pub fn migrate(conn: &mut Connection, now: &str) -> Result<(), StoreError> {
+    let current = match current_version(conn)? {
+        Some(v) => v,
+        None => {
+            let tx = conn.transaction()?;
+            tx.execute_batch(&format!(
+                "PRAGMA application_id = {APPLICATION_ID};
+                 CREATE TABLE schema_version (
+                     version    INTEGER PRIMARY KEY,
+                     name       TEXT NOT NULL,
+                     applied_at TEXT NOT NULL
+                 ) STRICT;"
+            ))?;
+            tx.commit()?;
+            0
+        }
+    };
+    let latest = latest_version();
+    if current > latest {
+        return Err(StoreError::TooNew {
+            database: current,
+            binary: latest,
+        });
+    }
+    for step in MIGRATIONS.iter().filter(|m| m.version > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step.sql).map_err(|e| StoreError::Migration {
+            version: step.version,
+            name: step.name,
+            message: e.to_string(),
+        })?;
+        tx.execute(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![step.version, step.name, now],
+        )?;
+        tx.commit()?;
+        tracing::info!(version = step.version, name = step.name, "applied migration");
+    }
+    Ok(())
+}
