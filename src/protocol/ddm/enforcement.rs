@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::declaration::DeclarationPayload;
 use super::error::DeclarationError;
-use super::platform::{Availability, DeviceTarget, OsVersion};
+use super::platform::{Availability, DeviceTarget, NOT_MAC, OsVersion};
 
 pub const ENFORCEMENT_SPECIFIC_TYPE: &str = "com.apple.configuration.softwareupdate.enforcement.specific";
 
@@ -18,8 +18,8 @@ pub const ENFORCEMENT_AVAILABILITY: Availability = Availability {
     macos: Some(OsVersion::new(14, 0, 0)),
     tvos: Some(OsVersion::new(18, 4, 0)),
     visionos: Some(OsVersion::new(26, 0, 0)),
-    supervised_only: &["macOS"],
-    user_enrollment: false,
+    device_enrollment: NOT_MAC,
+    user_enrollment: &[],
 };
 
 const LOCAL_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";

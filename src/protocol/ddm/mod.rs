@@ -56,8 +56,8 @@ pub const DDM_AVAILABILITY: Availability = Availability {
     macos: since(13, 0),
     tvos: since(16, 0),
     visionos: since(1, 1),
-    supervised_only: &[],
-    user_enrollment: true,
+    device_enrollment: platform::EVERY_PLATFORM,
+    user_enrollment: platform::EVERY_PLATFORM,
 };
 
 /// Where a declaration type Orchard emits is accepted; `None` for a type Orchard does not emit.
@@ -67,7 +67,8 @@ pub fn declaration_availability(declaration_type: &str) -> Option<Availability> 
         enforcement::ENFORCEMENT_SPECIFIC_TYPE => Some(ENFORCEMENT_AVAILABILITY),
         settings::SETTINGS_TYPE => Some(SETTINGS_AVAILABILITY),
         STATUS_SUBSCRIPTIONS_TYPE => Some(Availability {
-            supervised_only: &["macOS"],
+            device_enrollment: platform::NOT_MAC,
+            user_enrollment: &["iOS", "macOS", "visionOS"],
             ..DDM_AVAILABILITY
         }),
         SIMPLE_ACTIVATION_TYPE | SERVER_CAPABILITIES_TYPE => Some(DDM_AVAILABILITY),

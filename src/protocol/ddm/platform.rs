@@ -173,12 +173,18 @@ pub struct Availability {
     pub macos: Option<OsVersion>,
     pub tvos: Option<OsVersion>,
     pub visionos: Option<OsVersion>,
-    /// Platforms (schema names: `iOS`, `macOS`, `tvOS`, `visionOS`) on which only supervised
-    /// devices accept it.
-    pub supervised_only: &'static [&'static str],
-    /// Whether User Enrollment (personal devices) may receive it.
-    pub user_enrollment: bool,
+    /// Platforms (schema names: `iOS`, `macOS`, `tvOS`, `visionOS`) whose unsupervised device
+    /// enrollments accept it (the schemas' `allowed-enrollments: device`). Supervised devices
+    /// always do.
+    pub device_enrollment: &'static [&'static str],
+    /// Platforms whose User Enrollments accept it (`allowed-enrollments: user`).
+    pub user_enrollment: &'static [&'static str],
 }
+
+/// Schema platform names, for the enrollment lists.
+pub const EVERY_PLATFORM: &[&str] = &["iOS", "macOS", "tvOS", "visionOS"];
+/// The platforms with device enrollment and no supervision requirement except on the Mac.
+pub const NOT_MAC: &[&str] = &["iOS", "tvOS", "visionOS"];
 
 impl Availability {
     pub fn introduced(&self, platform: Platform) -> Option<OsVersion> {
@@ -198,14 +204,17 @@ impl Availability {
         if target.os_version < introduced {
             return Some(Unavailable::OsTooOld { introduced });
         }
-        if target.enrollment == Enrollment::User && !self.user_enrollment {
-            return Some(Unavailable::UserEnrollment);
+        let platform = target.platform.schema_name();
+        match target.enrollment {
+            Enrollment::Supervised => None,
+            Enrollment::Device if !self.device_enrollment.contains(&platform) => {
+                Some(Unavailable::NeedsSupervision)
+            }
+            Enrollment::User if !self.user_enrollment.contains(&platform) => {
+                Some(Unavailable::UserEnrollment)
+            }
+            Enrollment::Device | Enrollment::User => None,
         }
-        let needs_supervision = self.supervised_only.contains(&target.platform.schema_name());
-        if needs_supervision && !target.supervised() {
-            return Some(Unavailable::NeedsSupervision);
-        }
-        None
     }
 }
 

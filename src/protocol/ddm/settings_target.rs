@@ -14,7 +14,7 @@
 use serde::Serialize;
 
 use super::error::DeclarationError;
-use super::platform::{Availability, DeviceTarget, OsVersion, Unavailable};
+use super::platform::{Availability, DeviceTarget, NOT_MAC, OsVersion, Unavailable};
 use super::settings::{SETTINGS_TYPE, SoftwareUpdateSettings, validate_automatic_actions};
 
 const V15: Option<OsVersion> = Some(OsVersion::new(15, 0, 0));
@@ -28,24 +28,27 @@ const fn on(
     macos: Option<OsVersion>,
     tvos: Option<OsVersion>,
     visionos: Option<OsVersion>,
-    supervised_only: &'static [&'static str],
+    device_enrollment: &'static [&'static str],
 ) -> Availability {
     Availability {
         ios,
         macos,
         tvos,
         visionos,
-        supervised_only,
-        user_enrollment: false,
+        device_enrollment,
+        user_enrollment: &[],
     }
 }
 
 /// The declaration: iOS/iPadOS 18, macOS 15 (supervised only), tvOS 18.4, visionOS 26.
-pub const SETTINGS_AVAILABILITY: Availability = on(V18, V15, V18_4, V26, &["macOS"]);
+pub const SETTINGS_AVAILABILITY: Availability = on(V18, V15, V18_4, V26, MAC);
 
-const MAC: &[&str] = &["macOS"];
-const IOS_MAC: &[&str] = &["iOS", "macOS"];
-const ALL: &[&str] = &["iOS", "macOS", "tvOS", "visionOS"];
+/// Supervision needed on the Mac only (the declaration's own rule).
+const MAC: &[&str] = NOT_MAC;
+/// Supervision needed on iOS/iPadOS and the Mac.
+const IOS_MAC: &[&str] = &["tvOS", "visionOS"];
+/// Supervision needed everywhere.
+const ALL: &[&str] = &[];
 
 /// Each key path with where it is accepted (already narrowed by the declaration's own availability).
 pub const SETTINGS_KEY_AVAILABILITY: &[(&str, Availability)] = &[

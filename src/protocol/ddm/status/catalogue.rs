@@ -2,7 +2,7 @@
 //! is available. tvOS 18.4 and visionOS 26 for `softwareupdate.*` (all but `beta-enrollment`) come
 //! from the newer schema versions the facts file cites (§4).
 
-use crate::protocol::ddm::platform::{Availability, OsVersion};
+use crate::protocol::ddm::platform::{Availability, NOT_MAC, OsVersion};
 
 /// The JSON shape of a status item's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,17 +35,20 @@ const fn avail(
     visionos: Option<OsVersion>,
     user_enrollment: bool,
 ) -> Availability {
-    // The software-update items are supervised-only on macOS; the others follow the enrollment.
-    let supervised_only: &'static [&'static str] = if user_enrollment { &[] } else { &["macOS"] };
+    // Device enrollment everywhere but the Mac; User Enrollment (iOS, macOS, visionOS) only for the
+    // device and management items, not the software-update ones.
+    let user_enrollment: &'static [&'static str] = if user_enrollment { USER_PLATFORMS } else { &[] };
     Availability {
         ios,
         macos,
         tvos,
         visionos,
-        supervised_only,
+        device_enrollment: NOT_MAC,
         user_enrollment,
     }
 }
+
+const USER_PLATFORMS: &[&str] = &["iOS", "macOS", "visionOS"];
 
 const DEVICE: Availability = avail(v(15, 0), v(13, 0), v(16, 0), v(1, 1), true);
 const IDENTIFIER: Availability = Availability {
@@ -53,8 +56,8 @@ const IDENTIFIER: Availability = Availability {
     macos: v(13, 0),
     tvos: v(16, 0),
     visionos: v(1, 1),
-    supervised_only: &[],
-    user_enrollment: false,
+    device_enrollment: NOT_MAC,
+    user_enrollment: &[],
 };
 const SUPPLEMENTAL: Availability = avail(v(16, 1), v(13, 0), v(16, 1), v(1, 1), true);
 const MODEL_NUMBER: Availability = avail(v(17, 0), v(14, 0), v(17, 0), v(1, 1), true);
