@@ -349,10 +349,10 @@ impl Schemas {
                 .into_iter()
                 .flatten()
             {
-                if let Some(name) = item["Name"].as_str() {
-                    if let Err(problem) = self.status_item_supported(name, target) {
-                        problems.push(format!("Payload.StatusItems: {problem}"));
-                    }
+                if let Some(name) = item["Name"].as_str()
+                    && let Err(problem) = self.status_item_supported(name, target)
+                {
+                    problems.push(format!("Payload.StatusItems: {problem}"));
                 }
             }
         }
@@ -414,18 +414,18 @@ fn support_problem(support: &Support, target: &SchemaTarget) -> Option<String> {
             }
         }
     }
-    if let Some(removed) = entry.removed.as_deref().and_then(|v| v.parse::<OsVersion>().ok()) {
-        if target.version >= removed {
-            return Some(format!("removed in {} {removed}", target.os));
-        }
+    if let Some(removed) = entry.removed.as_deref().and_then(|v| v.parse::<OsVersion>().ok())
+        && target.version >= removed
+    {
+        return Some(format!("removed in {} {removed}", target.os));
     }
-    if let Some(allowed) = &entry.allowed_enrollments {
-        if !allowed.iter().any(|e| e == target.enrollment) {
-            return Some(format!(
-                "{} enrollment not allowed on {} (allowed: {allowed:?})",
-                target.enrollment, target.os
-            ));
-        }
+    if let Some(allowed) = &entry.allowed_enrollments
+        && !allowed.iter().any(|e| e == target.enrollment)
+    {
+        return Some(format!(
+            "{} enrollment not allowed on {} (allowed: {allowed:?})",
+            target.enrollment, target.os
+        ));
     }
     None
 }
@@ -473,10 +473,10 @@ fn check_dictionary(
             Some(node) => {
                 let schema_path = key_path.clone();
                 let support = with_overlay(kind, &strip_indices(&schema_path), inherit(support, node));
-                if !kind.is_empty() {
-                    if let Some(problem) = support_problem(&support, target) {
-                        problems.push(format!("{key_path}: {problem}"));
-                    }
+                if !kind.is_empty()
+                    && let Some(problem) = support_problem(&support, target)
+                {
+                    problems.push(format!("{key_path}: {problem}"));
                 }
                 check_value(&key_path, child, node, &support, kind, target, problems);
             }

@@ -92,23 +92,22 @@ impl EnforcementSpecific {
     /// Checks the values themselves, whatever the device.
     pub fn validate(&self) -> Result<(), DeclarationError> {
         self.target_version()?;
-        if let Some(build) = &self.target_build_version {
-            if !is_build_version(build) {
-                return Err(DeclarationError::Malformed {
-                    path: "TargetBuildVersion",
-                    value: build.clone(),
-                    expected: "an Apple build such as 22A3354 or 20A242a",
-                });
-            }
+        if let Some(build) = self
+            .target_build_version
+            .as_ref()
+            .filter(|build| !is_build_version(build))
+        {
+            return Err(DeclarationError::Malformed {
+                path: "TargetBuildVersion",
+                value: build.clone(),
+                expected: "an Apple build such as 22A3354 or 20A242a",
+            });
         }
         if let Some(url) = &self.details_url {
             let has_host = url
                 .strip_prefix("https://")
                 .or_else(|| url.strip_prefix("http://"));
-            if !has_host.is_some_and(|rest| !rest.is_empty())
-                || url.len() > 2048
-                || url.contains(char::is_whitespace)
-            {
+            if has_host.is_none_or(str::is_empty) || url.len() > 2048 || url.contains(char::is_whitespace) {
                 return Err(DeclarationError::Malformed {
                     path: "DetailsURL",
                     value: url.clone(),

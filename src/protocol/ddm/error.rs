@@ -24,8 +24,8 @@ pub enum DeclarationError {
     },
 
     #[error(
-        "AutomaticActions.InstallOSUpdates: installation is forced (AlwaysOn), but downloading is not \
-         guaranteed (Download is Allowed): set Download to AlwaysOn"
+        "AutomaticActions.InstallOSUpdates: installation is forced, but downloading is not guaranteed \
+         (InstallOSUpdates is AlwaysOn, Download is Allowed): set Download to AlwaysOn"
     )]
     ForcedInstallWithoutGuaranteedDownload,
 
