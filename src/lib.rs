@@ -4,5 +4,6 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod pki;
+pub mod protocol;
 pub mod store;
 pub mod web;
