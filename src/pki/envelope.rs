@@ -90,9 +90,28 @@ pub fn decrypt(der: &[u8], recipient: &Certificate, key: &RsaKey) -> Result<(Vec
             found: ci.content_type.to_string(),
         });
     }
-    let env = ci.content.decode_as::<EnvelopedData>()?;
+    let env = match ci.content.decode_as::<EnvelopedData>() {
+        Ok(env) => Parts {
+            recipients: env.recip_infos,
+            algorithm: env.encrypted_content.content_enc_alg,
+            ciphertext: env.encrypted_content.encrypted_content.map(OctetString::into_bytes),
+        },
+        // Go's pkcs7 (scepclient, micromdm) sends the ciphertext as a constructed [0] holding
+        // OCTET STRING chunks, which is BER; read that form too.
+        Err(_) => {
+            let ber = ci.content.decode_as::<EnvelopedDataChunked>()?;
+            Parts {
+                recipients: ber.recip_infos,
+                algorithm: ber.encrypted_content.content_enc_alg,
+                ciphertext: ber
+                    .encrypted_content
+                    .chunks
+                    .map(|chunks| chunks.iter().flat_map(|c| c.as_bytes().to_vec()).collect()),
+            }
+        }
+    };
     let ktri = env
-        .recip_infos
+        .recipients
         .0
         .iter()
         .find_map(|ri| match ri {
@@ -106,7 +125,7 @@ pub fn decrypt(der: &[u8], recipient: &Certificate, key: &RsaKey) -> Result<(Vec
             ktri.key_enc_alg.oid
         )));
     }
-    let alg = &env.encrypted_content.content_enc_alg;
+    let alg = &env.algorithm;
     let cipher = ContentCipher::from_oid(&alg.oid)
         .ok_or_else(|| CmsError::Malformed(format!("unsupported content encryption {}", alg.oid)))?;
     let iv = alg
@@ -116,8 +135,7 @@ pub fn decrypt(der: &[u8], recipient: &Certificate, key: &RsaKey) -> Result<(Vec
         .filter(|iv| iv.as_bytes().len() == cipher.iv_len())
         .ok_or_else(|| CmsError::Malformed("missing or wrong-sized IV".into()))?;
     let ciphertext = env
-        .encrypted_content
-        .encrypted_content
+        .ciphertext
         .as_ref()
         .ok_or_else(|| CmsError::Malformed("no encrypted content".into()))?;
     // One error for a bad key and for bad padding, so the reply says nothing about which failed.
@@ -127,9 +145,34 @@ pub fn decrypt(der: &[u8], recipient: &Certificate, key: &RsaKey) -> Result<(Vec
         return Err(failed());
     }
     let plain = cipher
-        .decrypt(&content_key, iv.as_bytes(), ciphertext.as_bytes())
+        .decrypt(&content_key, iv.as_bytes(), ciphertext)
         .ok_or_else(failed)?;
     Ok((plain, cipher))
+}
+
+/// The pieces of an EnvelopedData decryption needs, whichever encoding carried them.
+struct Parts {
+    recipients: RecipientInfos,
+    algorithm: AlgorithmIdentifierOwned,
+    ciphertext: Option<Vec<u8>>,
+}
+
+/// EnvelopedData with `encryptedContent` in the constructed (chunked) form.
+#[derive(der::Sequence)]
+struct EnvelopedDataChunked {
+    version: CmsVersion,
+    recip_infos: RecipientInfos,
+    encrypted_content: EncryptedContentChunked,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    unprotected_attrs: Option<x509_cert::attr::Attributes>,
+}
+
+#[derive(der::Sequence)]
+struct EncryptedContentChunked {
+    content_type: ObjectIdentifier,
+    content_enc_alg: AlgorithmIdentifierOwned,
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
+    chunks: Option<Vec<OctetString>>,
 }
 
 fn addressed_to(rid: &RecipientIdentifier, cert: &Certificate) -> bool {

@@ -90,3 +90,11 @@ impl TestApp {
         self.dir
     }
 }
+
+impl TestApp {
+    /// The appliance's (virtual) now.
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        use orchard::clock::Clock;
+        self.clock.now()
+    }
+}

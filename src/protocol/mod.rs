@@ -1,0 +1,3 @@
+//! Apple's message types. Pure: no I/O, no actix, no rusqlite, no askama.
+
+pub mod profile;
