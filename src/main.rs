@@ -190,7 +190,10 @@ fn token_command(config: Config, command: TokenCommand) -> anyhow::Result<()> {
             None => format!("{}/unlimited", t.uses),
         };
         let expires = t.expires_at.map_or("never".to_string(), |e| e.to_rfc3339());
-        format!("{:>4}  {:<30}  uses {uses:<12}  expires {expires:<25}  {state}", t.id, t.label)
+        format!(
+            "{:>4}  {:<30}  uses {uses:<12}  expires {expires:<25}  {state}",
+            t.id, t.label
+        )
     };
     match command {
         TokenCommand::Create {

@@ -10,7 +10,8 @@ use common::*;
 use orchard::web::identity::SignedDeviceRequest;
 
 const SITE: &str = "identity-test-challenge";
-const BODY: &[u8] = b"<?xml version=\"1.0\"?><plist><dict><key>MessageType</key><string>Authenticate</string></dict></plist>";
+const BODY: &[u8] =
+    b"<?xml version=\"1.0\"?><plist><dict><key>MessageType</key><string>Authenticate</string></dict></plist>";
 
 async fn whoami(device: SignedDeviceRequest) -> HttpResponse {
     HttpResponse::Ok().body(format!("{} {}", device.identity.fingerprint, device.body.len()))
@@ -43,8 +44,15 @@ fn fingerprint(der: &[u8]) -> String {
 
 fn pem(label: &str, der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
-    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
 }
 
 /// A detached signature made by OpenSSL, as a real device makes them.
@@ -82,7 +90,10 @@ async fn mdm_signature_with_sha256_and_sha1_identifies_the_device() {
     let expected = fingerprint(&device.cert_der);
 
     let ours = orchard::pki::scep_client::mdm_signature(BODY, &device.cert, &device.key).unwrap();
-    assert_eq!(put(&app, Some(&ours), BODY).await, (200, format!("{expected} {}", BODY.len())));
+    assert_eq!(
+        put(&app, Some(&ours), BODY).await,
+        (200, format!("{expected} {}", BODY.len()))
+    );
 
     let dir = tempfile::tempdir().unwrap();
     for md in ["sha1", "sha256"] {
@@ -110,8 +121,10 @@ async fn bad_signatures_are_refused_with_clear_statuses() {
 
     // A certificate from another CA, with a perfectly good signature.
     let dir = tempfile::tempdir().unwrap();
-    let other = orchard::pki::Pki::load_or_create(dir.path(), &["localhost".into()], app.clock_now()).unwrap();
-    let authority = orchard::pki::authority::Authority::new(&other.ca_cert_der, &other.ca_key.serialize_der()).unwrap();
+    let other =
+        orchard::pki::Pki::load_or_create(dir.path(), &["localhost".into()], app.clock_now()).unwrap();
+    let authority =
+        orchard::pki::authority::Authority::new(&other.ca_cert_der, &other.ca_key.serialize_der()).unwrap();
     let stranger = authority
         .issue(
             device.cert.tbs_certificate.subject.clone(),
@@ -158,11 +171,24 @@ async fn a_tls_client_certificate_identifies_the_device() {
         .identity(reqwest::Identity::from_pem(identity.as_bytes()).unwrap())
         .build()
         .unwrap();
-    let resp = client.put(app.url("/test/whoami")).body(BODY).send().await.unwrap();
+    let resp = client
+        .put(app.url("/test/whoami"))
+        .body(BODY)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.text().await.unwrap().starts_with(&fingerprint(&device.cert_der)));
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .starts_with(&fingerprint(&device.cert_der))
+    );
     // Browsers and other clients without a certificate still get in (to public pages).
-    assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.client.get(app.url("/healthz")).send().await.unwrap().status(),
+        200
+    );
     app.stop().await;
 }
 
@@ -174,11 +200,26 @@ async fn a_proxy_header_counts_only_from_trusted_proxies() {
     })
     .await;
     let device = enrolled(&trusted).await;
-    let escaped: String = percent_encoding::utf8_percent_encode(&pem("CERTIFICATE", &device.cert_der), percent_encoding::NON_ALPHANUMERIC).to_string();
-    let send = |app: &TestApp| app.client.put(app.url("/test/whoami")).header("X-Client-Cert", escaped.clone()).body(BODY).send();
+    let escaped: String = percent_encoding::utf8_percent_encode(
+        &pem("CERTIFICATE", &device.cert_der),
+        percent_encoding::NON_ALPHANUMERIC,
+    )
+    .to_string();
+    let send = |app: &TestApp| {
+        app.client
+            .put(app.url("/test/whoami"))
+            .header("X-Client-Cert", escaped.clone())
+            .body(BODY)
+            .send()
+    };
     let resp = send(&trusted).await.unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.text().await.unwrap().starts_with(&fingerprint(&device.cert_der)));
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .starts_with(&fingerprint(&device.cert_der))
+    );
     trusted.stop().await;
 
     let untrusted = app_with(|c| {

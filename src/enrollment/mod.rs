@@ -70,7 +70,12 @@ impl Enrollment {
     /// Builds the service at start-up: loads the CA as a signer, makes sure a site-wide SCEP
     /// challenge exists (from the configuration, else generated once and kept in `settings`),
     /// and issues the profile-signing certificate.
-    pub fn start(config: &Config, store: Store, clock: SharedClock, pki: &Pki) -> Result<Enrollment, EnrollmentError> {
+    pub fn start(
+        config: &Config,
+        store: Store,
+        clock: SharedClock,
+        pki: &Pki,
+    ) -> Result<Enrollment, EnrollmentError> {
         let authority = Arc::new(Authority::new(&pki.ca_cert_der, &pki.ca_key.serialize_der())?);
         let now = clock.now();
         let site_challenge = if config.security.scep_challenge.is_empty() {

@@ -21,12 +21,30 @@ use crate::store::settings;
 /// Validity of the in-memory profile-signing certificate (re-issued at every start).
 pub const PROFILE_SIGNER_DAYS: u32 = 397;
 
-pub(super) fn new_signer(authority: &Authority, organization: &str, now: DateTime<Utc>) -> Result<ProfileSigner, EnrollmentError> {
+pub(super) fn new_signer(
+    authority: &Authority,
+    organization: &str,
+    now: DateTime<Utc>,
+) -> Result<ProfileSigner, EnrollmentError> {
     let key = RsaKey::generate_2048().map_err(|e| EnrollmentError::Internal(e.to_string()))?;
-    let subject = subject_name(&[("O", organization), ("CN", &format!("{organization} Profile Signing"))])?;
-    let public_key = key.public_key_info().map_err(|e| EnrollmentError::Internal(e.to_string()))?;
-    let issued = authority.issue(subject, public_key, LeafPurpose::ProfileSigning, now, PROFILE_SIGNER_DAYS)?;
-    Ok(ProfileSigner { cert: issued.cert, key })
+    let subject = subject_name(&[
+        ("O", organization),
+        ("CN", &format!("{organization} Profile Signing")),
+    ])?;
+    let public_key = key
+        .public_key_info()
+        .map_err(|e| EnrollmentError::Internal(e.to_string()))?;
+    let issued = authority.issue(
+        subject,
+        public_key,
+        LeafPurpose::ProfileSigning,
+        now,
+        PROFILE_SIGNER_DAYS,
+    )?;
+    Ok(ProfileSigner {
+        cert: issued.cert,
+        key,
+    })
 }
 
 /// An X.500 name from (attribute, value) pairs, escaping values per RFC 4514.
@@ -70,7 +88,10 @@ impl Enrollment {
             Some(info) => self.one_time_challenge(info.id, info.expires_at, now)?,
             None => self.site_challenge.expose().to_string(),
         };
-        let device_label = format!("Orchard device {}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let device_label = format!(
+            "Orchard device {}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
         let profile = enrollment_profile(&EnrollmentProfileSpec {
             public_url,
             topic: &topic,

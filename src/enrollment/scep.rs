@@ -18,8 +18,14 @@ use crate::store::enrollment::{self as rows, Consume, IssuedRow};
 /// What paid for an issuance.
 enum Grant {
     SiteChallenge,
-    OneTime { challenge_hash: String, token_id: i64 },
-    Renewal { renewed_from: String, token_id: Option<i64> },
+    OneTime {
+        challenge_hash: String,
+        token_id: i64,
+    },
+    Renewal {
+        renewed_from: String,
+        token_id: Option<i64>,
+    },
 }
 
 impl Enrollment {
@@ -64,13 +70,24 @@ impl Enrollment {
         self.reply(&request, Reply::Issued(&issued.cert), now)
     }
 
-    fn reply(&self, request: &PkiRequest, reply: Reply<'_>, now: DateTime<Utc>) -> Result<Vec<u8>, EnrollmentError> {
-        scep::cert_rep(&self.authority, request, reply, now).map_err(|e| EnrollmentError::Internal(e.to_string()))
+    fn reply(
+        &self,
+        request: &PkiRequest,
+        reply: Reply<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u8>, EnrollmentError> {
+        scep::cert_rep(&self.authority, request, reply, now)
+            .map_err(|e| EnrollmentError::Internal(e.to_string()))
     }
 
-    fn decide(&self, request: &PkiRequest, now: DateTime<Utc>) -> Result<Result<Grant, FailInfo>, EnrollmentError> {
+    fn decide(
+        &self,
+        request: &PkiRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Grant, FailInfo>, EnrollmentError> {
         if request.message_type == MessageType::RenewalReq {
-            let Ok(current) = identity::from_certificate(&request.signer_der, &self.authority.cert_der, now) else {
+            let Ok(current) = identity::from_certificate(&request.signer_der, &self.authority.cert_der, now)
+            else {
                 return Ok(Err(FailInfo::BadMessageCheck));
             };
             let fingerprint = current.fingerprint.clone();
@@ -99,7 +116,9 @@ impl Enrollment {
         }
         // The token may have been revoked, expired or used up since the profile was handed out.
         let token_id = row.token_id;
-        let token = self.store.read_blocking(move |c| rows::token_by_id(c, token_id))?;
+        let token = self
+            .store
+            .read_blocking(move |c| rows::token_by_id(c, token_id))?;
         match token.map(|t| super::tokens::token_info(t, now).state) {
             Some(super::TokenState::Active) => Ok(Ok(Grant::OneTime {
                 challenge_hash: hash,
@@ -109,12 +128,21 @@ impl Enrollment {
         }
     }
 
-    fn record(&self, request: &PkiRequest, issued: &Issued, grant: &Grant, now: DateTime<Utc>) -> Result<(), StoreError> {
+    fn record(
+        &self,
+        request: &PkiRequest,
+        issued: &Issued,
+        grant: &Grant,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let validity = &issued.cert.tbs_certificate.validity;
         let (token_id, renewed_from) = match grant {
             Grant::SiteChallenge => (None, None),
             Grant::OneTime { token_id, .. } => (Some(*token_id), None),
-            Grant::Renewal { renewed_from, token_id } => (*token_id, Some(renewed_from.clone())),
+            Grant::Renewal {
+                renewed_from,
+                token_id,
+            } => (*token_id, Some(renewed_from.clone())),
         };
         let row = IssuedRow {
             serial: issued.serial.clone(),
@@ -132,7 +160,10 @@ impl Enrollment {
             renewed_from,
         };
         let consume_hash = match grant {
-            Grant::OneTime { challenge_hash, token_id } => Some((challenge_hash.clone(), *token_id)),
+            Grant::OneTime {
+                challenge_hash,
+                token_id,
+            } => Some((challenge_hash.clone(), *token_id)),
             _ => None,
         };
         let at = now.to_rfc3339();

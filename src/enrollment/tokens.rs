@@ -6,8 +6,8 @@ use std::fmt;
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Enrollment, EnrollmentError, random_secret, secret_hash};
-use crate::store::enrollment::{self as rows, NewToken, TokenRow};
 use crate::store::StoreError;
+use crate::store::enrollment::{self as rows, NewToken, TokenRow};
 
 /// Why a token cannot be used now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,9 @@ pub struct NewTokenRequest {
 }
 
 fn parse_time(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).map(|t| t.to_utc()).unwrap_or_default()
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.to_utc())
+        .unwrap_or_default()
 }
 
 pub(super) fn token_info(row: TokenRow, now: DateTime<Utc>) -> TokenInfo {
@@ -88,13 +90,17 @@ impl Enrollment {
     pub fn create_token(&self, req: NewTokenRequest) -> Result<(TokenInfo, String), EnrollmentError> {
         let label = req.label.trim().to_string();
         if label.is_empty() || label.len() > 200 {
-            return Err(EnrollmentError::Invalid("a token needs a label of 1 to 200 characters".into()));
+            return Err(EnrollmentError::Invalid(
+                "a token needs a label of 1 to 200 characters".into(),
+            ));
         }
         if req.valid_for.is_some_and(|d| d <= Duration::zero()) {
             return Err(EnrollmentError::Invalid("the validity must be positive".into()));
         }
         if req.max_uses == Some(0) {
-            return Err(EnrollmentError::Invalid("the maximum number of uses must be at least 1".into()));
+            return Err(EnrollmentError::Invalid(
+                "the maximum number of uses must be at least 1".into(),
+            ));
         }
         let now = self.now();
         let secret = random_secret();

@@ -71,7 +71,9 @@ impl Authority {
         if key.public_key_info()?.subject_public_key
             != cert.tbs_certificate.subject_public_key_info.subject_public_key
         {
-            return Err(AuthorityError::Ca("the key does not match the certificate".into()));
+            return Err(AuthorityError::Ca(
+                "the key does not match the certificate".into(),
+            ));
         }
         Ok(Authority {
             cert,
@@ -98,17 +100,26 @@ impl Authority {
             LeafPurpose::ProfileSigning => KeyUsages::DigitalSignature.into(),
         };
         let mut extensions = vec![
-            extension(&BasicConstraints {
-                ca: false,
-                path_len_constraint: None,
-            }, true)?,
+            extension(
+                &BasicConstraints {
+                    ca: false,
+                    path_len_constraint: None,
+                },
+                true,
+            )?,
             extension(&KeyUsage(usage), true)?,
-            extension(&SubjectKeyIdentifier(OctetString::new(key_id(&public_key))?), false)?,
-            extension(&AuthorityKeyIdentifier {
-                key_identifier: Some(OctetString::new(self.key_identifier())?),
-                authority_cert_issuer: None,
-                authority_cert_serial_number: None,
-            }, false)?,
+            extension(
+                &SubjectKeyIdentifier(OctetString::new(key_id(&public_key))?),
+                false,
+            )?,
+            extension(
+                &AuthorityKeyIdentifier {
+                    key_identifier: Some(OctetString::new(self.key_identifier())?),
+                    authority_cert_issuer: None,
+                    authority_cert_serial_number: None,
+                },
+                false,
+            )?,
         ];
         if purpose == LeafPurpose::DeviceIdentity {
             extensions.push(extension(&ExtendedKeyUsage(vec![OID_CLIENT_AUTH]), false)?);

@@ -227,11 +227,13 @@ impl Pki {
         roots
             .add(CertificateDer::from(self.ca_cert_der.clone()))
             .map_err(|e| invalid("CA certificate", e.to_string()))?;
-        let client_verifier =
-            rustls::server::WebPkiClientVerifier::builder_with_provider(std::sync::Arc::new(roots), provider.clone())
-                .allow_unauthenticated()
-                .build()
-                .map_err(|e| invalid("client verifier", e.to_string()))?;
+        let client_verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            std::sync::Arc::new(roots),
+            provider.clone(),
+        )
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| invalid("client verifier", e.to_string()))?;
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| invalid("configuration", e.to_string()))?

@@ -13,9 +13,9 @@ use cms::enveloped_data::{
     EncryptedContentInfo, EnvelopedData, KeyTransRecipientInfo, RecipientIdentifier, RecipientInfo,
     RecipientInfos,
 };
+use der::Decode;
 use der::asn1::{Any, Null, OctetString, SetOfVec};
 use der::oid::ObjectIdentifier;
-use der::Decode;
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
 
@@ -68,7 +68,10 @@ impl ContentCipher {
 
     fn decrypt(self, key: &[u8], iv: &[u8], data: &[u8]) -> Option<Vec<u8>> {
         fn run<C: BlockDecryptMut + KeyIvInit>(key: &[u8], iv: &[u8], data: &[u8]) -> Option<Vec<u8>> {
-            C::new_from_slices(key, iv).ok()?.decrypt_padded_vec_mut::<Pkcs7>(data).ok()
+            C::new_from_slices(key, iv)
+                .ok()?
+                .decrypt_padded_vec_mut::<Pkcs7>(data)
+                .ok()
         }
         match self {
             ContentCipher::Aes128Cbc => run::<cbc::Decryptor<Aes128>>(key, iv, data),
@@ -82,7 +85,11 @@ impl ContentCipher {
 
 /// Decrypts an EnvelopedData (as `ContentInfo`) addressed to `recipient` with its RSA key.
 /// Returns the plaintext and the cipher the sender chose.
-pub fn decrypt(der: &[u8], recipient: &Certificate, key: &RsaKey) -> Result<(Vec<u8>, ContentCipher), CmsError> {
+pub fn decrypt(
+    der: &[u8],
+    recipient: &Certificate,
+    key: &RsaKey,
+) -> Result<(Vec<u8>, ContentCipher), CmsError> {
     let ci = ContentInfo::from_der(der)?;
     if ci.content_type != OID_ENVELOPED_DATA {
         return Err(CmsError::WrongContentType {
@@ -94,7 +101,10 @@ pub fn decrypt(der: &[u8], recipient: &Certificate, key: &RsaKey) -> Result<(Vec
         Ok(env) => Parts {
             recipients: env.recip_infos,
             algorithm: env.encrypted_content.content_enc_alg,
-            ciphertext: env.encrypted_content.encrypted_content.map(OctetString::into_bytes),
+            ciphertext: env
+                .encrypted_content
+                .encrypted_content
+                .map(OctetString::into_bytes),
         },
         // Go's pkcs7 (scepclient, micromdm) sends the ciphertext as a constructed [0] holding
         // OCTET STRING chunks, which is BER; read that form too.
@@ -178,7 +188,8 @@ struct EncryptedContentChunked {
 fn addressed_to(rid: &RecipientIdentifier, cert: &Certificate) -> bool {
     match rid {
         RecipientIdentifier::IssuerAndSerialNumber(ias) => {
-            ias.issuer == cert.tbs_certificate.issuer && ias.serial_number == cert.tbs_certificate.serial_number
+            ias.issuer == cert.tbs_certificate.issuer
+                && ias.serial_number == cert.tbs_certificate.serial_number
         }
         // A single-CA server: a key identifier is accepted as is, decryption decides.
         RecipientIdentifier::SubjectKeyIdentifier(_) => true,

@@ -4,12 +4,12 @@
 //! whose RSA is constant-time. Public-key verification covers what devices send: RSA PKCS#1 v1.5
 //! with SHA-1/256/384/512 and ECDSA P-256/P-384.
 
+use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeySize, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey};
 use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair, UnparsedPublicKey};
+use der::Decode;
 use der::asn1::{Any, Null};
 use der::oid::ObjectIdentifier;
-use der::Decode;
-use aws_lc_rs::encoding::AsDer;
 use sha2::Digest as _;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 

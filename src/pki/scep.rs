@@ -347,7 +347,13 @@ mod tests {
         assert_eq!(parsed.cipher, ContentCipher::Aes256Cbc);
 
         let issued = ca
-            .issue(parsed.csr.subject.clone(), parsed.csr.public_key.clone(), LeafPurpose::DeviceIdentity, now, 30)
+            .issue(
+                parsed.csr.subject.clone(),
+                parsed.csr.public_key.clone(),
+                LeafPurpose::DeviceIdentity,
+                now,
+                30,
+            )
             .unwrap();
         let reply = cert_rep(&ca, &parsed, Reply::Issued(&issued.cert), now).unwrap();
         let outcome = scep_client::parse_cert_rep(&reply, &request, &ca.cert, &me, &key).unwrap();
@@ -371,7 +377,10 @@ mod tests {
         let stranger = scep_client::self_signed(&other, subject, now).unwrap();
         let request =
             scep_client::build_request(MessageType::PkcsReq, &csr, &stranger, &other, &ca.cert, now).unwrap();
-        assert_eq!(parse_request(&request.message, &ca).unwrap_err(), ScepError::SignerMismatch);
+        assert_eq!(
+            parse_request(&request.message, &ca).unwrap_err(),
+            ScepError::SignerMismatch
+        );
         let mut garbled = request.message.clone();
         let middle = garbled.len() / 2;
         garbled[middle] ^= 0xff;

@@ -57,8 +57,12 @@ pub fn self_signed(key: &RsaKey, subject: Name, now: DateTime<Utc>) -> Result<Ce
         signature: RsaKey::signature_algorithm(),
         issuer: subject.clone(),
         validity: Validity {
-            not_before: Time::UtcTime(der::asn1::UtcTime::from_unix_duration(secs(now - Duration::hours(1)))?),
-            not_after: Time::UtcTime(der::asn1::UtcTime::from_unix_duration(secs(now + Duration::days(1)))?),
+            not_before: Time::UtcTime(der::asn1::UtcTime::from_unix_duration(secs(
+                now - Duration::hours(1),
+            ))?),
+            not_after: Time::UtcTime(der::asn1::UtcTime::from_unix_duration(secs(
+                now + Duration::days(1),
+            ))?),
         },
         subject,
         subject_public_key_info: key.public_key_info().map_err(CmsError::from)?,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{
-    CertificateSet, EncapsulatedContentInfo, SignerIdentifier, SignerInfo, SignerInfos, SignedData,
+    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
 };
 use der::asn1::{OctetString, SetOfVec, UtcTime};
 use der::oid::ObjectIdentifier;
@@ -118,7 +118,11 @@ pub fn sign(req: SignRequest<'_>) -> Result<Vec<u8>, CmsError> {
 
 /// A certificates-only ("degenerate") SignedData, as SCEP returns issued certificates in.
 pub fn degenerate(certs: &[Certificate]) -> Result<Vec<u8>, CmsError> {
-    let choices = certs.iter().cloned().map(CertificateChoices::Certificate).collect::<Vec<_>>();
+    let choices = certs
+        .iter()
+        .cloned()
+        .map(CertificateChoices::Certificate)
+        .collect::<Vec<_>>();
     let signed = SignedData {
         version: CmsVersion::V1,
         digest_algorithms: SetOfVec::new(),
@@ -198,7 +202,10 @@ impl Verified {
 }
 
 pub(crate) fn find_attribute<'a>(attrs: &'a [Attribute], oid: &ObjectIdentifier) -> Option<&'a Any> {
-    attrs.iter().find(|a| &a.oid == oid).and_then(|a| a.values.iter().next())
+    attrs
+        .iter()
+        .find(|a| &a.oid == oid)
+        .and_then(|a| a.values.iter().next())
 }
 
 /// Verifies the first signer of a SignedData over its attached content, or over `detached`.
@@ -214,9 +221,8 @@ pub fn verify(der: &[u8], detached: Option<&[u8]>) -> Result<Verified, CmsError>
     let raw = raw_signer_infos(der)?;
     let raw_signer = raw.first().ok_or(CmsError::NoSigner)?;
     let signer = SignerInfo::from_der(raw_signer)?;
-    let raw_attrs = raw_signed_attributes(raw_signer)?.ok_or_else(|| {
-        CmsError::Malformed("the signer has no signed attributes".into())
-    })?;
+    let raw_attrs = raw_signed_attributes(raw_signer)?
+        .ok_or_else(|| CmsError::Malformed("the signer has no signed attributes".into()))?;
     let signed_attrs = signer.signed_attrs.clone().unwrap_or_default();
     let attrs: Vec<Attribute> = signed_attrs.into_vec();
     let digest = DigestAlg::from_oid(&signer.digest_alg.oid)?;
@@ -278,7 +284,8 @@ fn econtent_bytes(econtent: &Any) -> Result<Vec<u8>, CmsError> {
 fn identifies(sid: &SignerIdentifier, cert: &Certificate) -> bool {
     match sid {
         SignerIdentifier::IssuerAndSerialNumber(ias) => {
-            ias.issuer == cert.tbs_certificate.issuer && ias.serial_number == cert.tbs_certificate.serial_number
+            ias.issuer == cert.tbs_certificate.issuer
+                && ias.serial_number == cert.tbs_certificate.serial_number
         }
         SignerIdentifier::SubjectKeyIdentifier(ski) => {
             let want = ski.0.as_bytes();
@@ -287,9 +294,7 @@ fn identifies(sid: &SignerIdentifier, cert: &Certificate) -> bool {
                 .iter()
                 .flatten()
                 .filter(|e| e.extn_id == ObjectIdentifier::new_unwrap("2.5.29.14"))
-                .any(|e| {
-                    OctetString::from_der(e.extn_value.as_bytes()).is_ok_and(|v| v.as_bytes() == want)
-                })
+                .any(|e| OctetString::from_der(e.extn_value.as_bytes()).is_ok_and(|v| v.as_bytes() == want))
         }
     }
 }
@@ -318,7 +323,10 @@ fn raw_signed_attributes(signer_der: &[u8]) -> Result<Option<Vec<u8>>, CmsError>
         constructed: true,
         number: TagNumber::N0,
     };
-    let Some(attrs) = sequence_elements(signer_der)?.into_iter().find(|e| e.tag() == implicit_zero) else {
+    let Some(attrs) = sequence_elements(signer_der)?
+        .into_iter()
+        .find(|e| e.tag() == implicit_zero)
+    else {
         return Ok(None);
     };
     let mut out = Vec::with_capacity(attrs.value().len() + 4);

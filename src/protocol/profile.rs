@@ -11,11 +11,19 @@ pub struct Profile {
     pub content: Vec<Payload>,
     #[serde(rename = "PayloadDisplayName")]
     pub display_name: String,
-    #[serde(rename = "PayloadDescription", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "PayloadDescription",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub description: Option<String>,
     #[serde(rename = "PayloadIdentifier")]
     pub identifier: String,
-    #[serde(rename = "PayloadOrganization", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "PayloadOrganization",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub organization: Option<String>,
     /// Always `Configuration`.
     #[serde(rename = "PayloadType")]
@@ -190,7 +198,10 @@ pub fn enrollment_profile(spec: &EnrollmentProfileSpec<'_>) -> Profile {
         sign_message: true,
         check_out_when_removed: true,
         access_rights: ACCESS_RIGHTS_ALL,
-        server_capabilities: vec![CAPABILITY_PER_USER_CONNECTIONS.into(), CAPABILITY_BOOTSTRAP_TOKEN.into()],
+        server_capabilities: vec![
+            CAPABILITY_PER_USER_CONNECTIONS.into(),
+            CAPABILITY_BOOTSTRAP_TOKEN.into(),
+        ],
     };
     Profile {
         content: vec![Payload::Root(root), Payload::Scep(scep), Payload::Mdm(mdm)],
@@ -221,12 +232,21 @@ mod tests {
         let mut xml = Vec::new();
         plist::to_writer_xml(&mut xml, &profile).unwrap();
         let value: plist::Value = plist::from_bytes(&xml).unwrap();
-        let payloads = value.as_dictionary().unwrap()["PayloadContent"].as_array().unwrap();
+        let payloads = value.as_dictionary().unwrap()["PayloadContent"]
+            .as_array()
+            .unwrap();
         let scep = payloads[1].as_dictionary().unwrap();
         let mdm = payloads[2].as_dictionary().unwrap();
         assert_eq!(mdm["IdentityCertificateUUID"], scep["PayloadUUID"]);
-        assert_eq!(scep["PayloadContent"].as_dictionary().unwrap()["Key Usage"], 5.into());
-        assert!(payloads[0].as_dictionary().unwrap()["PayloadContent"].as_data().is_some());
+        assert_eq!(
+            scep["PayloadContent"].as_dictionary().unwrap()["Key Usage"],
+            5.into()
+        );
+        assert!(
+            payloads[0].as_dictionary().unwrap()["PayloadContent"]
+                .as_data()
+                .is_some()
+        );
         let back: Profile = plist::from_bytes(&xml).unwrap();
         assert_eq!(back, profile);
     }

@@ -48,7 +48,9 @@ pub fn insert_token(c: &Connection, t: &NewToken<'_>) -> Result<i64, StoreError>
 }
 
 pub fn list_tokens(c: &Connection) -> Result<Vec<TokenRow>, StoreError> {
-    let mut stmt = c.prepare(&format!("SELECT {TOKEN_COLUMNS} FROM enrollment_tokens ORDER BY id"))?;
+    let mut stmt = c.prepare(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM enrollment_tokens ORDER BY id"
+    ))?;
     let rows = stmt.query_map([], token_row)?.collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
@@ -141,7 +143,11 @@ pub struct IssuedRow {
 /// How an issuance is paid for: a one-time challenge of a token, or nothing more to consume.
 pub enum Consume<'a> {
     Nothing,
-    Challenge { hash: &'a str, token_id: i64, now: &'a str },
+    Challenge {
+        hash: &'a str,
+        token_id: i64,
+        now: &'a str,
+    },
 }
 
 /// Records an issued certificate and, in the same transaction, consumes its one-time challenge
@@ -163,7 +169,9 @@ pub fn record_issued(c: &mut Connection, row: &IssuedRow, consume: Consume<'_>) 
             params![token_id, now],
         )?;
         if used != 1 || counted != 1 {
-            return Err(StoreError::Conflict("the challenge or its token is no longer usable".into()));
+            return Err(StoreError::Conflict(
+                "the challenge or its token is no longer usable".into(),
+            ));
         }
     }
     tx.execute(
@@ -217,6 +225,8 @@ pub fn list_issued(c: &Connection, limit: i64) -> Result<Vec<IssuedRow>, StoreEr
     let mut stmt = c.prepare(&format!(
         "SELECT {ISSUED_COLUMNS} FROM issued_certificates ORDER BY issued_at DESC, serial LIMIT ?1"
     ))?;
-    let rows = stmt.query_map([limit], issued_row)?.collect::<Result<Vec<_>, _>>()?;
+    let rows = stmt
+        .query_map([limit], issued_row)?
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }

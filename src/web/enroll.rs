@@ -72,7 +72,10 @@ async fn profile(
         .map_err(|e| WebError::Internal(e.to_string()))??;
     Ok(HttpResponse::Ok()
         .content_type("application/x-apple-aspen-config")
-        .insert_header(("Content-Disposition", "attachment; filename=\"enroll.mobileconfig\""))
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"enroll.mobileconfig\"",
+        ))
         .insert_header(("Cache-Control", "no-store"))
         .body(signed))
 }

@@ -22,8 +22,12 @@ pub enum WebError {
 impl From<EnrollmentError> for WebError {
     fn from(e: EnrollmentError) -> Self {
         match e {
-            EnrollmentError::BadScepRequest(_) | EnrollmentError::Invalid(_) => WebError::BadRequest(e.to_string()),
-            EnrollmentError::TokenRequired | EnrollmentError::TokenRefused(_) => WebError::Forbidden(e.to_string()),
+            EnrollmentError::BadScepRequest(_) | EnrollmentError::Invalid(_) => {
+                WebError::BadRequest(e.to_string())
+            }
+            EnrollmentError::TokenRequired | EnrollmentError::TokenRefused(_) => {
+                WebError::Forbidden(e.to_string())
+            }
             EnrollmentError::PushCertificateMissing => WebError::Conflict(e.to_string()),
             EnrollmentError::Store(_) | EnrollmentError::Internal(_) => WebError::Internal(e.to_string()),
         }

@@ -87,7 +87,10 @@ impl FromRequest for SignedDeviceRequest {
         let req = req.clone();
         let mut payload = payload.take();
         Box::pin(async move {
-            let state = req.app_data::<web::Data<AppState>>().ok_or(DeviceAuthError::State)?.clone();
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or(DeviceAuthError::State)?
+                .clone();
             let limit = state.config.server.max_body_bytes;
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
@@ -105,7 +108,11 @@ impl FromRequest for SignedDeviceRequest {
 }
 
 /// Finds and verifies the identity of a request (see the module documentation for the order).
-pub fn authenticate(req: &HttpRequest, state: &AppState, body: &[u8]) -> Result<DeviceIdentity, IdentityError> {
+pub fn authenticate(
+    req: &HttpRequest,
+    state: &AppState,
+    body: &[u8],
+) -> Result<DeviceIdentity, IdentityError> {
     let now = state.clock.now();
     let ca = &state.pki.ca_cert_der;
     if let Some(header) = req.headers().get(MDM_SIGNATURE_HEADER) {

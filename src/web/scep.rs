@@ -27,7 +27,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn scep_get(state: web::Data<AppState>, query: web::Query<ScepQuery>) -> Result<HttpResponse, WebError> {
+async fn scep_get(
+    state: web::Data<AppState>,
+    query: web::Query<ScepQuery>,
+) -> Result<HttpResponse, WebError> {
     match query.operation.as_deref() {
         Some("GetCACaps") => Ok(HttpResponse::Ok().content_type("text/plain").body(CA_CAPS)),
         Some("GetCACert") => Ok(HttpResponse::Ok()
@@ -68,7 +71,9 @@ async fn scep_post(
         Some("GetCACaps") | Some("GetCACert") => scep_get(state, query).await,
         _ => {
             tracing::debug!(path = %req.path(), "SCEP POST without PKIOperation");
-            Err(WebError::BadRequest("POST is only for operation=PKIOperation".into()))
+            Err(WebError::BadRequest(
+                "POST is only for operation=PKIOperation".into(),
+            ))
         }
     }
 }

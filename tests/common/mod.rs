@@ -177,6 +177,8 @@ pub fn set_topic(app: &TestApp, topic: &str) {
     let topic = topic.to_string();
     app.state
         .store
-        .write_blocking(move |c| orchard::store::settings::set(c, "apns.topic", &topic, "2026-01-01T00:00:00Z"))
+        .write_blocking(move |c| {
+            orchard::store::settings::set(c, "apns.topic", &topic, "2026-01-01T00:00:00Z")
+        })
         .unwrap();
 }
