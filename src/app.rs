@@ -9,6 +9,7 @@ use actix_web::{App, HttpServer, web};
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::enrollment::Enrollment;
 use crate::pki::{Pki, PkiError, ca};
 use crate::store::{Store, StoreError, settings};
 
@@ -22,6 +23,8 @@ pub enum StartError {
     Pki(#[from] PkiError),
     #[error("{0}")]
     CaChanged(String),
+    #[error("enrollment service: {0}")]
+    Enrollment(#[from] crate::enrollment::EnrollmentError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -33,6 +36,7 @@ pub struct AppState {
     pub store: Store,
     pub clock: SharedClock,
     pub pki: Arc<Pki>,
+    pub enrollment: Arc<Enrollment>,
 }
 
 const CA_KEY_ID: &str = "pki.ca_key_id";
@@ -69,11 +73,13 @@ pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartErro
             store.write_blocking(move |c| settings::set(c, CA_KEY_ID, &id, &at))?;
         }
     }
+    let enrollment = Enrollment::start(&config, store.clone(), clock.clone(), &pki)?;
     Ok(AppState {
         config: Arc::new(config),
         store,
         clock,
         pki: Arc::new(pki),
+        enrollment: Arc::new(enrollment),
     })
 }
 
@@ -127,6 +133,15 @@ fn bind(addr: &str) -> Result<TcpListener, StartError> {
 
 /// Binds the listeners and starts serving on the current Tokio runtime.
 pub fn start(state: AppState) -> Result<RunningServer, StartError> {
+    start_with(state, |_| {})
+}
+
+/// [`start`] with extra routes mounted beside the appliance's own (tests use it to reach
+/// building blocks, such as the device identity extractor, over the real listener).
+pub fn start_with(
+    state: AppState,
+    extra_routes: fn(&mut web::ServiceConfig),
+) -> Result<RunningServer, StartError> {
     let tls = state.pki.rustls_server_config()?;
     let https = bind(&state.config.server.listen)?;
     let https_addr = https.local_addr().map_err(|source| StartError::Bind {
@@ -147,7 +162,9 @@ pub fn start(state: AppState) -> Result<RunningServer, StartError> {
         App::new()
             .app_data(web::Data::new(shared.clone()))
             .configure(crate::web::configure)
+            .configure(extra_routes)
     })
+    .on_connect(crate::web::identity::on_connect)
     .workers(workers)
     .shutdown_timeout(10)
     .listen_rustls_0_23(https, tls)

@@ -66,6 +66,8 @@ pub struct Config {
     pub storage: StorageConfig,
     pub log: LogConfig,
     pub security: SecurityConfig,
+    pub enrollment: EnrollmentConfig,
+    pub identity: IdentityConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +115,42 @@ pub struct SecurityConfig {
     pub login_window_minutes: u32,
     /// Site-wide SCEP challenge (may be given as `scep_challenge_file`). Empty: generated on first start.
     pub scep_challenge: Secret,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnrollmentConfig {
+    /// Days a device identity certificate issued by SCEP stays valid.
+    pub identity_validity_days: u32,
+    /// When true, `/enroll/profile` requires `?token=` (an enrollment token).
+    pub require_token: bool,
+    /// Hours a one-time SCEP challenge (handed out in a token-bound profile) stays usable.
+    pub challenge_ttl_hours: u32,
+    /// Organisation shown in profiles and put in identity certificate subjects.
+    pub organization: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// Behind a TLS-terminating reverse proxy: the request header carrying the client
+    /// certificate (URL-encoded PEM as nginx's `$ssl_client_escaped_cert`, or base64 DER).
+    /// Empty: not used.
+    pub proxy_cert_header: String,
+    /// Addresses of the proxies whose `proxy_cert_header` is believed; from any other peer the
+    /// header is ignored.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for EnrollmentConfig {
+    fn default() -> Self {
+        EnrollmentConfig {
+            identity_validity_days: 365,
+            require_token: false,
+            challenge_ttl_hours: 24,
+            organization: "Orchard".into(),
+        }
+    }
 }
 
 impl Default for ServerConfig {

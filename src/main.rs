@@ -36,6 +36,40 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Device enrollment: tokens.
+    Enrollment {
+        #[command(subcommand)]
+        command: EnrollmentCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EnrollmentCommand {
+    /// Enrollment tokens (required in profile links when enrollment.require_token is set).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; its secret and enrollment link are shown once.
+    Create {
+        /// What the token is for, e.g. "Library iPads 2026".
+        #[arg(long)]
+        label: String,
+        /// Days until the token expires (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        /// How many devices may enroll with it (default: unlimited).
+        #[arg(long)]
+        max_uses: Option<u32>,
+    },
+    /// List tokens and their state.
+    List,
+    /// Revoke a token by its id.
+    Revoke { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -109,6 +143,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", config.to_redacted_toml());
             Ok(())
         }
+        Command::Enrollment {
+            command: EnrollmentCommand::Token { command },
+        } => token_command(config, command),
         Command::Serve => {
             init_logging(&config);
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -130,5 +167,62 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     server.task.await.context("server task failed")??;
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    Ok(())
+}
+
+fn token_command(config: Config, command: TokenCommand) -> anyhow::Result<()> {
+    use orchard::enrollment::{NewTokenRequest, TokenInfo, TokenState};
+    let listen_port = config
+        .server
+        .listen
+        .parse::<std::net::SocketAddr>()
+        .map(|a| a.port())
+        .unwrap_or(8443);
+    let state = orchard::app::prepare(config, Arc::new(SystemClock))?;
+    let base = state.public_url(std::net::SocketAddr::from(([127, 0, 0, 1], listen_port)));
+    let describe = |t: &TokenInfo| {
+        let state = match t.state {
+            TokenState::Active => "active".to_string(),
+            TokenState::Refused(why) => format!("unusable: {why}"),
+        };
+        let uses = match t.max_uses {
+            Some(max) => format!("{}/{max}", t.uses),
+            None => format!("{}/unlimited", t.uses),
+        };
+        let expires = t.expires_at.map_or("never".to_string(), |e| e.to_rfc3339());
+        format!(
+            "{:>4}  {:<30}  uses {uses:<12}  expires {expires:<25}  {state}",
+            t.id, t.label
+        )
+    };
+    match command {
+        TokenCommand::Create {
+            label,
+            expires_in_days,
+            max_uses,
+        } => {
+            let (info, secret) = state.enrollment.create_token(NewTokenRequest {
+                label,
+                valid_for: expires_in_days.map(|d| chrono::Duration::days(i64::from(d))),
+                max_uses,
+            })?;
+            println!("Created enrollment token {} ({})", info.id, info.label);
+            println!("  token (shown only now): {secret}");
+            println!("  enrollment page:        {base}/enroll?token={secret}");
+        }
+        TokenCommand::List => {
+            let tokens = state.enrollment.list_tokens()?;
+            if tokens.is_empty() {
+                println!("No enrollment tokens.");
+            }
+            for t in &tokens {
+                println!("{}", describe(t));
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let info = state.enrollment.revoke_token(id)?;
+            println!("Revoked: {}", describe(&info));
+        }
+    }
     Ok(())
 }

@@ -220,10 +220,24 @@ impl Pki {
         let key = PrivateKeyDer::from_pem_slice(self.tls_key_pem.as_bytes())
             .map_err(|e| invalid("private key", e.to_string()))?;
         let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        // Devices may present their identity certificate at the TLS layer: ask for one issued
+        // by the appliance CA, but let every other client (browsers, devices that sign their
+        // messages instead) in without one.
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from(self.ca_cert_der.clone()))
+            .map_err(|e| invalid("CA certificate", e.to_string()))?;
+        let client_verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            std::sync::Arc::new(roots),
+            provider.clone(),
+        )
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| invalid("client verifier", e.to_string()))?;
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| invalid("configuration", e.to_string()))?
-            .with_no_client_auth()
+            .with_client_cert_verifier(client_verifier)
             .with_single_cert(chain, key)
             .map_err(|e| invalid("certificate", e.to_string()))?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];

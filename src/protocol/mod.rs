@@ -1,3 +1,4 @@
-//! Apple's message types. Pure: no actix, rusqlite, askama or I/O.
+//! Apple's message types. Pure: no I/O, no actix, no rusqlite, no askama.
 
 pub mod ddm;
+pub mod profile;

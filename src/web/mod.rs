@@ -4,8 +4,15 @@ use actix_web::{HttpResponse, web};
 
 use crate::app::AppState;
 
+pub mod enroll;
+pub mod errors;
+pub mod identity;
+pub mod scep;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz));
+    scep::configure(cfg);
+    enroll::configure(cfg);
 }
 
 /// Health: answers 200 only when the database answers.

@@ -90,3 +90,95 @@ impl TestApp {
         self.dir
     }
 }
+
+impl TestApp {
+    /// The appliance's (virtual) now.
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        use orchard::clock::Clock;
+        self.clock.now()
+    }
+}
+
+/// Like [`spawn_app_with`], with extra routes mounted (to reach building blocks over real TLS).
+pub async fn spawn_app_with_routes(
+    dir: tempfile::TempDir,
+    tweak: impl FnOnce(&mut Config),
+    routes: fn(&mut actix_web::web::ServiceConfig),
+) -> TestApp {
+    let mut config = test_config(dir.path());
+    tweak(&mut config);
+    let clock = VirtualClock::new(start_time());
+    let state = tokio::task::spawn_blocking({
+        let clock = clock.clone();
+        move || app::prepare(config, Arc::new(clock))
+    })
+    .await
+    .unwrap()
+    .expect("appliance prepares");
+    let server = app::start_with(state.clone(), routes).expect("appliance starts");
+    let base = format!("https://localhost:{}", server.https_addr.port());
+    let client = client_for(&state);
+    TestApp {
+        base,
+        state,
+        clock,
+        server: Some(server),
+        client,
+        dir,
+    }
+}
+
+/// A device enrolled through `/scep` with the appliance's own client helpers.
+pub struct EnrolledDevice {
+    pub cert: x509_cert::Certificate,
+    pub cert_der: Vec<u8>,
+    pub key: orchard::pki::keys::RsaKey,
+}
+
+/// Sends a PKCSReq with `challenge`; returns what the CertRep said.
+pub async fn scep_enroll(
+    app: &TestApp,
+    challenge: &str,
+) -> (orchard::pki::scep_client::CertRepOutcome, Option<EnrolledDevice>) {
+    use orchard::pki::scep::MessageType;
+    use orchard::pki::scep_client::{self, CertRepOutcome};
+    use std::str::FromStr;
+    let key = orchard::pki::keys::RsaKey::generate_2048().unwrap();
+    let subject = x509_cert::name::Name::from_str("CN=test device,O=Orchard").unwrap();
+    let now = app.clock_now();
+    let csr = scep_client::make_csr(&key, subject.clone(), Some(challenge)).unwrap();
+    let me = scep_client::self_signed(&key, subject, now).unwrap();
+    let ca = scep_client::certificate(&app.state.pki.ca_cert_der).unwrap();
+    let request = scep_client::build_request(MessageType::PkcsReq, &csr, &me, &key, &ca, now).unwrap();
+    let resp = app
+        .client
+        .post(app.url("/scep?operation=PKIOperation"))
+        .header("content-type", "application/x-pki-message")
+        .body(request.message.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/x-pki-message");
+    let reply = resp.bytes().await.unwrap();
+    let outcome = scep_client::parse_cert_rep(&reply, &request, &ca, &me, &key).unwrap();
+    let device = match &outcome {
+        CertRepOutcome::Issued(der) => Some(EnrolledDevice {
+            cert: scep_client::certificate(der).unwrap(),
+            cert_der: der.clone(),
+            key,
+        }),
+        _ => None,
+    };
+    (outcome, device)
+}
+
+pub fn set_topic(app: &TestApp, topic: &str) {
+    let topic = topic.to_string();
+    app.state
+        .store
+        .write_blocking(move |c| {
+            orchard::store::settings::set(c, "apns.topic", &topic, "2026-01-01T00:00:00Z")
+        })
+        .unwrap();
+}
