@@ -1,11 +1,18 @@
 //! actix adapters. Handlers parse, call a service, and render; they hold no business rules.
 
+pub mod assets;
+pub mod csrf;
+pub mod security_headers;
+pub mod ui;
+
 use actix_web::{HttpResponse, web};
 
 use crate::app::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz));
+    assets::configure(cfg);
+    ui::configure(cfg);
 }
 
 /// Health: answers 200 only when the database answers.
