@@ -35,10 +35,26 @@ impl From<AuditRecord> for AuditRow {
             actor: r.actor,
             action: r.action,
             target: r.target,
-            before: r.before.unwrap_or_default(),
-            after: r.after.unwrap_or_default(),
+            before: r.before.as_deref().map(describe).unwrap_or_default(),
+            after: r.after.as_deref().map(describe).unwrap_or_default(),
             remote_addr: r.remote_addr.unwrap_or_default(),
         }
+    }
+}
+
+/// A JSON object `{"role":"viewer","disabled":false}` reads as `role: viewer, disabled: false`;
+/// anything else is shown as stored.
+fn describe(stored: &str) -> String {
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(stored) {
+        Ok(map) => map
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}: {s}"),
+                other => format!("{k}: {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Err(_) => stored.to_string(),
     }
 }
 
@@ -78,4 +94,13 @@ async fn show(
             is_first_page: query.before.is_none(),
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_objects_read_as_key_value_pairs() {
+        assert_eq!(super::describe(r#"{"role":"viewer","disabled":false}"#), "role: viewer, disabled: false");
+        assert_eq!(super::describe("plain words"), "plain words");
+    }
 }
