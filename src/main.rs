@@ -79,7 +79,8 @@ enum AdminCli {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    s.parse().map_err(|e: orchard::admin::role::UnknownRole| e.to_string())
+    s.parse()
+        .map_err(|e: orchard::admin::role::UnknownRole| e.to_string())
 }
 
 impl From<AdminCli> for AdminCommand {

@@ -27,7 +27,11 @@ fn orchard(data: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 #[test]
@@ -38,23 +42,65 @@ fn create_list_reset_and_disable_accounts_from_the_command_line() {
     std::fs::write(&password_file, format!("{TEST_PASSWORD}\n")).unwrap();
     let pf = password_file.to_str().unwrap();
 
-    let out = orchard(&data, &["admin", "create", "--username", "ops", "--role", "admin", "--password-file", pf], None);
+    let out = orchard(
+        &data,
+        &[
+            "admin",
+            "create",
+            "--username",
+            "ops",
+            "--role",
+            "admin",
+            "--password-file",
+            pf,
+        ],
+        None,
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("created ops (admin)"));
-    let out = orchard(&data, &["admin", "create", "--username", "eve", "--role", "viewer"], Some("another long passphrase\n"));
+    let out = orchard(
+        &data,
+        &["admin", "create", "--username", "eve", "--role", "viewer"],
+        Some("another long passphrase\n"),
+    );
     assert!(out.status.success(), "{}", text(&out));
 
     // Bad input: clear messages, nothing created.
-    let out = orchard(&data, &["admin", "create", "--username", "x", "--role", "root"], Some("whatever whatever\n"));
+    let out = orchard(
+        &data,
+        &["admin", "create", "--username", "x", "--role", "root"],
+        Some("whatever whatever\n"),
+    );
     assert!(!out.status.success());
     assert!(text(&out).contains("unknown role"), "{}", text(&out));
-    let out = orchard(&data, &["admin", "create", "--username", "shorty", "--role", "viewer"], Some("short\n"));
+    let out = orchard(
+        &data,
+        &["admin", "create", "--username", "shorty", "--role", "viewer"],
+        Some("short\n"),
+    );
     assert!(!out.status.success());
     assert!(text(&out).contains("at least 12 characters"), "{}", text(&out));
-    let out = orchard(&data, &["admin", "create", "--username", "OPS", "--role", "viewer", "--password-file", pf], None);
+    let out = orchard(
+        &data,
+        &[
+            "admin",
+            "create",
+            "--username",
+            "OPS",
+            "--role",
+            "viewer",
+            "--password-file",
+            pf,
+        ],
+        None,
+    );
     assert!(!out.status.success());
     assert!(text(&out).contains("already exists"), "{}", text(&out));
-    let out = orchard(&data, &["admin", "create", "--username", "nopw", "--role", "viewer"], Some(""));
+    let out = orchard(
+        &data,
+        &["admin", "create", "--username", "nopw", "--role", "viewer"],
+        Some(""),
+    );
     assert!(!out.status.success());
     assert!(text(&out).contains("no password given"), "{}", text(&out));
 
@@ -63,8 +109,14 @@ fn create_list_reset_and_disable_accounts_from_the_command_line() {
     let listing = String::from_utf8_lossy(&out.stdout).to_string();
     let lines: Vec<&str> = listing.lines().collect();
     assert_eq!(lines.len(), 3, "{listing}");
-    assert!(lines[1].starts_with("eve") && lines[1].contains("viewer") && lines[1].contains("active"), "{listing}");
-    assert!(lines[2].starts_with("ops") && lines[2].contains("admin"), "{listing}");
+    assert!(
+        lines[1].starts_with("eve") && lines[1].contains("viewer") && lines[1].contains("active"),
+        "{listing}"
+    );
+    assert!(
+        lines[2].starts_with("ops") && lines[2].contains("admin"),
+        "{listing}"
+    );
 
     let out = orchard(&data, &["admin", "disable", "--username", "eve"], None);
     assert!(out.status.success(), "{}", text(&out));
@@ -73,11 +125,19 @@ fn create_list_reset_and_disable_accounts_from_the_command_line() {
     assert!(text(&out).contains("last active administrator"), "{}", text(&out));
     let out = orchard(&data, &["admin", "disable", "--username", "ghost"], None);
     assert!(!out.status.success());
-    assert!(text(&out).contains("no account named \"ghost\""), "{}", text(&out));
+    assert!(
+        text(&out).contains("no account named \"ghost\""),
+        "{}",
+        text(&out)
+    );
     let listing = String::from_utf8_lossy(&orchard(&data, &["admin", "list"], None).stdout).to_string();
     assert!(listing.lines().nth(1).unwrap().contains("disabled"), "{listing}");
 
-    let out = orchard(&data, &["admin", "reset-password", "--username", "ops"], Some("a brand new passphrase\n"));
+    let out = orchard(
+        &data,
+        &["admin", "reset-password", "--username", "ops"],
+        Some("a brand new passphrase\n"),
+    );
     assert!(out.status.success(), "{}", text(&out));
 
     // The changes are in the database the appliance serves, audited as `cli`.
@@ -99,7 +159,11 @@ fn create_list_reset_and_disable_accounts_from_the_command_line() {
         ]
     );
     let hash = store
-        .read_blocking(|c| Ok(orchard::store::admins::by_username(c, "ops")?.unwrap().password_hash))
+        .read_blocking(|c| {
+            Ok(orchard::store::admins::by_username(c, "ops")?
+                .unwrap()
+                .password_hash)
+        })
         .unwrap();
     assert!(orchard::admin::password::verify("a brand new passphrase", &hash));
     assert!(!hash.contains("brand new"));
@@ -109,11 +173,22 @@ fn create_list_reset_and_disable_accounts_from_the_command_line() {
 async fn an_account_created_by_the_cli_can_sign_in() {
     let dir = tempfile::tempdir().unwrap();
     let data = test_config(dir.path()).storage.data_dir;
-    let out = orchard(&data, &["admin", "create", "--username", "ops", "--role", "manager"], Some(&format!("{TEST_PASSWORD}\n")));
+    let out = orchard(
+        &data,
+        &["admin", "create", "--username", "ops", "--role", "manager"],
+        Some(&format!("{TEST_PASSWORD}\n")),
+    );
     assert!(out.status.success(), "{}", text(&out));
     let app = spawn_app_with(dir, |_| {}).await;
     let client = app.signed_in("ops").await;
-    let page = client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("ops") && page.contains("manager"));
     app.stop().await;
 }

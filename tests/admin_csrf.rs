@@ -26,7 +26,12 @@ async fn user_creation_without_a_valid_token_is_refused_and_changes_nothing() {
     };
 
     for token in [None, Some("wrong"), Some("")] {
-        let resp = client.post(app.url("/users")).form(&form(token)).send().await.unwrap();
+        let resp = client
+            .post(app.url("/users"))
+            .form(&form(token))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 403, "token {token:?}");
         let body = resp.text().await.unwrap();
         assert!(body.contains("Nothing was changed"), "{body}");
@@ -42,13 +47,26 @@ async fn user_creation_without_a_valid_token_is_refused_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 403);
-    assert_eq!(app.account_names().await, ["other", "root"], "nobody else was created");
+    assert_eq!(
+        app.account_names().await,
+        ["other", "root"],
+        "nobody else was created"
+    );
     let audits_after_other = app.audit_count().await;
-    assert_eq!(audits_after_other, audits + 2, "only other's creation and login were recorded");
+    assert_eq!(
+        audits_after_other,
+        audits + 2,
+        "only other's creation and login were recorded"
+    );
 
     // The same form with the session's token works (so the refusals above were about the token).
     let token = app.session_csrf(&client).await;
-    let resp = client.post(app.url("/users")).form(&form(Some(&token))).send().await.unwrap();
+    let resp = client
+        .post(app.url("/users"))
+        .form(&form(Some(&token)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 303);
     assert!(app.account_names().await.contains(&"mallory".to_string()));
     app.stop().await;
@@ -115,8 +133,17 @@ async fn login_logout_and_setup_without_a_token_are_refused() {
     assert_eq!(app.audit_count().await, before, "no login was recorded");
 
     let signed_in = app.signed_in("root").await;
-    let resp = signed_in.post(app.url("/logout")).form(&[("a", "b")]).send().await.unwrap();
+    let resp = signed_in
+        .post(app.url("/logout"))
+        .form(&[("a", "b")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
-    assert_eq!(signed_in.get(app.url("/")).send().await.unwrap().status(), 200, "still signed in");
+    assert_eq!(
+        signed_in.get(app.url("/")).send().await.unwrap().status(),
+        200,
+        "still signed in"
+    );
     app.stop().await;
 }

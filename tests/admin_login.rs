@@ -28,11 +28,22 @@ async fn a_wrong_password_is_refused_and_the_right_one_opens_a_secure_session() 
     let app = spawn_app().await;
     app.create_admin("ada", Role::Admin).await;
     let client = client_for(&app.state);
-    let page = client.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let token = csrf_in(&page);
     let resp = client
         .post(app.url("/login"))
-        .form(&[("csrf_token", token.as_str()), ("username", "ada"), ("password", "not the password")])
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", "ada"),
+            ("password", "not the password"),
+        ])
         .send()
         .await
         .unwrap();
@@ -42,7 +53,12 @@ async fn a_wrong_password_is_refused_and_the_right_one_opens_a_secure_session() 
 
     let resp = client
         .post(app.url("/login"))
-        .form(&[("csrf_token", token.as_str()), ("username", "ADA"), ("password", TEST_PASSWORD), ("next", "/audit")])
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", "ADA"),
+            ("password", TEST_PASSWORD),
+            ("next", "/audit"),
+        ])
         .send()
         .await
         .unwrap();
@@ -54,7 +70,14 @@ async fn a_wrong_password_is_refused_and_the_right_one_opens_a_secure_session() 
         assert!(cookie.contains(attr), "{attr} in {cookie}");
     }
     // Only a hash of the session id is stored.
-    let id = cookie.split(';').next().unwrap().split('=').nth(1).unwrap().to_string();
+    let id = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split('=')
+        .nth(1)
+        .unwrap()
+        .to_string();
     let stored: Vec<String> = app
         .state
         .store
@@ -69,12 +92,24 @@ async fn a_wrong_password_is_refused_and_the_right_one_opens_a_secure_session() 
     assert_ne!(stored[0], id);
     assert!(!stored[0].contains(&id));
 
-    let dashboard = client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    let dashboard = client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(dashboard.contains("Signed in as ada"));
     // An open redirect after login is not followed.
     let resp = client
         .post(app.url("/login"))
-        .form(&[("csrf_token", token.as_str()), ("username", "ada"), ("password", TEST_PASSWORD), ("next", "//evil.example/")])
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", "ada"),
+            ("password", TEST_PASSWORD),
+            ("next", "//evil.example/"),
+        ])
         .send()
         .await
         .unwrap();
@@ -94,16 +129,32 @@ async fn failures_for_one_account_lock_that_account_from_every_address_until_the
     }
     // The right password from a fresh address is now refused too, with a wait time.
     let fresh = client_from(&app.state, addr(14));
-    let page = fresh.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let page = fresh
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let resp = fresh
         .post(app.url("/login"))
-        .form(&[("csrf_token", csrf_in(&page).as_str()), ("username", "Ada"), ("password", TEST_PASSWORD)])
+        .form(&[
+            ("csrf_token", csrf_in(&page).as_str()),
+            ("username", "Ada"),
+            ("password", TEST_PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 429);
     assert!(resp.headers().contains_key("retry-after"));
-    assert!(resp.text().await.unwrap().contains("too many failed logins; try again in 10 minute(s)"));
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("too many failed logins; try again in 10 minute(s)")
+    );
     // Another account from that same address is not affected.
     assert_eq!(app.login_with(&fresh, "bob", TEST_PASSWORD).await, 303);
 
@@ -183,7 +234,10 @@ async fn every_response_carries_the_security_headers() {
         let resp = app.client.get(app.url(path)).send().await.unwrap();
         let h = resp.headers();
         let csp = h["content-security-policy"].to_str().unwrap();
-        assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp}"
+        );
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(h["x-frame-options"], "DENY", "{path}");
         assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
@@ -194,14 +248,25 @@ async fn every_response_carries_the_security_headers() {
 #[tokio::test]
 async fn static_files_have_their_type_and_are_cached_by_content_version() {
     let app = spawn_app().await;
-    let page = app.client.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let page = app
+        .client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let start = page.find("/static/app.css?v=").unwrap();
     let end = start + page[start..].find('"').unwrap();
     let versioned = &page[start..end];
     let resp = app.client.get(app.url(versioned)).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/css; charset=utf-8");
-    assert_eq!(resp.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(
+        resp.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
     let etag = resp.headers()["etag"].clone();
     assert!(resp.text().await.unwrap().contains("--accent"));
 
@@ -215,10 +280,23 @@ async fn static_files_have_their_type_and_are_cached_by_content_version() {
         .await
         .unwrap();
     assert_eq!(again.status(), 304);
-    let svg = app.client.get(app.url("/static/favicon.svg")).send().await.unwrap();
+    let svg = app
+        .client
+        .get(app.url("/static/favicon.svg"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(svg.headers()["content-type"], "image/svg+xml; charset=utf-8");
-    for bad in ["/static/nothing.css", "/static/../Cargo.toml", "/static/%2e%2e/Cargo.toml"] {
-        assert_eq!(app.client.get(app.url(bad)).send().await.unwrap().status(), 404, "{bad}");
+    for bad in [
+        "/static/nothing.css",
+        "/static/../Cargo.toml",
+        "/static/%2e%2e/Cargo.toml",
+    ] {
+        assert_eq!(
+            app.client.get(app.url(bad)).send().await.unwrap().status(),
+            404,
+            "{bad}"
+        );
     }
     app.stop().await;
 }

@@ -12,7 +12,13 @@ async fn only_admins_reach_the_users_page() {
     app.create_admin("max", Role::Manager).await;
     app.create_admin("vic", Role::Viewer).await;
 
-    let resp = app.signed_in("ada").await.get(app.url("/users")).send().await.unwrap();
+    let resp = app
+        .signed_in("ada")
+        .await
+        .get(app.url("/users"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let body = resp.text().await.unwrap();
     for name in ["ada", "max", "vic"] {
@@ -24,7 +30,10 @@ async fn only_admins_reach_the_users_page() {
         let resp = client.get(app.url("/users")).send().await.unwrap();
         assert_eq!(resp.status(), 403, "{name}");
         let body = resp.text().await.unwrap();
-        assert!(body.contains("does not allow you to manage administrator accounts"), "{body}");
+        assert!(
+            body.contains("does not allow you to manage administrator accounts"),
+            "{body}"
+        );
         assert!(body.contains(role), "the page names the role");
         assert!(!body.contains("New account"), "no user form for {name}");
         // Read-only pages are open to every role.
@@ -83,7 +92,13 @@ async fn admins_manage_accounts_through_the_page_and_every_change_is_audited() {
     assert_eq!(resp.headers()["location"], "/users?done=created&user=bob");
     let bob = app.signed_in("bob").await;
 
-    assert_eq!(post("/users/bob/role", vec![("role", "manager")]).await.unwrap().status(), 303);
+    assert_eq!(
+        post("/users/bob/role", vec![("role", "manager")])
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
     assert_eq!(app.state.admins().find("bob").await.unwrap().role, Role::Manager);
     assert_eq!(post("/users/bob/disable", vec![]).await.unwrap().status(), 303);
     assert_eq!(
@@ -96,15 +111,28 @@ async fn admins_manage_accounts_through_the_page_and_every_change_is_audited() {
     // Bad input is answered on the page and changes nothing.
     let resp = post(
         "/users",
-        vec![("username", "bad name"), ("role", "viewer"), ("password", TEST_PASSWORD), ("password_confirm", TEST_PASSWORD)],
+        vec![
+            ("username", "bad name"),
+            ("role", "viewer"),
+            ("password", TEST_PASSWORD),
+            ("password_confirm", TEST_PASSWORD),
+        ],
     )
     .await
     .unwrap();
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("may contain only letters"));
-    let resp = post("/users", vec![("username", "BOB"), ("role", "viewer"), ("password", TEST_PASSWORD), ("password_confirm", TEST_PASSWORD)])
-        .await
-        .unwrap();
+    let resp = post(
+        "/users",
+        vec![
+            ("username", "BOB"),
+            ("role", "viewer"),
+            ("password", TEST_PASSWORD),
+            ("password_confirm", TEST_PASSWORD),
+        ],
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), 409, "names are unique regardless of case");
     let resp = post("/users/ada/disable", vec![]).await.unwrap();
     assert_eq!(resp.status(), 409);
@@ -120,14 +148,28 @@ async fn admins_manage_accounts_through_the_page_and_every_change_is_audited() {
         .collect();
     assert_eq!(
         mine,
-        [("admin.disable", "admin:bob"), ("admin.role", "admin:bob"), ("admin.create", "admin:bob")]
+        [
+            ("admin.disable", "admin:bob"),
+            ("admin.role", "admin:bob"),
+            ("admin.create", "admin:bob")
+        ]
     );
     let role_change = audit.iter().find(|e| e.action == "admin.role").unwrap();
     assert_eq!(role_change.before.as_deref(), Some(r#"{"role":"viewer"}"#));
     assert_eq!(role_change.after.as_deref(), Some(r#"{"role":"manager"}"#));
     assert_eq!(role_change.remote_addr.as_deref(), Some("127.0.0.1"));
 
-    let page = client.get(app.url("/audit")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("admin.role") && page.contains("role: viewer") && page.contains("role: manager"), "{page}");
+    let page = client
+        .get(app.url("/audit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("admin.role") && page.contains("role: viewer") && page.contains("role: manager"),
+        "{page}"
+    );
     app.stop().await;
 }

@@ -5,7 +5,13 @@ mod common;
 use common::*;
 use orchard::admin::Role;
 
-async fn submit_setup(app: &TestApp, client: &reqwest::Client, token: &str, username: &str, password: &str) -> reqwest::Response {
+async fn submit_setup(
+    app: &TestApp,
+    client: &reqwest::Client,
+    token: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
     let page = client
         .get(app.url(&format!("/setup?token={token}")))
         .send()
@@ -39,7 +45,13 @@ async fn the_setup_link_creates_the_first_admin_once() {
     let stored: String = app
         .state
         .store
-        .read(|c| Ok(c.query_row("SELECT value FROM settings WHERE key = 'admin.setup_token_sha256'", [], |r| r.get(0))?))
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT value FROM settings WHERE key = 'admin.setup_token_sha256'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
         .await
         .unwrap();
     assert_ne!(stored, token, "only a hash of the token is stored");
@@ -67,7 +79,11 @@ async fn the_setup_link_creates_the_first_admin_once() {
     assert!(resp.text().await.unwrap().contains("already exists"));
     let again = client
         .post(app.url("/setup"))
-        .form(&[("csrf_token", "x"), ("token", token.as_str()), ("username", "second")])
+        .form(&[
+            ("csrf_token", "x"),
+            ("token", token.as_str()),
+            ("username", "second"),
+        ])
         .send()
         .await
         .unwrap();
@@ -76,7 +92,10 @@ async fn the_setup_link_creates_the_first_admin_once() {
     assert_eq!(app.setup_link().await, None);
 
     let entry = &app.state.admins().audit_page(None, 10).await.unwrap().entries[0];
-    assert_eq!((entry.actor.as_str(), entry.action.as_str(), entry.target.as_str()), ("setup", "admin.create", "admin:root"));
+    assert_eq!(
+        (entry.actor.as_str(), entry.action.as_str(), entry.target.as_str()),
+        ("setup", "admin.create", "admin:root")
+    );
     app.stop().await;
 }
 
@@ -93,7 +112,10 @@ async fn each_start_issues_a_new_token_and_the_old_one_stops_working() {
     assert_eq!(resp.status(), 403);
     assert!(resp.text().await.unwrap().contains("not valid"));
     let new_path = &second[second.find("/setup").unwrap()..];
-    assert_eq!(app.client.get(app.url(new_path)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.client.get(app.url(new_path)).send().await.unwrap().status(),
+        200
+    );
     app.stop().await;
 }
 

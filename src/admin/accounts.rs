@@ -166,7 +166,12 @@ impl Admins {
     }
 
     /// Disables (and signs out) or re-enables an account.
-    pub async fn set_disabled(&self, actor: &Actor, username: &str, disabled: bool) -> Result<Admin, AdminError> {
+    pub async fn set_disabled(
+        &self,
+        actor: &Actor,
+        username: &str,
+        disabled: bool,
+    ) -> Result<Admin, AdminError> {
         let now = self.now();
         let (actor, name) = (actor.clone(), username.to_string());
         self.change(username, move |tx, record| {
@@ -195,7 +200,12 @@ impl Admins {
     }
 
     /// Sets a new password and ends the account's sessions.
-    pub async fn reset_password(&self, actor: &Actor, username: &str, password: String) -> Result<Admin, AdminError> {
+    pub async fn reset_password(
+        &self,
+        actor: &Actor,
+        username: &str,
+        password: String,
+    ) -> Result<Admin, AdminError> {
         let current = self.find(username).await?;
         password::check_policy(&current.username, &password)?;
         let hash = password::hash_async(password).await?;

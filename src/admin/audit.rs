@@ -93,7 +93,11 @@ impl Admins {
                 entries.truncate(limit as usize);
                 let older = if more { entries.last().map(|e| e.id) } else { None };
                 let total = audit_store::count(c)?;
-                Ok(AuditPage { entries, older, total })
+                Ok(AuditPage {
+                    entries,
+                    older,
+                    total,
+                })
             })
             .await?)
     }

@@ -3,8 +3,8 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
 
 use super::AdminError;
@@ -26,7 +26,9 @@ pub fn check_policy(username: &str, password: &str) -> Result<(), AdminError> {
         )));
     }
     if password.eq_ignore_ascii_case(username) {
-        return Err(AdminError::Invalid("the password must not be the username".into()));
+        return Err(AdminError::Invalid(
+            "the password must not be the username".into(),
+        ));
     }
     Ok(())
 }

@@ -48,14 +48,26 @@ mod tests {
     }
 
     fn at(min: i64) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z").unwrap().to_utc() + Duration::minutes(min)
+        DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z")
+            .unwrap()
+            .to_utc()
+            + Duration::minutes(min)
     }
 
     #[test]
     fn allows_below_the_limit_and_refuses_at_it_with_the_wait() {
-        let none = Failures { count: 0, oldest: None };
-        let two = Failures { count: 2, oldest: Some(at(0)) };
-        let three = Failures { count: 3, oldest: Some(at(0)) };
+        let none = Failures {
+            count: 0,
+            oldest: None,
+        };
+        let two = Failures {
+            count: 2,
+            oldest: Some(at(0)),
+        };
+        let three = Failures {
+            count: 3,
+            oldest: Some(at(0)),
+        };
         assert!(check(&policy(), at(5), two, none).is_ok());
         match check(&policy(), at(5), three, none) {
             Err(AdminError::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, 600),

@@ -113,7 +113,14 @@ mod tests {
     #[test]
     fn roles_grant_what_the_product_promises() {
         use Permission::*;
-        for p in [View, ManageDevices, ManageGroups, ManagePolicies, ManageUsers, ManageSettings] {
+        for p in [
+            View,
+            ManageDevices,
+            ManageGroups,
+            ManagePolicies,
+            ManageUsers,
+            ManageSettings,
+        ] {
             assert!(Role::Admin.can(p), "admin {p:?}");
         }
         for p in [View, ManageDevices, ManageGroups, ManagePolicies] {
@@ -123,7 +130,13 @@ mod tests {
             assert!(!Role::Manager.can(p), "manager {p:?}");
         }
         assert!(Role::Viewer.can(View));
-        for p in [ManageDevices, ManageGroups, ManagePolicies, ManageUsers, ManageSettings] {
+        for p in [
+            ManageDevices,
+            ManageGroups,
+            ManagePolicies,
+            ManageUsers,
+            ManageSettings,
+        ] {
             assert!(!Role::Viewer.can(p), "viewer {p:?}");
         }
     }

@@ -73,7 +73,12 @@ pub fn secrets_equal(a: &str, b: &str) -> bool {
 impl Admins {
     /// Checks the rate limit, then the password; opens a session on success. Failures are
     /// counted per username (as typed) and per address.
-    pub async fn login(&self, username: &str, password: &str, client: &ClientInfo) -> Result<NewSession, AdminError> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<NewSession, AdminError> {
         let key = rate_limit::username_key(username);
         let now = self.now();
         let policy = self.policy;

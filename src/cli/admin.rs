@@ -67,7 +67,8 @@ pub async fn run(
         }
         AdminCommand::List => {
             let list = admins.list().await?;
-            out.write_all(format_list(&list).as_bytes()).map_err(CliError::Output)
+            out.write_all(format_list(&list).as_bytes())
+                .map_err(CliError::Output)
         }
         AdminCommand::ResetPassword {
             username,
@@ -76,8 +77,12 @@ pub async fn run(
             let admin = admins.find(&username).await?;
             let password = read_password(password_file.as_deref(), stdin, &admin.username)?;
             admins.reset_password(&actor, &admin.username, password).await?;
-            writeln!(out, "password of {} changed; its sessions were ended", admin.username)
-                .map_err(CliError::Output)
+            writeln!(
+                out,
+                "password of {} changed; its sessions were ended",
+                admin.username
+            )
+            .map_err(CliError::Output)
         }
         AdminCommand::Disable { username } => {
             let admin = admins.set_disabled(&actor, &username, true).await?;
@@ -93,7 +98,10 @@ pub async fn run(
 /// A fixed-width table: username, role, status, last login.
 pub fn format_list(admins: &[Admin]) -> String {
     let width = admins.iter().map(|a| a.username.len()).max().unwrap_or(8).max(8);
-    let mut text = format!("{:<width$}  {:<7}  {:<8}  LAST LOGIN\n", "USERNAME", "ROLE", "STATUS");
+    let mut text = format!(
+        "{:<width$}  {:<7}  {:<8}  LAST LOGIN\n",
+        "USERNAME", "ROLE", "STATUS"
+    );
     for a in admins {
         let status = if a.disabled { "disabled" } else { "active" };
         let last = a

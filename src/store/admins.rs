@@ -65,7 +65,11 @@ pub fn insert(conn: &Connection, new: &NewAdmin<'_>) -> Result<i64, StoreError> 
 
 pub fn by_id(conn: &Connection, id: i64) -> Result<Option<AdminRecord>, StoreError> {
     Ok(conn
-        .query_row(&format!("SELECT {COLUMNS} FROM admins WHERE id = ?1"), [id], from_row)
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM admins WHERE id = ?1"),
+            [id],
+            from_row,
+        )
         .optional()?)
 }
 
@@ -123,7 +127,12 @@ pub fn set_disabled(conn: &Connection, id: i64, disabled: bool, at: DateTime<Utc
     )
 }
 
-pub fn set_password_hash(conn: &Connection, id: i64, hash: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+pub fn set_password_hash(
+    conn: &Connection,
+    id: i64,
+    hash: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
     update_one(
         conn,
         "UPDATE admins SET password_hash = ?2, password_changed_at = ?3, updated_at = ?3 WHERE id = ?1",

@@ -25,7 +25,12 @@ fn failures(conn: &Connection, sql: &str, key: &str, since: DateTime<Utc>) -> Re
     })?)
 }
 
-pub fn insert(conn: &Connection, username: &str, remote_addr: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+pub fn insert(
+    conn: &Connection,
+    username: &str,
+    remote_addr: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO login_failures (username, remote_addr, at) VALUES (?1, ?2, ?3)",
         params![username, remote_addr, sql_time(at)],
@@ -34,7 +39,11 @@ pub fn insert(conn: &Connection, username: &str, remote_addr: &str, at: DateTime
 }
 
 /// Failures for `username` at or after `since`.
-pub fn for_username_since(conn: &Connection, username: &str, since: DateTime<Utc>) -> Result<Failures, StoreError> {
+pub fn for_username_since(
+    conn: &Connection,
+    username: &str,
+    since: DateTime<Utc>,
+) -> Result<Failures, StoreError> {
     failures(
         conn,
         "SELECT count(*), min(at) FROM login_failures WHERE username = ?1 AND at >= ?2",
@@ -44,7 +53,11 @@ pub fn for_username_since(conn: &Connection, username: &str, since: DateTime<Utc
 }
 
 /// Failures from `remote_addr` at or after `since`.
-pub fn for_addr_since(conn: &Connection, remote_addr: &str, since: DateTime<Utc>) -> Result<Failures, StoreError> {
+pub fn for_addr_since(
+    conn: &Connection,
+    remote_addr: &str,
+    since: DateTime<Utc>,
+) -> Result<Failures, StoreError> {
     failures(
         conn,
         "SELECT count(*), min(at) FROM login_failures WHERE remote_addr = ?1 AND at >= ?2",

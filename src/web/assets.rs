@@ -68,7 +68,5 @@ async fn serve(req: HttpRequest, name: web::Path<String>, query: web::Query<Vers
     } else {
         mime.to_string()
     };
-    response
-        .content_type(content_type)
-        .body(file.data.into_owned())
+    response.content_type(content_type).body(file.data.into_owned())
 }

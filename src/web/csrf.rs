@@ -104,10 +104,12 @@ async fn read_body(req: &mut ServiceRequest) -> BodyRead {
     BodyRead::Complete(body.freeze())
 }
 
-fn refuse<B>(req: ServiceRequest, status: StatusCode, reason: &'static str) -> ServiceResponse<EitherBody<B>> {
-    let html = Refused { reason }
-        .render()
-        .unwrap_or_else(|_| reason.to_string());
+fn refuse<B>(
+    req: ServiceRequest,
+    status: StatusCode,
+    reason: &'static str,
+) -> ServiceResponse<EitherBody<B>> {
+    let html = Refused { reason }.render().unwrap_or_else(|_| reason.to_string());
     let response = HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -120,7 +122,10 @@ pub async fn guard<B: MessageBody + 'static>(
     mut req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, Error> {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE) {
+    if matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }
     let session = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
@@ -148,10 +153,18 @@ pub async fn guard<B: MessageBody + 'static>(
                 req.set_payload(Payload::from(body));
             }
             BodyRead::TooLarge => {
-                return Ok(refuse(req, StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."));
+                return Ok(refuse(
+                    req,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "The form is too large.",
+                ));
             }
             BodyRead::Failed => {
-                return Ok(refuse(req, StatusCode::BAD_REQUEST, "The form could not be read."));
+                return Ok(refuse(
+                    req,
+                    StatusCode::BAD_REQUEST,
+                    "The form could not be read.",
+                ));
             }
         }
     }

@@ -127,18 +127,39 @@ impl TestApp {
     pub async fn create_admin(&self, username: &str, role: orchard::admin::Role) {
         self.state
             .admins()
-            .create(&orchard::admin::Actor::cli(), username, role, TEST_PASSWORD.into())
+            .create(
+                &orchard::admin::Actor::cli(),
+                username,
+                role,
+                TEST_PASSWORD.into(),
+            )
             .await
             .unwrap();
     }
 
     /// Signs `client` in through the login form; returns the status of the login POST.
-    pub async fn login_with(&self, client: &reqwest::Client, username: &str, password: &str) -> reqwest::StatusCode {
-        let page = client.get(self.url("/login")).send().await.unwrap().text().await.unwrap();
+    pub async fn login_with(
+        &self,
+        client: &reqwest::Client,
+        username: &str,
+        password: &str,
+    ) -> reqwest::StatusCode {
+        let page = client
+            .get(self.url("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let token = csrf_in(&page);
         client
             .post(self.url("/login"))
-            .form(&[("csrf_token", token.as_str()), ("username", username), ("password", password)])
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("username", username),
+                ("password", password),
+            ])
             .send()
             .await
             .unwrap()
@@ -148,13 +169,24 @@ impl TestApp {
     /// A fresh client signed in as `username` (with [`TEST_PASSWORD`]).
     pub async fn signed_in(&self, username: &str) -> reqwest::Client {
         let client = client_for(&self.state);
-        assert_eq!(self.login_with(&client, username, TEST_PASSWORD).await, 303, "login of {username}");
+        assert_eq!(
+            self.login_with(&client, username, TEST_PASSWORD).await,
+            303,
+            "login of {username}"
+        );
         client
     }
 
     /// The CSRF token of a signed-in client's session, read from a page.
     pub async fn session_csrf(&self, client: &reqwest::Client) -> String {
-        let page = client.get(self.url("/")).send().await.unwrap().text().await.unwrap();
+        let page = client
+            .get(self.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         csrf_in(&page)
     }
 
@@ -176,7 +208,12 @@ impl TestApp {
 
 impl TestApp {
     /// Posts a form with the session's CSRF token added, as the page would.
-    pub async fn post_form(&self, client: &reqwest::Client, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_form(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
         let token = self.session_csrf(client).await;
         let mut all: Vec<(&str, &str)> = fields.to_vec();
         all.push(("csrf_token", &token));

@@ -100,7 +100,10 @@ async fn show(
 mod tests {
     #[test]
     fn json_objects_read_as_key_value_pairs() {
-        assert_eq!(super::describe(r#"{"role":"viewer","disabled":false}"#), "role: viewer, disabled: false");
+        assert_eq!(
+            super::describe(r#"{"role":"viewer","disabled":false}"#),
+            "disabled: false, role: viewer"
+        );
         assert_eq!(super::describe("plain words"), "plain words");
     }
 }

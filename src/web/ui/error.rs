@@ -14,7 +14,10 @@ pub enum UiError {
     LoginRequired { next: Option<String> },
     /// Signed in, but the role does not allow this.
     #[error("your role does not allow you to {permission}")]
-    Forbidden { layout: Box<Layout>, permission: Permission },
+    Forbidden {
+        layout: Box<Layout>,
+        permission: Permission,
+    },
     #[error("{message}")]
     Status {
         status: StatusCode,
@@ -42,7 +45,9 @@ struct ErrorPage<'a> {
 pub fn status_of(e: &AdminError) -> StatusCode {
     match e {
         AdminError::Invalid(_) => StatusCode::BAD_REQUEST,
-        AdminError::UsernameTaken(_) | AdminError::LastAdmin(_) | AdminError::SetupDone => StatusCode::CONFLICT,
+        AdminError::UsernameTaken(_) | AdminError::LastAdmin(_) | AdminError::SetupDone => {
+            StatusCode::CONFLICT
+        }
         AdminError::UnknownAccount(_) => StatusCode::NOT_FOUND,
         AdminError::BadCredentials => StatusCode::UNAUTHORIZED,
         AdminError::Disabled | AdminError::SetupTokenInvalid => StatusCode::FORBIDDEN,
@@ -115,13 +120,9 @@ impl ResponseError for UiError {
                     .insert_header((header::CACHE_CONTROL, "no-store"))
                     .finish()
             }
-            UiError::Forbidden { layout, permission } => page(
-                StatusCode::FORBIDDEN,
-                &ForbiddenPage {
-                    layout,
-                    permission,
-                },
-            ),
+            UiError::Forbidden { layout, permission } => {
+                page(StatusCode::FORBIDDEN, &ForbiddenPage { layout, permission })
+            }
             UiError::Status {
                 status,
                 message,

@@ -81,7 +81,11 @@ async fn show(req: HttpRequest, query: web::Query<LoginQuery>) -> HttpResponse {
 async fn submit(req: HttpRequest, state: web::Data<AppState>, form: web::Form<LoginForm>) -> HttpResponse {
     let form = form.into_inner();
     let client = client_info(&req);
-    match state.admins().login(&form.username, &form.password, &client).await {
+    match state
+        .admins()
+        .login(&form.username, &form.password, &client)
+        .await
+    {
         Ok(session) => {
             let target = safe_next(&form.next).unwrap_or("/");
             let mut response = see_other(target);
@@ -96,10 +100,10 @@ async fn submit(req: HttpRequest, state: web::Data<AppState>, form: web::Form<Lo
                 ref other => message_of(other),
             });
             let mut response = render(&req, status_of(&e), body);
-            if let AdminError::RateLimited { retry_after_secs } = e {
-                if let Ok(value) = retry_after_secs.to_string().parse() {
-                    response.headers_mut().insert(header::RETRY_AFTER, value);
-                }
+            if let AdminError::RateLimited { retry_after_secs } = e
+                && let Ok(value) = retry_after_secs.to_string().parse()
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
             }
             response
         }
@@ -107,10 +111,10 @@ async fn submit(req: HttpRequest, state: web::Data<AppState>, form: web::Form<Lo
 }
 
 async fn logout(current: Option<CurrentAdmin>, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(current) = current {
-        if let Err(e) = state.admins().logout(&current.session_id, &current.actor()).await {
-            tracing::error!(error = %e, "logout failed");
-        }
+    if let Some(current) = current
+        && let Err(e) = state.admins().logout(&current.session_id, &current.actor()).await
+    {
+        tracing::error!(error = %e, "logout failed");
     }
     let mut gone = cookie(SESSION_COOKIE, String::new());
     gone.set_max_age(CookieDuration::ZERO);

@@ -48,15 +48,51 @@ pub struct NavItem {
 
 /// The navigation of the product, in order.
 pub const NAV: &[NavItem] = &[
-    NavItem { section: Section::Dashboard, label: "Dashboard", href: "/" },
-    NavItem { section: Section::Devices, label: "Devices", href: "/devices" },
-    NavItem { section: Section::Groups, label: "Groups", href: "/groups" },
-    NavItem { section: Section::Policies, label: "Policies", href: "/policies" },
-    NavItem { section: Section::Catalog, label: "Catalog", href: "/catalog" },
-    NavItem { section: Section::Cache, label: "Cache", href: "/caches" },
-    NavItem { section: Section::Enrollment, label: "Enrollment", href: "/enrollment" },
-    NavItem { section: Section::Settings, label: "Settings", href: "/settings" },
-    NavItem { section: Section::Audit, label: "Audit", href: "/audit" },
+    NavItem {
+        section: Section::Dashboard,
+        label: "Dashboard",
+        href: "/",
+    },
+    NavItem {
+        section: Section::Devices,
+        label: "Devices",
+        href: "/devices",
+    },
+    NavItem {
+        section: Section::Groups,
+        label: "Groups",
+        href: "/groups",
+    },
+    NavItem {
+        section: Section::Policies,
+        label: "Policies",
+        href: "/policies",
+    },
+    NavItem {
+        section: Section::Catalog,
+        label: "Catalog",
+        href: "/catalog",
+    },
+    NavItem {
+        section: Section::Cache,
+        label: "Cache",
+        href: "/caches",
+    },
+    NavItem {
+        section: Section::Enrollment,
+        label: "Enrollment",
+        href: "/enrollment",
+    },
+    NavItem {
+        section: Section::Settings,
+        label: "Settings",
+        href: "/settings",
+    },
+    NavItem {
+        section: Section::Audit,
+        label: "Audit",
+        href: "/audit",
+    },
 ];
 
 /// The signed-in account as the layout shows it.

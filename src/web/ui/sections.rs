@@ -78,7 +78,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn show(req: HttpRequest, current: CurrentAdmin) -> Result<HttpResponse, UiError> {
     let Some(placeholder) = SECTIONS.iter().find(|p| p.path == req.path()) else {
-        return Err(UiError::not_found(Some(current.layout("Not found", Section::None))));
+        return Err(UiError::not_found(Some(
+            current.layout("Not found", Section::None),
+        )));
     };
     let layout = current.layout(placeholder.title, placeholder.section);
     Ok(page(

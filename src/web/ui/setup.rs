@@ -13,7 +13,8 @@ use crate::web::csrf::form_token;
 use crate::web::ui::error::{message_of, status_of};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/setup", web::get().to(show)).route("/setup", web::post().to(submit));
+    cfg.route("/setup", web::get().to(show))
+        .route("/setup", web::post().to(submit));
 }
 
 #[derive(Template)]
@@ -97,7 +98,12 @@ async fn submit(req: HttpRequest, state: web::Data<AppState>, form: web::Form<Se
     let client = client_info(&req);
     let result = state
         .admins()
-        .complete_setup(&form.token, &form.username, form.password, Some(client.remote_addr))
+        .complete_setup(
+            &form.token,
+            &form.username,
+            form.password,
+            Some(client.remote_addr),
+        )
         .await;
     match result {
         Ok(_) => see_other("/login?created=1"),

@@ -141,15 +141,28 @@ fn done(what: &str, username: &str) -> HttpResponse {
     see_other(&format!("/users?{query}"))
 }
 
-async fn failed(auth: &Admins, state: &AppState, e: AdminError, draft: Option<(String, Role)>) -> Result<HttpResponse, UiError> {
+async fn failed(
+    auth: &Admins,
+    state: &AppState,
+    e: AdminError,
+    draft: Option<(String, Role)>,
+) -> Result<HttpResponse, UiError> {
     render(auth, state, status_of(&e), None, Some(message_of(&e)), draft).await
 }
 
-async fn show(auth: Admins, state: web::Data<AppState>, query: web::Query<Done>) -> Result<HttpResponse, UiError> {
+async fn show(
+    auth: Admins,
+    state: web::Data<AppState>,
+    query: web::Query<Done>,
+) -> Result<HttpResponse, UiError> {
     render(&auth, &state, StatusCode::OK, notice_for(&query), None, None).await
 }
 
-async fn create(auth: Admins, state: web::Data<AppState>, form: web::Form<CreateForm>) -> Result<HttpResponse, UiError> {
+async fn create(
+    auth: Admins,
+    state: web::Data<AppState>,
+    form: web::Form<CreateForm>,
+) -> Result<HttpResponse, UiError> {
     let form = form.into_inner();
     let role = form.role.parse::<Role>();
     let draft = Some((form.username.clone(), *role.as_ref().unwrap_or(&Role::Viewer)));
@@ -187,18 +200,38 @@ async fn change_role(
     }
 }
 
-async fn set_disabled(auth: Admins, state: &AppState, username: &str, disabled: bool) -> Result<HttpResponse, UiError> {
-    match state.admins().set_disabled(&auth.actor(), username, disabled).await {
-        Ok(admin) => Ok(done(if disabled { "disabled" } else { "enabled" }, &admin.username)),
+async fn set_disabled(
+    auth: Admins,
+    state: &AppState,
+    username: &str,
+    disabled: bool,
+) -> Result<HttpResponse, UiError> {
+    match state
+        .admins()
+        .set_disabled(&auth.actor(), username, disabled)
+        .await
+    {
+        Ok(admin) => Ok(done(
+            if disabled { "disabled" } else { "enabled" },
+            &admin.username,
+        )),
         Err(e) => failed(&auth, state, e, None).await,
     }
 }
 
-async fn disable(auth: Admins, state: web::Data<AppState>, username: web::Path<String>) -> Result<HttpResponse, UiError> {
+async fn disable(
+    auth: Admins,
+    state: web::Data<AppState>,
+    username: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
     set_disabled(auth, &state, &username, true).await
 }
 
-async fn enable(auth: Admins, state: web::Data<AppState>, username: web::Path<String>) -> Result<HttpResponse, UiError> {
+async fn enable(
+    auth: Admins,
+    state: web::Data<AppState>,
+    username: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
     set_disabled(auth, &state, &username, false).await
 }
 
