@@ -236,6 +236,12 @@ async fn setup_login_dashboard_wrong_password_and_viewer_in_a_real_browser() {
     .await;
     click(&c, "form[action='/users'] button[type=submit]").await;
     wait_for_text(&c, "Created vic.").await;
+    let users_png = c.screenshot().await.unwrap();
+    std::fs::write(
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-admin-users.png"),
+        users_png,
+    )
+    .unwrap();
     click(&c, "form[action='/logout'] button").await;
     wait_for_text(&c, "You are signed out.").await;
 

@@ -98,10 +98,7 @@ impl Admins {
             tracing::warn!(username = %key, addr = %client.remote_addr, "login refused: rate limited");
             return Err(limited);
         }
-        let stored_hash = record
-            .as_ref()
-            .map(|r| r.password_hash.clone())
-            .unwrap_or_else(|| password::decoy_hash().to_string());
+        let stored_hash = record.as_ref().map(|r| r.password_hash.clone());
         let matches = password::verify_async(password.to_string(), stored_hash).await?;
         let record = match record {
             Some(r) if matches => r,

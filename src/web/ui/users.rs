@@ -19,7 +19,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/users/{username}/password", web::post().to(reset_password));
 }
 
-type Admins = Authorized<can::ManageUsers>;
+/// Every handler here needs the permission to manage accounts.
+type UserManager = Authorized<can::ManageUsers>;
 
 pub struct AccountRow {
     pub username: String,
@@ -104,7 +105,7 @@ fn row(a: Admin, me: &str) -> AccountRow {
 
 /// The users page with an optional notice or error, answered with `status`.
 async fn render(
-    auth: &Admins,
+    auth: &UserManager,
     state: &AppState,
     status: StatusCode,
     notice: Option<String>,
@@ -142,7 +143,7 @@ fn done(what: &str, username: &str) -> HttpResponse {
 }
 
 async fn failed(
-    auth: &Admins,
+    auth: &UserManager,
     state: &AppState,
     e: AdminError,
     draft: Option<(String, Role)>,
@@ -151,7 +152,7 @@ async fn failed(
 }
 
 async fn show(
-    auth: Admins,
+    auth: UserManager,
     state: web::Data<AppState>,
     query: web::Query<Done>,
 ) -> Result<HttpResponse, UiError> {
@@ -159,7 +160,7 @@ async fn show(
 }
 
 async fn create(
-    auth: Admins,
+    auth: UserManager,
     state: web::Data<AppState>,
     form: web::Form<CreateForm>,
 ) -> Result<HttpResponse, UiError> {
@@ -185,7 +186,7 @@ async fn create(
 }
 
 async fn change_role(
-    auth: Admins,
+    auth: UserManager,
     state: web::Data<AppState>,
     username: web::Path<String>,
     form: web::Form<RoleForm>,
@@ -201,7 +202,7 @@ async fn change_role(
 }
 
 async fn set_disabled(
-    auth: Admins,
+    auth: UserManager,
     state: &AppState,
     username: &str,
     disabled: bool,
@@ -220,7 +221,7 @@ async fn set_disabled(
 }
 
 async fn disable(
-    auth: Admins,
+    auth: UserManager,
     state: web::Data<AppState>,
     username: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
@@ -228,7 +229,7 @@ async fn disable(
 }
 
 async fn enable(
-    auth: Admins,
+    auth: UserManager,
     state: web::Data<AppState>,
     username: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
@@ -236,7 +237,7 @@ async fn enable(
 }
 
 async fn reset_password(
-    auth: Admins,
+    auth: UserManager,
     state: web::Data<AppState>,
     username: web::Path<String>,
     form: web::Form<PasswordForm>,
