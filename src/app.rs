@@ -5,8 +5,10 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
+use crate::admin::{AdminError, Admins, setup};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::enrollment::Enrollment;
@@ -40,6 +42,13 @@ pub struct AppState {
 }
 
 const CA_KEY_ID: &str = "pki.ca_key_id";
+
+/// Creates the data directory (if needed) and opens the migrated database, without the keys:
+/// for operator commands such as `orchard admin`.
+pub fn open_store(config: &Config, clock: &SharedClock) -> Result<Store, StartError> {
+    create_data_dir(&config.storage.data_dir)?;
+    Ok(Store::open(&config.database_path(), &clock.now().to_rfc3339())?)
+}
 
 /// Creates the data directory, opens and migrates the database, loads or creates the keys.
 pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartError> {
@@ -161,6 +170,8 @@ pub fn start_with(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(shared.clone()))
+            .wrap(from_fn(crate::web::csrf::guard))
+            .wrap(crate::web::security_headers::middleware())
             .configure(crate::web::configure)
             .configure(extra_routes)
     })
@@ -190,6 +201,19 @@ pub fn start_with(
 }
 
 impl AppState {
+    /// The admin service (accounts, sessions, setup, audit).
+    pub fn admins(&self) -> Admins {
+        Admins::new(self.store.clone(), self.clock.clone(), &self.config.security)
+    }
+
+    /// While no administrator exists, issues a new one-time setup token and returns the link
+    /// that creates the first administrator (`<public_url>/setup?token=...`); `None` once one
+    /// exists. Each call replaces the previous token; `orchard serve` calls it once per start.
+    pub async fn first_admin_setup_link(&self, bound: SocketAddr) -> Result<Option<String>, AdminError> {
+        let token = self.admins().issue_setup_token().await?;
+        Ok(token.map(|t| setup::setup_link(&self.public_url(bound), &t)))
+    }
+
     /// The base URL devices and browsers use.
     pub fn public_url(&self, bound: SocketAddr) -> String {
         if let Some(url) = &self.config.server.public_url {

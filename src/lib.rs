@@ -1,6 +1,8 @@
 //! Orchard: an on-prem Apple MDM + Declarative Device Management appliance for OS updates.
 
+pub mod admin;
 pub mod app;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod enrollment;

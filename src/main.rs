@@ -5,7 +5,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use orchard::clock::SystemClock;
+use orchard::admin::Role;
+use orchard::cli::admin::{AdminCommand, PasswordInput};
+use orchard::clock::{SharedClock, SystemClock};
 use orchard::config::{self, Config, Layer};
 
 #[derive(Parser)]
@@ -41,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: EnrollmentCommand,
     },
+    /// Manage administrator accounts (changes are audited as `cli`).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCli,
+    },
 }
 
 #[derive(Subcommand)]
@@ -70,6 +77,70 @@ enum TokenCommand {
     List,
     /// Revoke a token by its id.
     Revoke { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum AdminCli {
+    /// Create an account. The password is read from --password-file, else from standard input.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// admin, manager or viewer.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// List the accounts.
+    List,
+    /// Set a new password (from --password-file, else standard input) and end the account's sessions.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Disable an account and end its sessions.
+    Disable {
+        #[arg(long)]
+        username: String,
+    },
+    /// Enable a disabled account.
+    Enable {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+        .map_err(|e: orchard::admin::role::UnknownRole| e.to_string())
+}
+
+impl From<AdminCli> for AdminCommand {
+    fn from(c: AdminCli) -> AdminCommand {
+        match c {
+            AdminCli::Create {
+                username,
+                role,
+                password_file,
+            } => AdminCommand::Create {
+                username,
+                role,
+                password_file,
+            },
+            AdminCli::List => AdminCommand::List,
+            AdminCli::ResetPassword {
+                username,
+                password_file,
+            } => AdminCommand::ResetPassword {
+                username,
+                password_file,
+            },
+            AdminCli::Disable { username } => AdminCommand::Disable { username },
+            AdminCli::Enable { username } => AdminCommand::Enable { username },
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -148,13 +219,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => token_command(config, command),
         Command::Serve => {
             init_logging(&config);
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
-            runtime.block_on(serve(config))
+            runtime()?.block_on(serve(config))
         }
+        Command::Admin { command } => runtime()?.block_on(admin(config, command.into())),
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let store = orchard::app::open_store(&config, &clock)?;
+    let admins = orchard::admin::Admins::new(store, clock, &config.security);
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    let mut input = stdin.lock();
+    let input = PasswordInput {
+        input: &mut input,
+        terminal,
+    };
+    orchard::cli::admin::run(&admins, command, input, &mut std::io::stdout()).await?;
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -164,6 +255,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("Orchard is listening on {}", server.https_addr);
     println!("  admin:          {url}/");
     println!("  CA fingerprint: SHA-256 {}", state.pki.ca_fingerprint());
+    if let Some(link) = state.first_admin_setup_link(server.https_addr).await? {
+        println!("  No administrator exists yet. Create the first one with this one-time link");
+        println!("  (valid until used or until the next start; also: `orchard admin create`):");
+        println!("    {link}");
+    }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     server.task.await.context("server task failed")??;
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);

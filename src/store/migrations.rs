@@ -19,6 +19,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0001_foundation.sql"),
     },
     Migration {
+        version: 2,
+        name: "admin",
+        sql: include_str!("../../migrations/0002_admin.sql"),
+    },
+    Migration {
         version: 4,
         name: "enrollment",
         sql: include_str!("../../migrations/0004_enrollment.sql"),

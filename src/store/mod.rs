@@ -4,8 +4,12 @@
 //! readers, all in WAL mode. Async callers go through [`Store::read`] / [`Store::write`], which
 //! run the closure on the blocking thread pool so the async runtime never waits on the disk.
 
+pub mod admins;
+pub mod audit;
 pub mod enrollment;
+pub mod login_failures;
 pub mod migrations;
+pub mod sessions;
 pub mod settings;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +57,20 @@ impl StoreError {
             _ => StoreError::Sqlite(e),
         }
     }
+}
+
+/// Timestamps are stored as fixed-width UTC text (`2026-01-02T03:04:05.000000Z`), so that text
+/// order is time order and range queries can use indexes.
+pub fn sql_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Reads column `idx` of `row` as a timestamp written by [`sql_time`] (any RFC 3339 text).
+pub fn time_column(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = row.get(idx)?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.to_utc())
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 const READERS: usize = 4;

@@ -1,5 +1,10 @@
 //! actix adapters. Handlers parse, call a service, and render; they hold no business rules.
 
+pub mod assets;
+pub mod csrf;
+pub mod security_headers;
+pub mod ui;
+
 use actix_web::{HttpResponse, web};
 
 use crate::app::AppState;
@@ -13,6 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz));
     scep::configure(cfg);
     enroll::configure(cfg);
+    assets::configure(cfg);
+    ui::configure(cfg);
 }
 
 /// Health: answers 200 only when the database answers.

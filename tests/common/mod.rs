@@ -182,3 +182,132 @@ pub fn set_topic(app: &TestApp, topic: &str) {
         })
         .unwrap();
 }
+/// A client trusting the appliance CA that connects from `local` (any 127.x address works on
+/// Linux), so tests can play several remote addresses.
+pub fn client_from(state: &AppState, local: std::net::IpAddr) -> reqwest::Client {
+    install_crypto_provider();
+    let ca = reqwest::Certificate::from_pem(state.pki.ca_cert_pem.as_bytes()).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(local)
+        .build()
+        .unwrap()
+}
+
+/// The value of the first hidden `csrf_token` field in a page.
+pub fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("page has a csrf_token field") + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_string()
+}
+
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    /// The one-time link that creates the first administrator, as `orchard serve` prints it
+    /// (`None` once an administrator exists). Each call issues a new token.
+    pub async fn setup_link(&self) -> Option<String> {
+        let addr = self.server.as_ref().expect("server running").https_addr;
+        self.state.first_admin_setup_link(addr).await.unwrap()
+    }
+
+    /// Creates an account directly through the admin service (audited as `cli`).
+    pub async fn create_admin(&self, username: &str, role: orchard::admin::Role) {
+        self.state
+            .admins()
+            .create(
+                &orchard::admin::Actor::cli(),
+                username,
+                role,
+                TEST_PASSWORD.into(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Signs `client` in through the login form; returns the status of the login POST.
+    pub async fn login_with(
+        &self,
+        client: &reqwest::Client,
+        username: &str,
+        password: &str,
+    ) -> reqwest::StatusCode {
+        let page = client
+            .get(self.url("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let token = csrf_in(&page);
+        client
+            .post(self.url("/login"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("username", username),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// A fresh client signed in as `username` (with [`TEST_PASSWORD`]).
+    pub async fn signed_in(&self, username: &str) -> reqwest::Client {
+        let client = client_for(&self.state);
+        assert_eq!(
+            self.login_with(&client, username, TEST_PASSWORD).await,
+            303,
+            "login of {username}"
+        );
+        client
+    }
+
+    /// The CSRF token of a signed-in client's session, read from a page.
+    pub async fn session_csrf(&self, client: &reqwest::Client) -> String {
+        let page = client
+            .get(self.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        csrf_in(&page)
+    }
+
+    pub async fn audit_count(&self) -> i64 {
+        self.state.admins().audit_page(None, 1).await.unwrap().total
+    }
+
+    pub async fn account_names(&self) -> Vec<String> {
+        self.state
+            .admins()
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.username)
+            .collect()
+    }
+}
+
+impl TestApp {
+    /// Posts a form with the session's CSRF token added, as the page would.
+    pub async fn post_form(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let token = self.session_csrf(client).await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        client.post(self.url(path)).form(&all).send().await.unwrap()
+    }
+}

@@ -1,0 +1,3 @@
+//! Operator commands behind `orchard <command>`: `main.rs` parses the arguments and calls these.
+
+pub mod admin;

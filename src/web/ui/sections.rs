@@ -1,0 +1,96 @@
+//! Sections of the navigation that are not built yet. Each says so plainly and what it will do;
+//! no made-up data. When a section is built, its piece registers its own routes and removes its
+//! line from [`SECTIONS`].
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::{CurrentAdmin, Layout, Section, UiError, page};
+
+struct Placeholder {
+    path: &'static str,
+    section: Section,
+    title: &'static str,
+    purpose: &'static str,
+}
+
+const SECTIONS: &[Placeholder] = &[
+    Placeholder {
+        path: "/devices",
+        section: Section::Devices,
+        title: "Devices",
+        purpose: "Each enrolled device with its model, OS version, update status and compliance.",
+    },
+    Placeholder {
+        path: "/groups",
+        section: Section::Groups,
+        title: "Groups",
+        purpose: "Groups and rings of devices that update policies are assigned to.",
+    },
+    Placeholder {
+        path: "/policies",
+        section: Section::Policies,
+        title: "Policies",
+        purpose: "Managed OS policies: target versions, deadlines, deferrals and update settings.",
+    },
+    Placeholder {
+        path: "/catalog",
+        section: Section::Catalog,
+        title: "Catalog",
+        purpose: "The OS versions Apple offers, with release dates and security fixes.",
+    },
+    Placeholder {
+        path: "/caches",
+        section: Section::Cache,
+        title: "Cache",
+        purpose: "Locally hosted installers, restore images and catalog feeds.",
+    },
+    Placeholder {
+        path: "/enrollment",
+        section: Section::Enrollment,
+        title: "Enrollment",
+        purpose: "The enrollment profile, its link and QR code, and enrollment tokens.",
+    },
+    Placeholder {
+        path: "/settings",
+        section: Section::Settings,
+        title: "Settings",
+        purpose: "Appliance settings: push certificate, TLS names, catalog sources.",
+    },
+];
+
+#[derive(Template)]
+#[template(path = "not_built.html")]
+struct NotBuiltPage {
+    layout: Layout,
+    heading: &'static str,
+    purpose: &'static str,
+    /// Settings links to the users page, which is built.
+    show_users_link: bool,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for placeholder in SECTIONS {
+        cfg.route(placeholder.path, web::get().to(show));
+    }
+}
+
+async fn show(req: HttpRequest, current: CurrentAdmin) -> Result<HttpResponse, UiError> {
+    let Some(placeholder) = SECTIONS.iter().find(|p| p.path == req.path()) else {
+        return Err(UiError::not_found(Some(
+            current.layout("Not found", Section::None),
+        )));
+    };
+    let layout = current.layout(placeholder.title, placeholder.section);
+    Ok(page(
+        StatusCode::OK,
+        &NotBuiltPage {
+            show_users_link: placeholder.section == Section::Settings
+                && current.admin.can(crate::admin::Permission::ManageUsers),
+            heading: placeholder.title,
+            purpose: placeholder.purpose,
+            layout,
+        },
+    ))
+}
