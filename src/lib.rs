@@ -4,5 +4,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod pki;
+pub mod push;
+pub mod sim;
 pub mod store;
 pub mod web;
