@@ -84,8 +84,13 @@ impl ApnsClient {
             }
         }
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        // TLS 1.2 (Apple: "TLS 1.2 or later"). Under TLS 1.3 the server checks the client
+        // certificate only after the client considers the handshake done, so a refused push
+        // certificate surfaces as a bare "connection closed", indistinguishable from a network
+        // failure, and would be retried forever. Under TLS 1.2 the refusal is a handshake alert,
+        // so Orchard raises the certificate alert instead.
         let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(&[&rustls::version::TLS12])
             .map_err(|e| PushError::Client(e.to_string()))?
             .with_root_certificates(roots)
             .with_client_auth_cert(cert.chain().to_vec(), cert.key().clone_key())
@@ -158,38 +163,29 @@ impl ApnsClient {
 fn transport_error(e: reqwest::Error) -> TransportError {
     use rustls::AlertDescription as A;
     let message = error_chain(&e);
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-    while let Some(err) = source {
-        let tls = err.downcast_ref::<rustls::Error>().or_else(|| {
-            err.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        match tls {
-            Some(rustls::Error::AlertReceived(
-                A::BadCertificate
-                | A::UnsupportedCertificate
-                | A::CertificateRevoked
-                | A::CertificateExpired
-                | A::CertificateUnknown
-                | A::UnknownCA
-                | A::AccessDenied
-                | A::CertificateRequired,
-            )) => {
-                return TransportError {
-                    kind: TransportErrorKind::ClientCertificateRefused,
-                    message: format!("the APNs server refused the push certificate ({message})"),
-                };
-            }
-            Some(rustls::Error::InvalidCertificate(_)) => {
-                return TransportError {
-                    kind: TransportErrorKind::ServerCertificateUntrusted,
-                    message: format!("the APNs server's certificate is not trusted ({message})"),
-                };
-            }
-            _ => {}
+    match find_tls_error(&e) {
+        Some(rustls::Error::AlertReceived(
+            A::BadCertificate
+            | A::UnsupportedCertificate
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::CertificateUnknown
+            | A::UnknownCA
+            | A::AccessDenied
+            | A::CertificateRequired,
+        )) => {
+            return TransportError {
+                kind: TransportErrorKind::ClientCertificateRefused,
+                message: format!("the APNs server refused the push certificate ({message})"),
+            };
         }
-        source = err.source();
+        Some(rustls::Error::InvalidCertificate(_)) => {
+            return TransportError {
+                kind: TransportErrorKind::ServerCertificateUntrusted,
+                message: format!("the APNs server's certificate is not trusted ({message})"),
+            };
+        }
+        _ => {}
     }
     let kind = if e.is_timeout() {
         TransportErrorKind::Timeout
@@ -199,6 +195,22 @@ fn transport_error(e: reqwest::Error) -> TransportError {
         TransportErrorKind::Other
     };
     TransportError { kind, message }
+}
+
+/// The rustls error somewhere in the chain, looking inside `io::Error` wrappers (which hide
+/// their payload from `source()`).
+fn find_tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        current = match err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

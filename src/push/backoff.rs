@@ -56,7 +56,10 @@ mod tests {
         };
         assert_eq!(b.delay(1, 0.0), Duration::from_millis(500));
         let top = b.delay(1, 0.999_999);
-        assert!(top > Duration::from_millis(999) && top < Duration::from_secs(1), "{top:?}");
+        assert!(
+            top > Duration::from_millis(999) && top < Duration::from_secs(1),
+            "{top:?}"
+        );
         assert_eq!(b.delay(2, 0.0), Duration::from_secs(1));
         assert_eq!(b.delay(3, 0.0), Duration::from_secs(2));
         assert_eq!(b.delay(4, 1.0), Duration::from_secs(8));

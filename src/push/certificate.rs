@@ -28,9 +28,7 @@ pub enum CertificateError {
     Certificate(String),
     #[error("the private key is not a readable PEM key: {0}")]
     Key(String),
-    #[error(
-        "the private key is encrypted; decrypt it first (openssl pkey -in key.pem -out plain.pem)"
-    )]
+    #[error("the private key is encrypted; decrypt it first (openssl pkey -in key.pem -out plain.pem)")]
     EncryptedKey,
     #[error("the private key does not belong to the certificate")]
     KeyMismatch,
@@ -287,7 +285,10 @@ mod tests {
         let err = PushCertificate::from_pem(&cert, &key).unwrap_err();
         assert_eq!(err, CertificateError::NotMdmTopic("com.example.app".into()));
         let (cert, key) = cert_with_subject(None);
-        assert_eq!(PushCertificate::from_pem(&cert, &key).unwrap_err(), CertificateError::NoTopic);
+        assert_eq!(
+            PushCertificate::from_pem(&cert, &key).unwrap_err(),
+            CertificateError::NoTopic
+        );
     }
 
     #[test]

@@ -100,7 +100,9 @@ impl ExpiryStatus {
 
 /// Prometheus text for the certificate (none imported: `configured 0` only).
 pub fn render_metrics(status: Option<&ExpiryStatus>, out: &mut String) {
-    out.push_str("# HELP orchard_apns_certificate_configured Whether an APNs push certificate is imported.\n");
+    out.push_str(
+        "# HELP orchard_apns_certificate_configured Whether an APNs push certificate is imported.\n",
+    );
     out.push_str("# TYPE orchard_apns_certificate_configured gauge\n");
     out.push_str(&format!(
         "orchard_apns_certificate_configured {}\n",

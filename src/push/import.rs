@@ -142,7 +142,10 @@ pub async fn expiry_status(store: &Store, now: DateTime<Utc>) -> Result<Option<E
 
 /// The daily check the scheduler runs: logs the status (warn at 30/14 days, error at 7 days and
 /// once expired) and returns it.
-pub async fn daily_expiry_check(store: &Store, now: DateTime<Utc>) -> Result<Option<ExpiryStatus>, PushError> {
+pub async fn daily_expiry_check(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Option<ExpiryStatus>, PushError> {
     let status = expiry_status(store, now).await?;
     super::expiry::log_status(status.as_ref());
     Ok(status)

@@ -40,13 +40,21 @@ pub enum Verdict {
     Delivered,
     /// The device token is dead (410, `BadDeviceToken`, `DeviceTokenNotForTopic`): record it on
     /// the device and stop pushing until it sends a new `TokenUpdate`.
-    TokenInvalid { reason: String },
+    TokenInvalid {
+        reason: String,
+    },
     /// Worth another try later (429, 5xx, network).
-    Retry { reason: String },
+    Retry {
+        reason: String,
+    },
     /// APNs (or the TLS peer) refuses the push certificate: no device can be reached. Alert.
-    CertificateRejected { reason: String },
+    CertificateRejected {
+        reason: String,
+    },
     /// This request is wrong in a way a retry will not fix.
-    Rejected { reason: String },
+    Rejected {
+        reason: String,
+    },
 }
 
 /// Maps one attempt's result to a [`Verdict`]. Pure.
@@ -109,24 +117,39 @@ mod tests {
             (answer(410, Some("Unregistered")), token("Unregistered")),
             (answer(410, Some("ExpiredToken")), token("ExpiredToken")),
             (answer(400, Some("BadDeviceToken")), token("BadDeviceToken")),
-            (answer(400, Some("DeviceTokenNotForTopic")), token("DeviceTokenNotForTopic")),
+            (
+                answer(400, Some("DeviceTokenNotForTopic")),
+                token("DeviceTokenNotForTopic"),
+            ),
             (answer(400, Some("IdleTimeout")), retry("IdleTimeout")),
             (answer(400, Some("TopicDisallowed")), rejected("TopicDisallowed")),
             (answer(400, Some("BadTopic")), rejected("BadTopic")),
             (answer(413, Some("PayloadTooLarge")), rejected("PayloadTooLarge")),
             (answer(404, Some("BadPath")), rejected("BadPath")),
             (answer(403, Some("BadCertificate")), cert("BadCertificate")),
-            (answer(403, Some("BadCertificateEnvironment")), cert("BadCertificateEnvironment")),
+            (
+                answer(403, Some("BadCertificateEnvironment")),
+                cert("BadCertificateEnvironment"),
+            ),
             (answer(403, None), cert("HTTP 403")),
             (answer(429, Some("TooManyRequests")), retry("TooManyRequests")),
-            (answer(500, Some("InternalServerError")), retry("InternalServerError")),
-            (answer(503, Some("ServiceUnavailable")), retry("ServiceUnavailable")),
+            (
+                answer(500, Some("InternalServerError")),
+                retry("InternalServerError"),
+            ),
+            (
+                answer(503, Some("ServiceUnavailable")),
+                retry("ServiceUnavailable"),
+            ),
             (answer(502, None), retry("HTTP 502")),
             (answer(418, None), rejected("HTTP 418")),
             (failed(TransportErrorKind::Connect), retry("boom")),
             (failed(TransportErrorKind::Timeout), retry("boom")),
             (failed(TransportErrorKind::Other), retry("boom")),
-            (failed(TransportErrorKind::ServerCertificateUntrusted), retry("boom")),
+            (
+                failed(TransportErrorKind::ServerCertificateUntrusted),
+                retry("boom"),
+            ),
             (failed(TransportErrorKind::ClientCertificateRefused), cert("boom")),
         ];
         for (input, want) in table {

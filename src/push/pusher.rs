@@ -56,16 +56,26 @@ impl std::fmt::Debug for PushTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum PushOutcome {
-    Delivered { apns_id: Option<String> },
+    Delivered {
+        apns_id: Option<String>,
+    },
     /// The token is dead (410 Unregistered, BadDeviceToken, ...): mark the device; it needs a
     /// new `TokenUpdate` (or re-enrollment) before pushes can reach it again.
-    TokenInvalid { reason: String },
+    TokenInvalid {
+        reason: String,
+    },
     /// APNs refused the push certificate: the whole fleet is unreachable. Alert the operator.
-    CertificateRejected { reason: String },
+    CertificateRejected {
+        reason: String,
+    },
     /// APNs refused this request for a reason a retry cannot fix.
-    Rejected { reason: String },
+    Rejected {
+        reason: String,
+    },
     /// Still failing after the last allowed attempt (429, 5xx, network).
-    GaveUp { reason: String },
+    GaveUp {
+        reason: String,
+    },
     /// No push certificate is imported.
     NoCertificate,
 }
@@ -204,7 +214,11 @@ impl Pusher {
     /// Uses a new client (after a certificate import); `None` stops sending.
     pub fn set_client(&self, client: Option<ApnsClient>) {
         *self.inner.client.write().unwrap_or_else(|p| p.into_inner()) = client.map(Arc::new);
-        *self.inner.certificate_alert.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self
+            .inner
+            .certificate_alert
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// Asks for a push to the device. Returns at once; the push goes out when the device's
@@ -268,7 +282,9 @@ impl Pusher {
     /// Prometheus text for the push counters.
     pub fn render_metrics(&self, out: &mut String) {
         let h = self.health();
-        out.push_str("# HELP orchard_push_certificate_rejected_alert 1 while APNs refuses the push certificate.\n");
+        out.push_str(
+            "# HELP orchard_push_certificate_rejected_alert 1 while APNs refuses the push certificate.\n",
+        );
         out.push_str("# TYPE orchard_push_certificate_rejected_alert gauge\n");
         out.push_str(&format!(
             "orchard_push_certificate_rejected_alert {}\n",
@@ -350,7 +366,12 @@ async fn push_with_retries(inner: &Inner, device_id: &str) -> (PushOutcome, u32)
     let mut attempt = 0;
     loop {
         let Some(target) = start_attempt(inner, device_id) else {
-            return (PushOutcome::Rejected { reason: "slot vanished".into() }, attempt);
+            return (
+                PushOutcome::Rejected {
+                    reason: "slot vanished".into(),
+                },
+                attempt,
+            );
         };
         let client = inner.client.read().unwrap_or_else(|p| p.into_inner()).clone();
         let Some(client) = client else {
@@ -363,7 +384,9 @@ async fn push_with_retries(inner: &Inner, device_id: &str) -> (PushOutcome, u32)
         let result = {
             let _permit = inner.permits.acquire().await;
             let id = uuid::Uuid::new_v4();
-            client.send(&target.token, &target.topic, &target.push_magic, id).await
+            client
+                .send(&target.token, &target.topic, &target.push_magic, id)
+                .await
         };
         let apns_id = result.as_ref().ok().and_then(|r| r.apns_id.clone());
         match classify(&result) {

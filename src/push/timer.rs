@@ -87,8 +87,9 @@ impl ManualTimer {
         let mut state = self.lock();
         state.elapsed += by;
         let now = state.elapsed;
-        let (due, waiting): (Vec<Sleeper>, Vec<Sleeper>) =
-            std::mem::take(&mut state.sleepers).into_iter().partition(|s| s.deadline <= now);
+        let (due, waiting): (Vec<Sleeper>, Vec<Sleeper>) = std::mem::take(&mut state.sleepers)
+            .into_iter()
+            .partition(|s| s.deadline <= now);
         state.sleepers = waiting;
         drop(state);
         if let Some(clock) = &self.clock {
@@ -150,7 +151,10 @@ mod tests {
         let short = tokio::spawn(timer.sleep(Duration::from_secs(1)));
         let long = tokio::spawn(timer.sleep(Duration::from_secs(10)));
         timer.wait_for_sleepers(2).await;
-        assert_eq!(timer.pending(), vec![Duration::from_secs(1), Duration::from_secs(10)]);
+        assert_eq!(
+            timer.pending(),
+            vec![Duration::from_secs(1), Duration::from_secs(10)]
+        );
         assert_eq!(timer.advance_to_next().await, Duration::from_secs(1));
         short.await.unwrap();
         assert!(!long.is_finished());

@@ -102,12 +102,13 @@ impl FakeApns {
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
         let data = web::Data::new(shared.clone());
-        let server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(handle)))
-            .workers(1)
-            .on_connect(remember_client_certificate)
-            .shutdown_timeout(1)
-            .listen_rustls_0_23(listener, tls)?
-            .run();
+        let server =
+            HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(handle)))
+                .workers(1)
+                .on_connect(remember_client_certificate)
+                .shutdown_timeout(1)
+                .listen_rustls_0_23(listener, tls)?
+                .run();
         let handle = server.handle();
         let task = tokio::spawn(server);
         Ok(FakeApns {
@@ -134,7 +135,11 @@ impl FakeApns {
     }
 
     /// A push certificate for `topic` that this fake accepts.
-    pub fn issue_push_certificate(&self, topic: &str, not_after: DateTime<Utc>) -> Result<PemPair, FakeApnsError> {
+    pub fn issue_push_certificate(
+        &self,
+        topic: &str,
+        not_after: DateTime<Utc>,
+    ) -> Result<PemPair, FakeApnsError> {
         Ok(self.ca.issue_push_certificate(topic, not_after)?)
     }
 
@@ -167,7 +172,11 @@ impl FakeApns {
 
     /// Every request received so far, in order.
     pub fn pushes(&self) -> Vec<RecordedPush> {
-        self.shared.records.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.shared
+            .records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Waits until at least `n` requests were received, or `timeout` passes.
@@ -195,9 +204,10 @@ fn server_tls(ca: &TestCa, pair: &PemPair) -> Result<rustls::ServerConfig, FakeA
     roots
         .add(CertificateDer::from(ca.certificate_der.clone()))
         .map_err(|e| tls(&e))?;
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| tls(&e))?;
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| tls(&e))?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pair.certificate.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|e| tls(&e))?;
@@ -224,7 +234,10 @@ fn remember_client_certificate(conn: &dyn std::any::Any, ext: &mut Extensions) {
 }
 
 fn header(req: &HttpRequest, name: &str) -> Option<String> {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>) -> HttpResponse {
@@ -237,7 +250,14 @@ async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared
         .conn_data::<ClientCertificate>()
         .and_then(|c| subject_uid(&c.0));
     let topic = header(&req, "apns-topic");
-    let (status, reason) = decide(&req, &token, topic.as_deref(), client_topic.as_deref(), &body, &shared);
+    let (status, reason) = decide(
+        &req,
+        &token,
+        topic.as_deref(),
+        client_topic.as_deref(),
+        &body,
+        &shared,
+    );
     let apns_id = header(&req, "apns-id");
     let record = RecordedPush {
         token,
@@ -265,7 +285,8 @@ async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared
     shared.count.send_replace(total);
     let id = apns_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let mut response = HttpResponse::build(
-        actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
+        actix_web::http::StatusCode::from_u16(status)
+            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
     );
     response.insert_header(("apns-id", id));
     match reason {

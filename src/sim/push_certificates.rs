@@ -70,7 +70,11 @@ impl TestCa {
     }
 
     /// A push certificate for `topic`, valid until `not_after`, with a fresh RSA 2048 key.
-    pub fn issue_push_certificate(&self, topic: &str, not_after: DateTime<Utc>) -> Result<PemPair, rcgen::Error> {
+    pub fn issue_push_certificate(
+        &self,
+        topic: &str,
+        not_after: DateTime<Utc>,
+    ) -> Result<PemPair, rcgen::Error> {
         let key = KeyPair::generate_for(&PKCS_RSA_SHA256)?;
         let params = push_params(topic, Utc::now() - chrono::Duration::days(1), not_after);
         let cert = params.signed_by(&key, &self.issuer()?)?;
