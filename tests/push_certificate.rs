@@ -206,6 +206,22 @@ fn bad_imports_are_refused_with_the_reason_and_store_nothing() {
             "does not belong to the certificate",
         ),
         ("app topic", pem(&app_cert), "is not an MDM topic"),
+        (
+            "oversized upload",
+            ImportSource::Pkcs12 {
+                data: vec![0x30; 1024 * 1024],
+                password: Secret::new("x"),
+            },
+            "a few kilobytes",
+        ),
+        (
+            "no certificate in the PEM",
+            ImportSource::Pem {
+                certificate: "hello".into(),
+                key: pair.key.clone(),
+            },
+            "no certificate",
+        ),
         ("expired", pem(&expired), "expired on"),
         (
             "garbage key",

@@ -44,7 +44,12 @@ pub enum CertificateError {
     NotMdmTopic(String),
     #[error("the certificate expired on {0}; renew it at identity.apple.com and import the renewal")]
     Expired(DateTime<Utc>),
+    #[error("the upload is {0} bytes; a push certificate with its key is a few kilobytes")]
+    TooLarge(usize),
 }
+
+/// Largest input accepted for an import (a real push certificate and key are ~5 KB).
+pub const MAX_IMPORT_BYTES: usize = 64 * 1024;
 
 /// What Orchard records and shows about the push certificate (no secrets).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::PushError;
-use super::certificate::{CertificateInfo, PushCertificate};
+use super::certificate::{CertificateError, CertificateInfo, MAX_IMPORT_BYTES, PushCertificate};
 use super::expiry::ExpiryStatus;
 use crate::config::Secret;
 use crate::store::{Store, StoreError, settings};
@@ -46,6 +46,13 @@ fn pki_dir(data_dir: &Path) -> PathBuf {
 
 /// Parses and checks a push certificate without storing anything.
 pub fn parse(source: &ImportSource, now: DateTime<Utc>) -> Result<PushCertificate, PushError> {
+    let size = match source {
+        ImportSource::Pkcs12 { data, .. } => data.len(),
+        ImportSource::Pem { certificate, key } => certificate.len() + key.len(),
+    };
+    if size > MAX_IMPORT_BYTES {
+        return Err(CertificateError::TooLarge(size).into());
+    }
     let cert = match source {
         ImportSource::Pkcs12 { data, password } => PushCertificate::from_pkcs12(data, password.expose())?,
         ImportSource::Pem { certificate, key } => PushCertificate::from_pem(certificate, key)?,

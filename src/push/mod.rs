@@ -16,6 +16,7 @@ pub mod expiry;
 pub mod import;
 pub mod outcome;
 pub mod pusher;
+pub mod report;
 pub mod timer;
 
 use std::path::{Path, PathBuf};
@@ -134,5 +135,44 @@ impl Pusher {
         };
         self.set_client(client);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Layer, resolve};
+
+    #[test]
+    fn the_apns_section_comes_from_the_environment_and_names_a_missing_ca_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.pem");
+        let env = Layer::from_env([
+            (
+                "ORCHARD_APNS_URL".to_string(),
+                "https://apns.example:2197/".to_string(),
+            ),
+            ("ORCHARD_APNS_COALESCE_MILLIS".to_string(), "250".to_string()),
+            ("ORCHARD_APNS_CA_FILE".to_string(), missing.display().to_string()),
+        ])
+        .unwrap();
+        let config = resolve(&[env]).unwrap();
+        assert_eq!(
+            PusherSettings::from_config(&config.apns).window,
+            Duration::from_millis(250)
+        );
+        let err = ApnsEndpoint::from_config(&config.apns).unwrap_err().to_string();
+        assert!(err.contains("nope.pem"), "{err}");
+
+        let defaults = resolve(&[]).unwrap().apns;
+        let endpoint = ApnsEndpoint::from_config(&defaults).unwrap();
+        assert_eq!(endpoint.base_url, apns::APPLE_PRODUCTION_URL);
+        assert!(matches!(endpoint.roots, TrustRoots::Public));
+        let mut custom = config.apns.clone();
+        custom.ca_file = None;
+        assert_eq!(
+            ApnsEndpoint::from_config(&custom).unwrap().base_url,
+            "https://apns.example:2197"
+        );
     }
 }
