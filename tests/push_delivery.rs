@@ -81,6 +81,43 @@ async fn a_burst_of_requests_per_device_becomes_exactly_one_push_each() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_during_a_push_in_flight_gets_one_more_push_and_one_during_a_retry_wait_does_not() {
+    let rig = rig().await;
+    // In flight: the device may already have fetched its queue, so one more push follows.
+    rig.fake.hold();
+    rig.pusher.request(target("device-a", &TOKEN_A, "m1"));
+    rig.close_windows(1).await;
+    rig.fake.wait_for_arrivals(1, WAIT).await.unwrap();
+    rig.pusher.request(target("device-a", &TOKEN_A, "m2"));
+    rig.pusher.request(target("device-a", &TOKEN_A, "m3"));
+    rig.fake.release();
+    rig.fake.wait_for(1, WAIT).await.unwrap();
+    rig.close_windows(1).await;
+    rig.fake.wait_for(2, WAIT).await.unwrap();
+    rig.settled().await;
+    let pushes = rig.fake.pushes();
+    assert_eq!(pushes.len(), 2, "{pushes:#?}");
+    assert_eq!(pushes[1].json(), Some(serde_json::json!({ "mdm": "m3" })));
+
+    // Waiting to retry: the new request rides on the retry, with the newest PushMagic.
+    rig.fake.fail_next(1, 503, "ServiceUnavailable");
+    rig.pusher.request(target("device-a", &TOKEN_A, "m4"));
+    rig.close_windows(1).await;
+    rig.timer.wait_for_sleepers(1).await;
+    rig.pusher.request(target("device-a", &TOKEN_A, "m5"));
+    rig.timer.advance_to_next().await;
+    rig.fake.wait_for(4, WAIT).await.unwrap();
+    rig.settled().await;
+    let pushes = rig.fake.pushes();
+    assert_eq!(pushes.len(), 4, "{pushes:#?}");
+    assert_eq!(pushes[3].status, 200);
+    assert_eq!(pushes[3].json(), Some(serde_json::json!({ "mdm": "m5" })));
+    let reports = rig.sink.wait_for(3).await;
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    rig.fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unregistered_and_bad_tokens_are_reported_on_the_device_and_not_retried() {
     let rig = rig().await;
     rig.fake.fail_token(&TOKEN_A, 410, "Unregistered");

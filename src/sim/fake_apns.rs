@@ -73,6 +73,10 @@ struct Shared {
     records: Mutex<Vec<RecordedPush>>,
     count: watch::Sender<usize>,
     behaviour: Mutex<Behaviour>,
+    /// Requests that reached the handler (answered or held).
+    arrived: watch::Sender<usize>,
+    /// While false, requests are held before being answered.
+    open: watch::Sender<bool>,
 }
 
 /// The client certificate of a connection, stored by `on_connect`.
@@ -97,6 +101,8 @@ impl FakeApns {
             records: Mutex::new(Vec::new()),
             count: watch::Sender::new(0),
             behaviour: Mutex::new(Behaviour::default()),
+            arrived: watch::Sender::new(0),
+            open: watch::Sender::new(true),
         });
         let listener = TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
@@ -164,6 +170,29 @@ impl FakeApns {
                 reason: reason.into(),
             },
         );
+    }
+
+    /// Holds every request from now on without answering, until [`FakeApns::release`]: a push
+    /// stays in flight for as long as a test needs.
+    pub fn hold(&self) {
+        self.shared.open.send_replace(false);
+    }
+
+    /// Answers the held requests and stops holding.
+    pub fn release(&self) {
+        self.shared.open.send_replace(true);
+    }
+
+    /// Waits until `n` requests have reached the server, answered or held.
+    pub async fn wait_for_arrivals(&self, n: usize, timeout: Duration) -> Result<(), FakeApnsError> {
+        let mut rx = self.shared.arrived.subscribe();
+        match tokio::time::timeout(timeout, rx.wait_for(|c| *c >= n)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(FakeApnsError::Timeout {
+                wanted: n,
+                got: *self.shared.arrived.borrow(),
+            }),
+        }
     }
 
     pub fn clear_failures(&self) {
@@ -241,6 +270,9 @@ fn header(req: &HttpRequest, name: &str) -> Option<String> {
 }
 
 async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>) -> HttpResponse {
+    shared.arrived.send_modify(|n| *n += 1);
+    let mut open = shared.open.subscribe();
+    let _ = open.wait_for(|open| *open).await;
     let token = req
         .path()
         .strip_prefix("/3/device/")
