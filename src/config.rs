@@ -68,6 +68,7 @@ pub struct Config {
     pub security: SecurityConfig,
     pub enrollment: EnrollmentConfig,
     pub identity: IdentityConfig,
+    pub apns: ApnsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -149,6 +150,42 @@ impl Default for EnrollmentConfig {
             require_token: false,
             challenge_ttl_hours: 24,
             organization: "Orchard".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApnsConfig {
+    /// APNs base URL. Apple's production service unless pointed at a proxy or a test fake.
+    pub url: String,
+    /// PEM file of the roots that authenticate `url`. Unset: the public web roots (Mozilla's set).
+    pub ca_file: Option<PathBuf>,
+    pub connect_timeout_seconds: u64,
+    pub request_timeout_seconds: u64,
+    /// Requests to APNs in flight at once.
+    pub concurrency: usize,
+    /// Push requests for one device within this window become one push.
+    pub coalesce_millis: u64,
+    /// Attempts per push (first included) on 429, 5xx and network errors.
+    pub max_attempts: u32,
+    /// First retry delay; it doubles per attempt, with jitter, up to `retry_max_seconds`.
+    pub retry_base_millis: u64,
+    pub retry_max_seconds: u64,
+}
+
+impl Default for ApnsConfig {
+    fn default() -> Self {
+        ApnsConfig {
+            url: "https://api.push.apple.com".into(),
+            ca_file: None,
+            connect_timeout_seconds: 10,
+            request_timeout_seconds: 30,
+            concurrency: 32,
+            coalesce_millis: 1000,
+            max_attempts: 8,
+            retry_base_millis: 1000,
+            retry_max_seconds: 300,
         }
     }
 }
@@ -302,6 +339,7 @@ fn known_keys() -> Vec<(String, String)> {
     // Optional keys are absent from the serialized defaults.
     keys.push(("server".into(), "http_listen".into()));
     keys.push(("server".into(), "public_url".into()));
+    keys.push(("apns".into(), "ca_file".into()));
     keys
 }
 

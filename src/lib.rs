@@ -8,5 +8,7 @@ pub mod config;
 pub mod enrollment;
 pub mod pki;
 pub mod protocol;
+pub mod push;
+pub mod sim;
 pub mod store;
 pub mod web;

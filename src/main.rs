@@ -48,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminCli,
     },
+    /// The APNs push certificate that lets Orchard wake devices.
+    Apns {
+        #[command(subcommand)]
+        command: ApnsCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -144,6 +149,34 @@ impl From<AdminCli> for AdminCommand {
 }
 
 #[derive(Subcommand)]
+enum ApnsCommand {
+    /// Import the MDM push certificate from identity.apple.com (.p12, or PEM certificate + key).
+    Import(ApnsImportArgs),
+    /// Show the imported push certificate, its topic and its expiry.
+    Show,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["p12", "cert"])))]
+struct ApnsImportArgs {
+    /// PKCS#12 file (.p12) holding the certificate and its private key.
+    #[arg(long, conflicts_with_all = ["cert", "key"])]
+    p12: Option<PathBuf>,
+    /// File holding the .p12 password (`-` reads it from standard input). Default: no password.
+    #[arg(long, requires = "p12")]
+    password_file: Option<PathBuf>,
+    /// PEM certificate.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// PEM private key, unencrypted.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// Replace a certificate of another topic, although every enrolled device would be orphaned.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the effective configuration, secrets redacted.
     Show,
@@ -217,6 +250,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Enrollment {
             command: EnrollmentCommand::Token { command },
         } => token_command(config, command),
+        Command::Apns { command } => apns_command(&config, command),
         Command::Serve => {
             init_logging(&config);
             runtime()?.block_on(serve(config))
@@ -246,6 +280,88 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     };
     orchard::cli::admin::run(&admins, command, input, &mut std::io::stdout()).await?;
     Ok(())
+}
+
+fn open_store(config: &Config) -> anyhow::Result<orchard::store::Store> {
+    let clock: SharedClock = Arc::new(SystemClock);
+    Ok(orchard::app::open_store(config, &clock)?)
+}
+
+fn read_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn apns_command(config: &Config, command: ApnsCommand) -> anyhow::Result<()> {
+    use orchard::push::import::{self, ImportSource};
+    let store = open_store(config)?;
+    let now = chrono::Utc::now();
+    match command {
+        ApnsCommand::Show => {
+            match import::current_blocking(&store)? {
+                None => println!("No APNs push certificate is imported (orchard apns import --help)."),
+                Some(info) => {
+                    let status = orchard::push::ExpiryStatus::new(&info, now);
+                    println!("topic:       {}", info.topic);
+                    println!("subject:     {}", info.subject);
+                    println!("issuer:      {}", info.issuer);
+                    println!("serial:      {}", info.serial);
+                    println!("valid from:  {}", info.not_before.to_rfc3339());
+                    println!("valid until: {}", info.not_after.to_rfc3339());
+                    println!("fingerprint: SHA-256 {}", info.fingerprint);
+                    println!("{}", status.message());
+                }
+            }
+            Ok(())
+        }
+        ApnsCommand::Import(args) => {
+            let source = match (&args.p12, &args.cert, &args.key) {
+                (Some(p12), _, _) => {
+                    let password = match &args.password_file {
+                        None => String::new(),
+                        Some(p) if p.as_os_str() == "-" => {
+                            let mut line = String::new();
+                            std::io::stdin()
+                                .read_line(&mut line)
+                                .context("cannot read the password")?;
+                            line.trim_end_matches(['\r', '\n']).to_string()
+                        }
+                        Some(p) => String::from_utf8(read_file(p)?)
+                            .context("the password file is not UTF-8")?
+                            .trim_end_matches(['\r', '\n'])
+                            .to_string(),
+                    };
+                    ImportSource::Pkcs12 {
+                        data: read_file(p12)?,
+                        password: orchard::config::Secret::new(password),
+                    }
+                }
+                (None, Some(cert), Some(key)) => ImportSource::Pem {
+                    certificate: String::from_utf8(read_file(cert)?)
+                        .context("the certificate is not PEM text")?,
+                    key: String::from_utf8(read_file(key)?).context("the key is not PEM text")?,
+                },
+                _ => anyhow::bail!("give --p12 FILE, or --cert PEM and --key PEM"),
+            };
+            let report = import::import_blocking(&store, &config.storage.data_dir, &source, now, args.force)
+                .context("the push certificate was not imported")?;
+            let info = &report.installed;
+            println!("Imported the APNs push certificate.");
+            println!("  topic:       {}", info.topic);
+            println!("  valid until: {}", info.not_after.to_rfc3339());
+            println!("  fingerprint: SHA-256 {}", info.fingerprint);
+            if let Some(old) = &report.replaced {
+                println!(
+                    "  replaced:    the certificate valid until {}",
+                    old.not_after.to_rfc3339()
+                );
+            }
+            if report.expiry.level.needs_attention() {
+                println!("{}", report.expiry.message());
+            }
+            println!("A running Orchard uses it after a restart (systemctl restart orchard).");
+            Ok(())
+        }
+    }
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

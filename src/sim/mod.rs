@@ -1,0 +1,4 @@
+//! Simulated Apple peers for tests and benchmarks, speaking the real protocols over real TLS.
+
+pub mod fake_apns;
+pub mod push_certificates;
