@@ -9,8 +9,10 @@ use actix_web::{App, HttpServer, web};
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::ops::metrics::Metrics;
 use crate::pki::{Pki, PkiError, ca};
-use crate::store::{Store, StoreError, settings};
+use crate::store::settings::{self, CA_KEY_ID};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -33,9 +35,8 @@ pub struct AppState {
     pub store: Store,
     pub clock: SharedClock,
     pub pki: Arc<Pki>,
+    pub metrics: Arc<Metrics>,
 }
-
-const CA_KEY_ID: &str = "pki.ca_key_id";
 
 /// Creates the data directory, opens and migrates the database, loads or creates the keys.
 pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartError> {
@@ -71,6 +72,7 @@ pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartErro
     }
     Ok(AppState {
         config: Arc::new(config),
+        metrics: Arc::new(Metrics::new(store.clone())),
         store,
         clock,
         pki: Arc::new(pki),
@@ -146,6 +148,9 @@ pub fn start(state: AppState) -> Result<RunningServer, StartError> {
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(shared.clone()))
+            .wrap(actix_web::middleware::from_fn(
+                crate::web::middleware::request_context,
+            ))
             .configure(crate::web::configure)
     })
     .workers(workers)

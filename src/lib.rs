@@ -3,6 +3,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod ops;
 pub mod pki;
 pub mod store;
 pub mod web;

@@ -1,3 +1,4 @@
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -5,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use orchard::clock::SystemClock;
+use orchard::clock::{Clock, SystemClock};
 use orchard::config::{self, Config, Layer};
 
 #[derive(Parser)]
@@ -31,6 +32,16 @@ struct Cli {
 enum Command {
     /// Run the appliance.
     Serve,
+    /// Ask the local server's /healthz over TLS; exit 0 when healthy, 1 otherwise.
+    Healthcheck {
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
+    /// Write a consistent backup (database and keys) to FILE; safe while the server runs.
+    Backup { file: PathBuf },
+    /// Replace the database and keys with those of a backup. The server must be stopped.
+    Restore { file: PathBuf },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -85,8 +96,14 @@ fn init_logging(config: &Config) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
-    let _ = builder.try_init();
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal());
+    // Under systemd the journal adds its own timestamps; `json` suits log shippers.
+    let _ = if config.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 fn main() -> ExitCode {
@@ -94,10 +111,26 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("orchard: {e:#}");
+            eprintln!("orchard: {}", error_text(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, skipping causes whose text the message already contains
+/// (most of our errors name their cause in their own message).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -111,16 +144,61 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve => {
             init_logging(&config);
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
-            runtime.block_on(serve(config))
+            runtime()?.block_on(serve(config))
+        }
+        Command::Healthcheck { timeout } => {
+            let url = runtime()?.block_on(orchard::ops::healthcheck::check(
+                &config,
+                std::time::Duration::from_secs(timeout),
+            ))?;
+            println!("healthy: {url}");
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let summary = orchard::ops::backup::create(&config.storage.data_dir, &file, SystemClock.now())?;
+            println!(
+                "Wrote {} ({} bytes): database at schema version {}, {} files, CA SHA-256 {}",
+                summary.path.display(),
+                summary.bytes,
+                summary.schema_version,
+                summary.files,
+                summary.ca_fingerprint
+            );
+            println!("It holds the CA private key: keep it as safe as the appliance itself.");
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let data_dir = &config.storage.data_dir;
+            let summary = orchard::ops::backup::restore(&file, data_dir, SystemClock.now())?;
+            println!(
+                "Restored {} into {}: backup of {}, schema version {}, CA SHA-256 {}",
+                file.display(),
+                data_dir.display(),
+                summary.created_at,
+                summary.schema_version,
+                summary.ca_fingerprint
+            );
+            if let Some(previous) = summary.previous {
+                println!(
+                    "The replaced database and keys were moved to {}",
+                    previous.display()
+                );
+            }
+            Ok(())
         }
     }
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Held until the process exits: `restore` refuses to run while it is held.
+    let _lock = orchard::ops::lock::DataDirLock::acquire(&config.storage.data_dir)?;
     let state = orchard::app::prepare(config, Arc::new(SystemClock))?;
     let server = orchard::app::start(state.clone())?;
     let url = state.public_url(server.https_addr);

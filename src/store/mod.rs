@@ -6,6 +6,7 @@
 
 pub mod migrations;
 pub mod settings;
+pub mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

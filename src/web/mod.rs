@@ -1,11 +1,32 @@
 //! actix adapters. Handlers parse, call a service, and render; they hold no business rules.
 
+pub mod error;
+pub mod middleware;
+
 use actix_web::{HttpResponse, web};
 
 use crate::app::AppState;
+use crate::web::error::WebError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz));
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/metrics", web::get().to(metrics))
+        .default_service(web::to(not_found));
+}
+
+async fn not_found() -> Result<HttpResponse, WebError> {
+    Err(WebError::NotFound)
+}
+
+/// Prometheus metrics (OpenMetrics text).
+async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let text = state
+        .metrics
+        .render()
+        .map_err(|e| WebError::Internal(format!("cannot encode metrics: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::ops::metrics::CONTENT_TYPE)
+        .body(text))
 }
 
 /// Health: answers 200 only when the database answers.
