@@ -154,6 +154,9 @@ pub fn start(state: AppState) -> Result<RunningServer, StartError> {
             .configure(crate::web::configure)
     })
     .workers(workers)
+    // The caller decides what a signal means (`orchard serve` stops gracefully on SIGTERM);
+    // its handlers are installed before READY=1, with no window where a signal kills.
+    .disable_signals()
     .shutdown_timeout(10)
     .listen_rustls_0_23(https, tls)
     .map_err(|source| StartError::Bind {

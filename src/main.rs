@@ -205,8 +205,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("Orchard is listening on {}", server.https_addr);
     println!("  admin:          {url}/");
     println!("  CA fingerprint: SHA-256 {}", state.pki.ca_fingerprint());
+    // Signal handlers first, so no signal can arrive between READY=1 and their installation.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
-    server.task.await.context("server task failed")??;
+    let mut task = server.task;
+    let name = tokio::select! {
+        result = &mut task => {
+            result.context("server task failed")??;
+            return Ok(());
+        }
+        _ = terminate.recv() => "SIGTERM",
+        _ = interrupt.recv() => "SIGINT",
+    };
+    tracing::info!("{name} received: finishing in-flight requests, then stopping (graceful shutdown)");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    server.handle.stop(true).await;
+    task.await.context("server task failed")??;
+    tracing::info!("stopped");
     Ok(())
 }
