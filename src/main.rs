@@ -198,7 +198,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     // Held until the process exits: `restore` refuses to run while it is held.
-    let _lock = orchard::ops::lock::DataDirLock::acquire(&config.storage.data_dir)?;
+    let _lock = orchard::ops::lock::DataDirLock::for_server(&config.storage.data_dir)?;
     let state = orchard::app::prepare(config, Arc::new(SystemClock))?;
     let server = orchard::app::start(state.clone())?;
     let url = state.public_url(server.https_addr);

@@ -249,7 +249,7 @@ pub fn restore(file: &Path, data_dir: &Path, now: DateTime<Utc>) -> Result<Resto
         });
     }
     let existed = data_dir.exists();
-    let lock = DataDirLock::acquire(data_dir)?;
+    let lock = DataDirLock::for_maintenance(data_dir)?;
     let created_dir = Temporary((!existed).then(|| data_dir.to_path_buf()));
 
     let unique = uuid::Uuid::new_v4().simple().to_string();

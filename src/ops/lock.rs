@@ -28,9 +28,18 @@ pub struct DataDirLock {
 }
 
 impl DataDirLock {
-    /// Takes the lock without waiting, creating the data directory (mode 0700) if needed, and
-    /// records this process id in the lock file for the message other processes show.
-    pub fn acquire(data_dir: &Path) -> Result<DataDirLock, LockError> {
+    /// For `serve`: takes the lock without waiting, creating the data directory (mode 0700) if
+    /// needed, and records this process id in the lock file for the message others show.
+    pub fn for_server(data_dir: &Path) -> Result<DataDirLock, LockError> {
+        Self::acquire(data_dir, true)
+    }
+
+    /// For maintenance such as `restore`: takes the lock without waiting and writes nothing.
+    pub fn for_maintenance(data_dir: &Path) -> Result<DataDirLock, LockError> {
+        Self::acquire(data_dir, false)
+    }
+
+    fn acquire(data_dir: &Path, record_pid: bool) -> Result<DataDirLock, LockError> {
         let io = |source| LockError::Io {
             dir: data_dir.to_path_buf(),
             source,
@@ -65,9 +74,11 @@ impl DataDirLock {
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),
         }
-        file.set_len(0).map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        writeln!(file, "{}", std::process::id()).map_err(io)?;
+        if record_pid {
+            file.set_len(0).map_err(io)?;
+            file.seek(SeekFrom::Start(0)).map_err(io)?;
+            writeln!(file, "{}", std::process::id()).map_err(io)?;
+        }
         Ok(DataDirLock { _file: file })
     }
 }
@@ -80,11 +91,11 @@ mod tests {
     fn second_holder_is_refused_until_the_first_lets_go() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let first = DataDirLock::acquire(&data).unwrap();
-        let err = DataDirLock::acquire(&data).unwrap_err().to_string();
+        let first = DataDirLock::for_server(&data).unwrap();
+        let err = DataDirLock::for_maintenance(&data).unwrap_err().to_string();
         assert!(err.contains("is running"), "{err}");
         assert!(err.contains(&std::process::id().to_string()), "{err}");
         drop(first);
-        DataDirLock::acquire(&data).unwrap();
+        DataDirLock::for_maintenance(&data).unwrap();
     }
 }

@@ -145,6 +145,22 @@ impl Server {
         }
     }
 
+    /// The first printed line containing `needle`, waiting briefly for the output to arrive.
+    pub fn printed_line(&self, needle: &str) -> String {
+        let started = Instant::now();
+        loop {
+            if let Some(line) = self.output.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the server never printed {needle:?}:\n{}",
+                self.printed()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn printed(&self) -> String {
         self.output.lock().unwrap().join("\n")
     }
