@@ -13,9 +13,9 @@ fn uncommented(text: &str) -> String {
     text.lines()
         .map(|line| match line.strip_prefix("# ") {
             Some(rest)
-                if rest
-                    .split_once(" = ")
-                    .is_some_and(|(k, _)| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')) =>
+                if rest.split_once(" = ").is_some_and(|(k, _)| {
+                    !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                }) =>
             {
                 rest.to_string()
             }
@@ -56,12 +56,16 @@ fn sample_config_loads_as_shipped_and_with_every_line_uncommented() {
     let documented = keys_of(&layer.table);
     let known: BTreeSet<(String, String)> = config::known_keys().into_iter().collect();
     let missing: Vec<_> = known.difference(&documented).collect();
-    assert!(missing.is_empty(), "keys missing from packaging/orchard.toml: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "keys missing from packaging/orchard.toml: {missing:?}"
+    );
 }
 
 #[test]
 fn unit_file_has_the_promised_hardening() {
-    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/orchard.service")).unwrap();
+    let unit =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/orchard.service")).unwrap();
     for line in [
         "Type=notify",
         "User=orchard",
