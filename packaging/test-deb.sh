@@ -102,6 +102,11 @@ body=$(curl -sS --max-time 10 --cacert /var/lib/orchard/pki/ca.crt.pem "https://
 [ "$body" = ok ] || fail "/healthz answered: $body"
 setpriv --reuid orchard --regid orchard --init-groups env STATE_DIRECTORY=/var/lib/orchard \
     /usr/bin/orchard --listen "127.0.0.1:$port" healthcheck >/dev/null || fail "orchard healthcheck"
+# Operator commands from a root shell find the service's data through the shipped config.
+backup=$(mktemp -u /tmp/orchard-test-backup.XXXXXX)
+/usr/bin/orchard backup "$backup" >/dev/null || fail "orchard backup while serving"
+tar tf "$backup" | grep -q '^pki/ca.key.pem$' || fail "the backup lacks the CA key"
+rm -f "$backup"
 [ "$(stat -c '%U %a' /var/lib/orchard/pki/ca.key.pem)" = "orchard 600" ] || fail "CA key ownership/mode: $(stat -c '%U %a' /var/lib/orchard/pki/ca.key.pem)"
 
 say "stopping"
