@@ -12,8 +12,10 @@ use crate::admin::{AdminError, Admins, setup};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::enrollment::Enrollment;
+use crate::ops::metrics::Metrics;
 use crate::pki::{Pki, PkiError, ca};
-use crate::store::{Store, StoreError, settings};
+use crate::store::settings::{self, CA_KEY_ID};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -39,9 +41,8 @@ pub struct AppState {
     pub clock: SharedClock,
     pub pki: Arc<Pki>,
     pub enrollment: Arc<Enrollment>,
+    pub metrics: Arc<Metrics>,
 }
-
-const CA_KEY_ID: &str = "pki.ca_key_id";
 
 /// Creates the data directory (if needed) and opens the migrated database, without the keys:
 /// for operator commands such as `orchard admin`.
@@ -85,6 +86,7 @@ pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartErro
     let enrollment = Enrollment::start(&config, store.clone(), clock.clone(), &pki)?;
     Ok(AppState {
         config: Arc::new(config),
+        metrics: Arc::new(Metrics::new(store.clone())),
         store,
         clock,
         pki: Arc::new(pki),
@@ -172,11 +174,17 @@ pub fn start_with(
             .app_data(web::Data::new(shared.clone()))
             .wrap(from_fn(crate::web::csrf::guard))
             .wrap(crate::web::security_headers::middleware())
+            .wrap(actix_web::middleware::from_fn(
+                crate::web::middleware::request_context,
+            ))
             .configure(crate::web::configure)
             .configure(extra_routes)
     })
     .on_connect(crate::web::identity::on_connect)
     .workers(workers)
+    // The caller decides what a signal means (`orchard serve` stops gracefully on SIGTERM);
+    // its handlers are installed before READY=1, with no window where a signal kills.
+    .disable_signals()
     .shutdown_timeout(10)
     .listen_rustls_0_23(https, tls)
     .map_err(|source| StartError::Bind {

@@ -327,7 +327,7 @@ fn parse_env_value(value: &str) -> toml::Value {
 }
 
 /// Every (section, key) the configuration knows, read from the defaults.
-fn known_keys() -> Vec<(String, String)> {
+pub fn known_keys() -> Vec<(String, String)> {
     let mut keys = Vec::new();
     if let Ok(toml::Value::Table(root)) = toml::Value::try_from(Config::default()) {
         for (section, value) in root {

@@ -1,3 +1,4 @@
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use orchard::admin::Role;
 use orchard::cli::admin::{AdminCommand, PasswordInput};
-use orchard::clock::{SharedClock, SystemClock};
+use orchard::clock::{Clock, SharedClock, SystemClock};
 use orchard::config::{self, Config, Layer};
 
 #[derive(Parser)]
@@ -33,6 +34,16 @@ struct Cli {
 enum Command {
     /// Run the appliance.
     Serve,
+    /// Ask the local server's /healthz over TLS; exit 0 when healthy, 1 otherwise.
+    Healthcheck {
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
+    /// Write a consistent backup (database and keys) to FILE; safe while the server runs.
+    Backup { file: PathBuf },
+    /// Replace the database and keys with those of a backup. The server must be stopped.
+    Restore { file: PathBuf },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -223,8 +234,14 @@ fn init_logging(config: &Config) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
-    let _ = builder.try_init();
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal());
+    // Under systemd the journal adds its own timestamps; `json` suits log shippers.
+    let _ = if config.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 fn main() -> ExitCode {
@@ -232,10 +249,26 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("orchard: {e:#}");
+            eprintln!("orchard: {}", error_text(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, skipping causes whose text the message already contains
+/// (most of our errors name their cause in their own message).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -254,6 +287,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             init_logging(&config);
             runtime()?.block_on(serve(config))
+        }
+        Command::Healthcheck { timeout } => {
+            let url = runtime()?.block_on(orchard::ops::healthcheck::check(
+                &config,
+                std::time::Duration::from_secs(timeout),
+            ))?;
+            println!("healthy: {url}");
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let summary = orchard::ops::backup::create(&config.storage.data_dir, &file, SystemClock.now())?;
+            println!(
+                "Wrote {} ({} bytes): database at schema version {}, {} files, CA SHA-256 {}",
+                summary.path.display(),
+                summary.bytes,
+                summary.schema_version,
+                summary.files,
+                summary.ca_fingerprint
+            );
+            println!("It holds the CA private key: keep it as safe as the appliance itself.");
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let data_dir = &config.storage.data_dir;
+            let summary = orchard::ops::backup::restore(&file, data_dir, SystemClock.now())?;
+            println!(
+                "Restored {} into {}: backup of {}, schema version {}, CA SHA-256 {}",
+                file.display(),
+                data_dir.display(),
+                summary.created_at,
+                summary.schema_version,
+                summary.ca_fingerprint
+            );
+            if let Some(previous) = summary.previous {
+                println!(
+                    "The replaced database and keys were moved to {}",
+                    previous.display()
+                );
+            }
+            Ok(())
         }
         Command::Admin { command } => runtime()?.block_on(admin(config, command.into())),
     }
@@ -365,6 +438,8 @@ fn apns_command(config: &Config, command: ApnsCommand) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Held until the process exits: `restore` refuses to run while it is held.
+    let _lock = orchard::ops::lock::DataDirLock::for_server(&config.storage.data_dir)?;
     let state = orchard::app::prepare(config, Arc::new(SystemClock))?;
     let server = orchard::app::start(state.clone())?;
     let url = state.public_url(server.https_addr);
@@ -376,9 +451,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!("  (valid until used or until the next start; also: `orchard admin create`):");
         println!("    {link}");
     }
+    // Signal handlers first, so no signal can arrive between READY=1 and their installation.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
-    server.task.await.context("server task failed")??;
+    let mut task = server.task;
+    let name = tokio::select! {
+        result = &mut task => {
+            result.context("server task failed")??;
+            return Ok(());
+        }
+        _ = terminate.recv() => "SIGTERM",
+        _ = interrupt.recv() => "SIGINT",
+    };
+    tracing::info!("{name} received: finishing in-flight requests, then stopping (graceful shutdown)");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    server.handle.stop(true).await;
+    task.await.context("server task failed")??;
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -34,7 +34,11 @@ async fn only_admins_reach_the_users_page() {
             body.contains("does not allow you to manage administrator accounts"),
             "{body}"
         );
-        assert!(body.contains(role), "the page names the role");
+        assert!(body.contains(role), "the page names the role: {body}");
+        assert!(
+            body.contains("Request id"),
+            "the error page shows the request id: {body}"
+        );
         assert!(!body.contains("New account"), "no user form for {name}");
         // Read-only pages are open to every role.
         assert_eq!(client.get(app.url("/audit")).send().await.unwrap().status(), 200);

@@ -8,6 +8,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v scepclient >/dev/null 2>&1 || need+=(scep)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl)           # packaging/test-deb.sh
+command -v adduser >/dev/null 2>&1 || need+=(adduser)     # the package's postinst
 if [ ${#need[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
@@ -20,3 +22,14 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
 fi
 
 cargo nextest run --workspace --all-targets --no-fail-fast "$@"
+
+# The Debian package: build, install, start, purge. Only for a full run (no test filter).
+if [ $# -eq 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    packaging/test-deb.sh
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo --preserve-env=PATH,CARGO_HOME,RUSTUP_HOME packaging/test-deb.sh
+  else
+    echo "tests/run.sh: not root and no sudo: skipping packaging/test-deb.sh" >&2
+  fi
+fi

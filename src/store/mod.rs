@@ -11,6 +11,7 @@ pub mod login_failures;
 pub mod migrations;
 pub mod sessions;
 pub mod settings;
+pub mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

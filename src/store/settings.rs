@@ -4,6 +4,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 
+/// SHA-256 of the CA public key the database was created with.
+pub const CA_KEY_ID: &str = "pki.ca_key_id";
+
 pub fn get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
     Ok(conn
         .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))

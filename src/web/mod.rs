@@ -2,12 +2,15 @@
 
 pub mod assets;
 pub mod csrf;
+pub mod error;
+pub mod middleware;
 pub mod security_headers;
 pub mod ui;
 
 use actix_web::{HttpResponse, web};
 
 use crate::app::AppState;
+use crate::web::error::WebError;
 
 pub mod enroll;
 pub mod errors;
@@ -20,6 +23,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     enroll::configure(cfg);
     assets::configure(cfg);
     ui::configure(cfg);
+    cfg.route("/metrics", web::get().to(metrics))
+        .route("/metrics", web::get().to(metrics))
+        .default_service(web::to(not_found));
+}
+
+async fn not_found() -> Result<HttpResponse, WebError> {
+    Err(WebError::NotFound)
+}
+
+/// Prometheus metrics (OpenMetrics text).
+async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let text = state
+        .metrics
+        .render()
+        .map_err(|e| WebError::Internal(format!("cannot encode metrics: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::ops::metrics::CONTENT_TYPE)
+        .body(text))
 }
 
 /// Health: answers 200 only when the database answers.

@@ -28,6 +28,8 @@ pub struct CurrentAdmin {
     /// The raw session id (from the cookie), for logging out.
     pub session_id: String,
     pub client: ClientInfo,
+    /// This request's id, shown on error pages so a report can be matched to the log.
+    pub request_id: Option<String>,
 }
 
 impl CurrentAdmin {
@@ -40,6 +42,7 @@ impl CurrentAdmin {
                 role: self.admin.role,
                 csrf_token: self.csrf_token.clone(),
             }),
+            request_id: self.request_id.clone(),
             ..Layout::public(title)
         }
     }
@@ -119,6 +122,7 @@ impl FromRequest for CurrentAdmin {
                 csrf_token: auth.csrf_token,
                 session_id,
                 client: client_info(&req),
+                request_id: crate::web::middleware::RequestId::of(&req).map(|id| id.as_str().to_string()),
             };
             req.extensions_mut().insert(current.clone());
             Ok(current)

@@ -111,6 +111,8 @@ pub struct Layout {
     pub viewer: Option<Viewer>,
     pub css_url: String,
     pub icon_url: String,
+    /// Set on pages rendered for a signed-in request; error pages show it.
+    pub request_id: Option<String>,
 }
 
 impl Layout {
@@ -122,6 +124,7 @@ impl Layout {
             viewer: None,
             css_url: super::assets::url("app.css"),
             icon_url: super::assets::url("favicon.svg"),
+            request_id: None,
         }
     }
 
