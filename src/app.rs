@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpServer, web};
 
+use crate::catalog::{CatalogError, CatalogService};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::pki::{Pki, PkiError, ca};
@@ -22,6 +23,8 @@ pub enum StartError {
     Pki(#[from] PkiError),
     #[error("{0}")]
     CaChanged(String),
+    #[error("catalog: {0}")]
+    Catalog(#[from] CatalogError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -33,6 +36,7 @@ pub struct AppState {
     pub store: Store,
     pub clock: SharedClock,
     pub pki: Arc<Pki>,
+    pub catalog: Arc<CatalogService>,
 }
 
 const CA_KEY_ID: &str = "pki.ca_key_id";
@@ -69,11 +73,13 @@ pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartErro
             store.write_blocking(move |c| settings::set(c, CA_KEY_ID, &id, &at))?;
         }
     }
+    let catalog = CatalogService::load(store.clone(), clock.clone(), config.catalog.clone())?;
     Ok(AppState {
         config: Arc::new(config),
         store,
         clock,
         pki: Arc::new(pki),
+        catalog: Arc::new(catalog),
     })
 }
 
