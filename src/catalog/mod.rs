@@ -12,6 +12,8 @@ pub mod index;
 pub mod service;
 pub mod snapshot;
 pub mod sofa;
+#[cfg(test)]
+mod sample_tests;
 pub mod version;
 
 
