@@ -25,6 +25,8 @@ pub enum StartError {
     CaChanged(String),
     #[error("catalog: {0}")]
     Catalog(#[from] CatalogError),
+    #[error("{0}")]
+    Scheduler(#[from] crate::scheduler::SchedulerError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -107,11 +109,13 @@ pub struct RunningServer {
     pub http_addr: Option<SocketAddr>,
     pub handle: actix_web::dev::ServerHandle,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub housekeeping: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
     /// Stops accepting connections and waits for in-flight requests.
     pub async fn stop(self) {
+        self.housekeeping.abort();
         self.handle.stop(true).await;
         let _ = self.task.await;
     }
@@ -167,6 +171,7 @@ pub fn start(state: AppState) -> Result<RunningServer, StartError> {
             source,
         })?;
     }
+    let housekeeping = crate::scheduler::start(&state)?;
     let server = server.run();
     let handle = server.handle();
     let task = tokio::spawn(server);
@@ -175,6 +180,7 @@ pub fn start(state: AppState) -> Result<RunningServer, StartError> {
         http_addr,
         handle,
         task,
+        housekeeping,
     })
 }
 

@@ -5,5 +5,6 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod pki;
+pub mod scheduler;
 pub mod store;
 pub mod web;

@@ -1,11 +1,14 @@
 //! actix adapters. Handlers parse, call a service, and render; they hold no business rules.
 
+pub mod feeds;
+
 use actix_web::{HttpResponse, web};
 
 use crate::app::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz));
+    feeds::configure(cfg);
 }
 
 /// Health: answers 200 only when the database answers.
