@@ -118,7 +118,11 @@ impl CatalogIndex {
                 .iter()
                 .map(|&i| self.bsi(i))
                 .filter(|b| &b.prerequisite_build == build && b.version.base() == current.base())
-                .filter(|b| current.extra.is_none_or(|applied| applied < b.version.extra.unwrap_or('a')))
+                .filter(|b| {
+                    current
+                        .extra
+                        .is_none_or(|applied| applied < b.version.extra.unwrap_or('a'))
+                })
                 .max_by_key(|b| b.version)
         });
         let status = match latest {

@@ -54,7 +54,11 @@ impl DocumentKind {
             OsFamily::WatchOs,
             OsFamily::VisionOs,
         ];
-        let mut all = vec![DocumentKind::Gdmf, DocumentKind::SofaDmsConsumers, DocumentKind::SofaUmaCatalog];
+        let mut all = vec![
+            DocumentKind::Gdmf,
+            DocumentKind::SofaDmsConsumers,
+            DocumentKind::SofaUmaCatalog,
+        ];
         for f in families {
             all.push(DocumentKind::SofaV1(f));
             all.push(DocumentKind::SofaV2(f));
@@ -98,7 +102,10 @@ impl ParsedDocument {
 /// Parses and validates any catalog document, recognising its kind from its content.
 pub fn parse_document(bytes: &[u8], max_bytes: u64) -> Result<ParsedDocument, CatalogError> {
     if bytes.len() as u64 > max_bytes {
-        return Err(CatalogError::TooLarge { size: bytes.len() as u64, limit: max_bytes });
+        return Err(CatalogError::TooLarge {
+            size: bytes.len() as u64,
+            limit: max_bytes,
+        });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(CatalogError::Empty("the document is empty".into()));
@@ -131,7 +138,10 @@ pub fn parse_value(value: &Value) -> Result<ParsedDocument, CatalogError> {
 }
 
 fn dms_consumers(meta: &Value, platforms: &Value) -> Result<ParsedDocument, CatalogError> {
-    let schema = meta.get("SchemaVersion").and_then(Value::as_str).unwrap_or_default();
+    let schema = meta
+        .get("SchemaVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if !sofa::SUPPORTED_V2_SCHEMAS.contains(&schema) {
         return Err(CatalogError::UnsupportedSchema(format!(
             "SOFA DMS consumers feed schema version `{schema}` is not supported (supported: {})",
@@ -139,8 +149,12 @@ fn dms_consumers(meta: &Value, platforms: &Value) -> Result<ParsedDocument, Cata
         )));
     }
     match platforms.as_array() {
-        Some(list) if !list.is_empty() => Ok(ParsedDocument::DmsConsumers { schema: schema.to_string() }),
-        Some(_) => Err(CatalogError::Empty("the SOFA DMS consumers feed lists no platforms".into())),
+        Some(list) if !list.is_empty() => Ok(ParsedDocument::DmsConsumers {
+            schema: schema.to_string(),
+        }),
+        Some(_) => Err(CatalogError::Empty(
+            "the SOFA DMS consumers feed lists no platforms".into(),
+        )),
         None => Err(CatalogError::WrongShape("`Platforms` must be a list".into())),
     }
 }
@@ -152,12 +166,15 @@ fn uma_catalog(products: &Value) -> Result<ParsedDocument, CatalogError> {
     let mut out = Vec::with_capacity(list.len());
     for (i, p) in list.iter().enumerate() {
         out.push(
-            sofa::installer(p)
-                .ok_or_else(|| CatalogError::WrongShape(format!("`products[{i}]` is not an installer entry")))?,
+            sofa::installer(p).ok_or_else(|| {
+                CatalogError::WrongShape(format!("`products[{i}]` is not an installer entry"))
+            })?,
         );
     }
     if out.is_empty() {
-        return Err(CatalogError::Empty("the installer catalog lists no installers".into()));
+        return Err(CatalogError::Empty(
+            "the installer catalog lists no installers".into(),
+        ));
     }
     Ok(ParsedDocument::UmaCatalog(out))
 }

@@ -119,7 +119,10 @@ impl FeedFetcher {
     /// GETs `url`, conditionally when validators are known. The body is read in chunks and
     /// abandoned as soon as it passes the limit.
     pub async fn get(&self, url: &str, validators: &Validators) -> Result<Fetched, FetchError> {
-        let mut request = self.client.get(url).header(reqwest::header::ACCEPT, "application/json");
+        let mut request = self
+            .client
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json");
         if let Some(etag) = &validators.etag {
             request = request.header(reqwest::header::IF_NONE_MATCH, etag);
         }
@@ -200,7 +203,10 @@ mod tests {
         let der = CertificateDer::from_pem_slice(APPLE_ROOT_CA_PEM.as_bytes()).unwrap();
         assert_eq!(super::super::snapshot::sha256_hex(&der), APPLE_ROOT_CA_SHA256);
         let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
-        assert_eq!(cert.subject().to_string(), "C=US, O=Apple Inc., OU=Apple Certification Authority, CN=Apple Root CA");
+        assert_eq!(
+            cert.subject().to_string(),
+            "C=US, O=Apple Inc., OU=Apple Certification Authority, CN=Apple Root CA"
+        );
         assert_eq!(apple_root_store().unwrap().len(), 1);
     }
 

@@ -146,9 +146,7 @@ struct RawEntry {
 
 /// True when the JSON value looks like a gdmf document (raw or wrapped).
 pub fn looks_like_gdmf(value: &serde_json::Value) -> bool {
-    let is_doc = |v: &serde_json::Value| {
-        v.get("PublicAssetSets").is_some() || v.get("AssetSets").is_some()
-    };
+    let is_doc = |v: &serde_json::Value| v.get("PublicAssetSets").is_some() || v.get("AssetSets").is_some();
     is_doc(value) || value.get("data").is_some_and(is_doc)
 }
 
@@ -168,13 +166,21 @@ pub fn parse(value: &serde_json::Value) -> Result<GdmfCatalog, CatalogError> {
         bsis: Vec::new(),
         legacy_shape: wrapped,
     };
-    for (key, audience) in [("PublicAssetSets", Audience::Public), ("AssetSets", Audience::Supervised)] {
+    for (key, audience) in [
+        ("PublicAssetSets", Audience::Public),
+        ("AssetSets", Audience::Supervised),
+    ] {
         for (list, entry, index) in entries(doc, key)? {
             catalog.legacy_shape |= list == "xrOS";
-            catalog.releases.push(release(&list, audience, entry, key, index)?);
+            catalog
+                .releases
+                .push(release(&list, audience, entry, key, index)?);
         }
     }
-    for key in ["PublicBackgroundSecurityImprovements", "PublicRapidSecurityResponses"] {
+    for key in [
+        "PublicBackgroundSecurityImprovements",
+        "PublicRapidSecurityResponses",
+    ] {
         for (list, entry, index) in entries(doc, key)? {
             catalog.legacy_shape |= key == "PublicRapidSecurityResponses";
             catalog.bsis.push(bsi(&list, entry, key, index)?);
@@ -186,21 +192,18 @@ pub fn parse(value: &serde_json::Value) -> Result<GdmfCatalog, CatalogError> {
     Ok(catalog)
 }
 
-fn entries(
-    doc: &serde_json::Value,
-    key: &str,
-) -> Result<Vec<(String, RawEntry, usize)>, CatalogError> {
+fn entries(doc: &serde_json::Value, key: &str) -> Result<Vec<(String, RawEntry, usize)>, CatalogError> {
     let Some(sets) = doc.get(key) else {
         return Ok(Vec::new());
     };
-    let sets = sets.as_object().ok_or_else(|| {
-        CatalogError::WrongShape(format!("`{key}` must map platform names to lists"))
-    })?;
+    let sets = sets
+        .as_object()
+        .ok_or_else(|| CatalogError::WrongShape(format!("`{key}` must map platform names to lists")))?;
     let mut out = Vec::new();
     for (list, items) in sets {
-        let items = items.as_array().ok_or_else(|| {
-            CatalogError::WrongShape(format!("`{key}.{list}` must be a list"))
-        })?;
+        let items = items
+            .as_array()
+            .ok_or_else(|| CatalogError::WrongShape(format!("`{key}.{list}` must be a list")))?;
         for (index, item) in items.iter().enumerate() {
             let entry = RawEntry::deserialize(item).map_err(|e| field_error(key, list, index, e))?;
             out.push((list.clone(), entry, index));
@@ -224,8 +227,14 @@ fn common(
     key: &str,
     index: usize,
 ) -> Result<(OsVersion, Build, NaiveDate, NaiveDate), CatalogError> {
-    let version: OsVersion = e.product_version.parse().map_err(|err| field_error(key, list, index, err))?;
-    let build: Build = e.build.parse().map_err(|err| field_error(key, list, index, err))?;
+    let version: OsVersion = e
+        .product_version
+        .parse()
+        .map_err(|err| field_error(key, list, index, err))?;
+    let build: Build = e
+        .build
+        .parse()
+        .map_err(|err| field_error(key, list, index, err))?;
     let posting = date(&e.posting_date, key, list, index)?;
     let expiry = date(&e.expiration_date, key, list, index)?;
     if e.supported_devices.is_empty() {
@@ -234,7 +243,13 @@ fn common(
     Ok((version, build, posting, expiry))
 }
 
-fn release(list: &str, audience: Audience, e: RawEntry, key: &str, index: usize) -> Result<Release, CatalogError> {
+fn release(
+    list: &str,
+    audience: Audience,
+    e: RawEntry,
+    key: &str,
+    index: usize,
+) -> Result<Release, CatalogError> {
     let (version, build, posting_date, expiration_date) = common(list, &e, key, index)?;
     Ok(Release {
         family: OsFamily::of_entry(list, &e.supported_devices),
@@ -247,7 +262,12 @@ fn release(list: &str, audience: Audience, e: RawEntry, key: &str, index: usize)
     })
 }
 
-fn bsi(list: &str, e: RawEntry, key: &str, index: usize) -> Result<BackgroundSecurityImprovement, CatalogError> {
+fn bsi(
+    list: &str,
+    e: RawEntry,
+    key: &str,
+    index: usize,
+) -> Result<BackgroundSecurityImprovement, CatalogError> {
     let (version, build, posting_date, expiration_date) = common(list, &e, key, index)?;
     let extra_text = e
         .product_version_extra

@@ -37,7 +37,11 @@ fn in_file(name: &str, e: CatalogError) -> CatalogError {
 
 /// Reads a file without ever holding more than `max + 1` bytes: the size is checked first, and
 /// the read stops past the limit in case the file grows.
-pub fn read_limited(path: &Path, max: u64, progress: &mut dyn FnMut(ImportProgress)) -> Result<Vec<u8>, CatalogError> {
+pub fn read_limited(
+    path: &Path,
+    max: u64,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> Result<Vec<u8>, CatalogError> {
     let name = path.display().to_string();
     let io = |e: std::io::Error| CatalogError::Read {
         path: name.clone(),
@@ -46,7 +50,10 @@ pub fn read_limited(path: &Path, max: u64, progress: &mut dyn FnMut(ImportProgre
     let file = std::fs::File::open(path).map_err(io)?;
     let total = file.metadata().map_err(io)?.len();
     if total > max {
-        return Err(CatalogError::TooLarge { size: total, limit: max });
+        return Err(CatalogError::TooLarge {
+            size: total,
+            limit: max,
+        });
     }
     let mut reader = file.take(max + 1);
     let mut bytes = Vec::with_capacity(total as usize);
@@ -58,7 +65,10 @@ pub fn read_limited(path: &Path, max: u64, progress: &mut dyn FnMut(ImportProgre
         }
         bytes.extend_from_slice(&buf[..n]);
         if bytes.len() as u64 > max {
-            return Err(CatalogError::TooLarge { size: bytes.len() as u64, limit: max });
+            return Err(CatalogError::TooLarge {
+                size: bytes.len() as u64,
+                limit: max,
+            });
         }
         progress(ImportProgress::Reading {
             name: name.clone(),
@@ -123,7 +133,12 @@ impl CatalogService {
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
                     .unwrap_or_else(|| name.clone());
-                documents.push(Document::new(bytes.into(), parsed, format!("import:{file_name}"), now));
+                documents.push(Document::new(
+                    bytes.into(),
+                    parsed,
+                    format!("import:{file_name}"),
+                    now,
+                ));
                 validated.push((name, kind));
             }
             Ok(())
@@ -166,7 +181,9 @@ impl CatalogService {
             .collect();
         self.store.write_blocking(|c| sql::replace(c, &rows, &history))?;
         self.install(snapshot.with(documents));
-        progress(ImportProgress::Saved { count: imported.len() });
+        progress(ImportProgress::Saved {
+            count: imported.len(),
+        });
         Ok(imported)
     }
 

@@ -47,7 +47,11 @@ impl CatalogIndex {
         let mut devices: HashMap<Box<str>, DeviceOffers> = HashMap::new();
         for (i, r) in releases.iter().enumerate() {
             for d in &r.devices {
-                devices.entry(d.as_str().into()).or_default().releases.push(i as u32);
+                devices
+                    .entry(d.as_str().into())
+                    .or_default()
+                    .releases
+                    .push(i as u32);
             }
         }
         for (i, b) in bsis.iter().enumerate() {
@@ -89,7 +93,9 @@ impl CatalogIndex {
             }
         }
         for b in &feed.bsis {
-            self.bsi_security.entry((feed.family, b.version)).or_insert_with(|| b.clone());
+            self.bsi_security
+                .entry((feed.family, b.version))
+                .or_insert_with(|| b.clone());
         }
         for i in &feed.installers {
             self.add_installer(i.clone());

@@ -9,13 +9,12 @@ pub mod fetch;
 pub mod gdmf;
 pub mod import;
 pub mod index;
+#[cfg(test)]
+mod sample_tests;
 pub mod service;
 pub mod snapshot;
 pub mod sofa;
-#[cfg(test)]
-mod sample_tests;
 pub mod version;
-
 
 pub use applicability::{Answer, Applicability, DeviceQuery, UnknownReason, UpdateStatus};
 pub use document::{DocumentKind, ParsedDocument};

@@ -1,13 +1,13 @@
 //! The real samples (tests/data/catalog-samples, see SOURCES.md there) through the parsers, the
 //! index and applicability.
 
+use super::CatalogError;
 use super::applicability::{Applicability, DeviceQuery, UnknownReason, UpdateStatus};
 use super::document::{DEFAULT_MAX_DOCUMENT_BYTES, DocumentKind, ParsedDocument, parse_document};
 use super::gdmf::{Audience, GdmfCatalog, OsFamily};
 use super::index::CatalogIndex;
 use super::sofa::SofaFeed;
 use super::version::Build;
-use super::CatalogError;
 
 macro_rules! sample {
     ($name:literal) => {
@@ -75,18 +75,48 @@ fn every_catalog_sample_parses_as_its_kind() {
 #[test]
 fn raw_gdmf_holds_all_sets_and_the_background_security_improvements() {
     let g = gdmf(GDMF_RAW);
-    let public = g.releases.iter().filter(|r| r.audience == Audience::Public).count();
-    let supervised = g.releases.iter().filter(|r| r.audience == Audience::Supervised).count();
+    let public = g
+        .releases
+        .iter()
+        .filter(|r| r.audience == Audience::Public)
+        .count();
+    let supervised = g
+        .releases
+        .iter()
+        .filter(|r| r.audience == Audience::Supervised)
+        .count();
     assert_eq!((public, supervised), (29 + 2 + 6, 86 + 17 + 8));
     assert!(!g.legacy_shape);
     let bsis: Vec<(String, String, String, OsFamily)> = g
         .bsis
         .iter()
-        .map(|x| (x.version.to_string(), x.build.to_string(), x.prerequisite_build.to_string(), x.family))
+        .map(|x| {
+            (
+                x.version.to_string(),
+                x.build.to_string(),
+                x.prerequisite_build.to_string(),
+                x.family,
+            )
+        })
         .collect();
-    assert!(bsis.contains(&("26.3.1 (a)".into(), "23D771330a".into(), "23D8133".into(), OsFamily::Ios)));
-    assert!(bsis.contains(&("26.3.2 (a)".into(), "25D771400a".into(), "25D2140".into(), OsFamily::MacOs)));
-    assert!(bsis.contains(&("26.3.1 (a)".into(), "25D771280a".into(), "25D2128".into(), OsFamily::MacOs)));
+    assert!(bsis.contains(&(
+        "26.3.1 (a)".into(),
+        "23D771330a".into(),
+        "23D8133".into(),
+        OsFamily::Ios
+    )));
+    assert!(bsis.contains(&(
+        "26.3.2 (a)".into(),
+        "25D771400a".into(),
+        "25D2140".into(),
+        OsFamily::MacOs
+    )));
+    assert!(bsis.contains(&(
+        "26.3.1 (a)".into(),
+        "25D771280a".into(),
+        "25D2128".into(),
+        OsFamily::MacOs
+    )));
     let mac_bsi = g.bsis.iter().find(|x| x.build == b("25D771400a")).unwrap();
     assert_eq!(mac_bsi.devices, vec!["J700AP".to_string()]);
     assert_eq!(mac_bsi.posting_date.to_string(), "2026-03-17");
@@ -126,27 +156,53 @@ fn wrapped_legacy_gdmf_maps_xros_to_visionos() {
 #[test]
 fn sofa_feeds_carry_security_content_installers_and_images() {
     let v2 = sofa(SOFA_V2_MACOS);
-    let r = v2.releases.iter().find(|r| r.version.to_string() == "26.6.1").unwrap();
-    assert_eq!(r.security_info.as_deref(), Some("https://support.apple.com/en-us/148170"));
+    let r = v2
+        .releases
+        .iter()
+        .find(|r| r.version.to_string() == "26.6.1")
+        .unwrap();
+    assert_eq!(
+        r.security_info.as_deref(),
+        Some("https://support.apple.com/en-us/148170")
+    );
     assert_eq!(r.actively_exploited_count(), 1);
     let cve = r.cves.iter().find(|c| c.id == "CVE-2026-65400").unwrap();
     assert_eq!((cve.actively_exploited, cve.in_kev), (true, Some(true)));
     assert_eq!(r.days_since_previous, Some(10));
     assert_eq!(r.release_date.unwrap().to_string(), "2026-08-06");
     let latest = &v2.installers[0];
-    assert_eq!((latest.version.to_string(), latest.size), ("26.6.2".into(), Some(18391902710)));
+    assert_eq!(
+        (latest.version.to_string(), latest.size),
+        ("26.6.2".into(), Some(18391902710))
+    );
     assert!(latest.url.ends_with("InstallAssistant.pkg"));
-    assert!(v2.restore_images[0].url.ends_with("UniversalMac_26.6.2_25G83_Restore.ipsw"));
+    assert!(
+        v2.restore_images[0]
+            .url
+            .ends_with("UniversalMac_26.6.2_25G83_Restore.ipsw")
+    );
     assert!(v2.board_models.contains(&("J414sAP".into(), "Mac14,9".into())));
-    assert!(v2.bsis.iter().any(|x| x.build == "25D771280a" && x.cves == ["CVE-2026-20643"]));
+    assert!(
+        v2.bsis
+            .iter()
+            .any(|x| x.build == "25D771280a" && x.cves == ["CVE-2026-20643"])
+    );
 
     let v1 = sofa(SOFA_V1_MACOS);
     assert_eq!(v1.installers[0].size, Some(18391902710));
     assert_eq!(v1.restore_images[0].build, "25G83");
     let ios = sofa(SOFA_V1_IOS);
-    let r = ios.releases.iter().find(|r| r.version.to_string() == "26.3").unwrap();
+    let r = ios
+        .releases
+        .iter()
+        .find(|r| r.version.to_string() == "26.3")
+        .unwrap();
     assert!(r.cves.iter().filter(|c| c.actively_exploited).count() >= 1);
-    assert_eq!(r.cves.iter().find(|c| c.in_kev.is_some()), None, "v1 has no KEV flags");
+    assert_eq!(
+        r.cves.iter().find(|c| c.in_kev.is_some()),
+        None,
+        "v1 has no KEV flags"
+    );
 }
 
 #[test]
@@ -164,7 +220,13 @@ pub(crate) fn sample_index() -> CatalogIndex {
     CatalogIndex::build(gdmf(GDMF_RAW), &feeds, &[])
 }
 
-fn query<'a>(family: OsFamily, id: &'a str, version: &str, build: Option<&'a Build>, supervised: bool) -> DeviceQuery<'a> {
+fn query<'a>(
+    family: OsFamily,
+    id: &'a str,
+    version: &str,
+    build: Option<&'a Build>,
+    supervised: bool,
+) -> DeviceQuery<'a> {
     DeviceQuery {
         family,
         device_id: Some(id),
@@ -198,7 +260,10 @@ fn iphone_on_18_sees_26_and_the_latest_18() {
     assert_eq!(a.status, UpdateStatus::UpdateAvailable);
     // Supervised, the MDM-only releases are offered too.
     let s = known(index.applicability(&query(OsFamily::Ios, "iPhone14,2", "18.7.6", None, true)));
-    assert_eq!(versions(&s.installable), ["26.4.1", "26.4", "26.3.1", "26.3", "26.2.1", "26.2", "18.7.7"]);
+    assert_eq!(
+        versions(&s.installable),
+        ["26.4.1", "26.4", "26.3.1", "26.3", "26.2.1", "26.2", "18.7.7"]
+    );
 }
 
 #[test]
@@ -207,11 +272,26 @@ fn iphone_on_the_bsi_prerequisite_gets_the_bsi_once() {
     let base = b("23D8133");
     let a = known(index.applicability(&query(OsFamily::Ios, "iPhone14,2", "26.3.1", Some(&base), true)));
     let bsi = a.bsi.unwrap();
-    assert_eq!((bsi.version.to_string(), bsi.build.to_string()), ("26.3.1 (a)".into(), "23D771330a".into()));
-    let applied = known(index.applicability(&query(OsFamily::Ios, "iPhone14,2", "26.3.1 (a)", Some(&base), true)));
+    assert_eq!(
+        (bsi.version.to_string(), bsi.build.to_string()),
+        ("26.3.1 (a)".into(), "23D771330a".into())
+    );
+    let applied = known(index.applicability(&query(
+        OsFamily::Ios,
+        "iPhone14,2",
+        "26.3.1 (a)",
+        Some(&base),
+        true,
+    )));
     assert!(applied.bsi.is_none());
     let other_build = b("23D9133");
-    let other = known(index.applicability(&query(OsFamily::Ios, "iPhone14,2", "26.3.1", Some(&other_build), true)));
+    let other = known(index.applicability(&query(
+        OsFamily::Ios,
+        "iPhone14,2",
+        "26.3.1",
+        Some(&other_build),
+        true,
+    )));
     assert!(other.bsi.is_none(), "only on the prerequisite build");
 }
 
@@ -230,7 +310,10 @@ fn apple_tv_gets_tvos() {
     let index = sample_index();
     let a = known(index.applicability(&query(OsFamily::TvOs, "AppleTV14,1", "26.3", None, false)));
     let latest = a.latest.unwrap();
-    assert_eq!((latest.family, latest.version.to_string()), (OsFamily::TvOs, "26.4".into()));
+    assert_eq!(
+        (latest.family, latest.version.to_string()),
+        (OsFamily::TvOs, "26.4".into())
+    );
     assert_eq!(a.status, UpdateStatus::UpdateAvailable);
 }
 
@@ -261,7 +344,13 @@ fn intel_macs_stop_at_their_last_supported_major() {
     assert_eq!(t2.latest.unwrap().version.to_string(), "15.7.5");
     assert_eq!(t2.latest_in_major.unwrap().version.to_string(), "14.8.5");
     assert_eq!(t2.latest_previous_major.unwrap().version.to_string(), "14.8.5");
-    let old = known(index.applicability(&query(OsFamily::MacOs, "Mac-827FAC58A8FDFA22", "11.7.11", None, false)));
+    let old = known(index.applicability(&query(
+        OsFamily::MacOs,
+        "Mac-827FAC58A8FDFA22",
+        "11.7.11",
+        None,
+        false,
+    )));
     assert_eq!(old.latest.unwrap().version.to_string(), "11.7.11");
     assert_eq!(old.status, UpdateStatus::UpToDate);
 }

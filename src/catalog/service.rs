@@ -86,7 +86,11 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 impl CatalogService {
     /// Loads the stored snapshot (blocking). A stored document that no longer validates is
     /// skipped with a warning rather than stopping the appliance.
-    pub fn load(store: Store, clock: SharedClock, config: CatalogConfig) -> Result<CatalogService, CatalogError> {
+    pub fn load(
+        store: Store,
+        clock: SharedClock,
+        config: CatalogConfig,
+    ) -> Result<CatalogService, CatalogError> {
         let service = CatalogService {
             store,
             clock,
@@ -115,9 +119,17 @@ impl CatalogService {
         self.install(Snapshot::new(documents));
         let urls: Vec<String> = self.configured_urls();
         let latest = self.store.read_blocking(sql::latest_per_source)?;
-        let outcomes: Vec<(RefreshRow, bool)> =
-            latest.into_iter().map(|r| (r.clone(), urls.contains(&r.source))).collect();
-        self.set_health(outcomes.into_iter().filter(|(_, keep)| *keep).map(|(r, _)| r).collect());
+        let outcomes: Vec<(RefreshRow, bool)> = latest
+            .into_iter()
+            .map(|r| (r.clone(), urls.contains(&r.source)))
+            .collect();
+        self.set_health(
+            outcomes
+                .into_iter()
+                .filter(|(_, keep)| *keep)
+                .map(|(r, _)| r)
+                .collect(),
+        );
         Ok(())
     }
 
@@ -201,7 +213,9 @@ impl CatalogService {
             let web = FeedFetcher::new(web_pki_root_store(), timeout, max)?;
             for feed in &self.config.sofa_feeds {
                 let kind = DocumentKind::from_slot(feed).ok_or_else(|| {
-                    CatalogError::WrongShape(format!("catalog.sofa_feeds: `{feed}` is not a known SOFA feed path"))
+                    CatalogError::WrongShape(format!(
+                        "catalog.sofa_feeds: `{feed}` is not a known SOFA feed path"
+                    ))
                 })?;
                 sources.push(Source {
                     url: sofa_url(&self.config.sofa_base_url, feed),
@@ -244,7 +258,11 @@ impl CatalogService {
             };
             match source.fetcher.get(&source.url, &validators).await {
                 Ok(Fetched::NotModified) => row.result = "not-modified".into(),
-                Ok(Fetched::Body { bytes, etag, last_modified }) => {
+                Ok(Fetched::Body {
+                    bytes,
+                    etag,
+                    last_modified,
+                }) => {
                     row.bytes = Some(bytes.len() as i64);
                     match parse_document(&bytes, self.config.max_document_bytes) {
                         Ok(parsed) if parsed.kind() == source.kind => {

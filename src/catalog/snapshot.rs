@@ -23,7 +23,12 @@ pub struct Document {
 }
 
 impl Document {
-    pub fn new(body: Arc<[u8]>, parsed: ParsedDocument, source: String, received_at: DateTime<Utc>) -> Document {
+    pub fn new(
+        body: Arc<[u8]>,
+        parsed: ParsedDocument,
+        source: String,
+        received_at: DateTime<Utc>,
+    ) -> Document {
         Document {
             kind: parsed.kind(),
             sha256: sha256_hex(&body),
@@ -40,7 +45,8 @@ impl Document {
     /// SOFA's `{"etag", "data"}` wrapper, else the bytes as received.
     pub fn mirror_body(&self) -> Arc<[u8]> {
         if self.kind == DocumentKind::Gdmf
-            && let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice::<serde_json::Value>(&self.body)
+            && let Ok(serde_json::Value::Object(mut map)) =
+                serde_json::from_slice::<serde_json::Value>(&self.body)
             && !map.contains_key("PublicAssetSets")
             && let Some(inner) = map.remove("data")
             && let Ok(bytes) = serde_json::to_vec(&inner)
@@ -96,8 +102,11 @@ impl Snapshot {
 
     /// (slot, sha256) pairs, sorted by slot, to notice changes made by another process.
     pub fn fingerprint(&self) -> Vec<(String, String)> {
-        let mut v: Vec<(String, String)> =
-            self.documents.values().map(|d| (d.kind.slot(), d.sha256.clone())).collect();
+        let mut v: Vec<(String, String)> = self
+            .documents
+            .values()
+            .map(|d| (d.kind.slot(), d.sha256.clone()))
+            .collect();
         v.sort();
         v
     }

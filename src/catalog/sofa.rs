@@ -135,7 +135,9 @@ pub fn parse(value: &Value) -> Result<SofaFeed, CatalogError> {
             if family.is_none() {
                 family = text(r, &["ProductName"]).and_then(family_of_product);
             }
-            releases.push(release(r).map_err(|e| wrong(format!("`OSVersions[{i}].SecurityReleases[{j}]`: {e}")))?);
+            releases.push(
+                release(r).map_err(|e| wrong(format!("`OSVersions[{i}].SecurityReleases[{j}]`: {e}")))?,
+            );
         }
     }
     if releases.is_empty() {
@@ -192,7 +194,10 @@ fn release(r: &Value) -> Result<SofaRelease, String> {
                 // v1: the value says whether the CVE is actively exploited.
                 Value::Bool(b) => (*b, None),
                 Value::Object(_) => (
-                    detail.get("ActivelyExploited").and_then(Value::as_bool).unwrap_or(false),
+                    detail
+                        .get("ActivelyExploited")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
                     detail.get("InKEV").and_then(Value::as_bool),
                 ),
                 _ => return Err(format!("CVE `{id}` has an unexpected value")),
@@ -217,7 +222,10 @@ fn release(r: &Value) -> Result<SofaRelease, String> {
 
 fn bsis(value: &Value) -> Vec<SofaBsi> {
     let mut out = Vec::new();
-    let Some(groups) = value.get("BackgroundSecurityImprovements").and_then(Value::as_object) else {
+    let Some(groups) = value
+        .get("BackgroundSecurityImprovements")
+        .and_then(Value::as_object)
+    else {
         return out;
     };
     for entries in groups.values().filter_map(Value::as_array) {
@@ -247,7 +255,9 @@ pub(crate) fn installer(e: &Value) -> Option<Installer> {
         version: text(e, &["Version", "version"])?.parse().ok()?,
         build: text(e, &["Build", "build"])?.to_string(),
         url: text(e, &["URL", "url", "download_url"])?.to_string(),
-        size: ["Size", "size"].iter().find_map(|k| e.get(*k).and_then(Value::as_u64)),
+        size: ["Size", "size"]
+            .iter()
+            .find_map(|k| e.get(*k).and_then(Value::as_u64)),
         posting_date: day(text(e, &["PostingDate", "posting_date"])),
     })
 }
@@ -269,7 +279,9 @@ fn restore_images(value: &Value) -> Vec<RestoreImage> {
     };
     let image = || -> Option<RestoreImage> {
         Some(RestoreImage {
-            version: text(ipsw, &["MacOSIPSWVersion", "macos_ipsw_version"])?.parse().ok()?,
+            version: text(ipsw, &["MacOSIPSWVersion", "macos_ipsw_version"])?
+                .parse()
+                .ok()?,
             build: text(ipsw, &["MacOSIPSWBuild", "macos_ipsw_build"])?.to_string(),
             url: text(ipsw, &["MacOSIPSWURL", "macos_ipsw_url"])?.to_string(),
         })

@@ -72,7 +72,10 @@ impl FromStr for OsVersion {
         let err = || VersionError::Version(text.to_string());
         let trimmed = text.trim();
         let (numbers, extra) = match trimmed.find('(') {
-            Some(i) => (trimmed[..i].trim(), parse_extra(&trimmed[i..]).map_err(|_| err())?),
+            Some(i) => (
+                trimmed[..i].trim(),
+                parse_extra(&trimmed[i..]).map_err(|_| err())?,
+            ),
             None => (trimmed, None),
         };
         let mut parts = numbers.split('.');
@@ -163,9 +166,7 @@ impl FromStr for Build {
             Some(c) if c.is_ascii_lowercase() => (&rest[..rest.len() - 1], Some(c)),
             _ => (rest.as_str(), None),
         };
-        if number_text.is_empty()
-            || number_text.len() > 9
-            || !number_text.bytes().all(|b| b.is_ascii_digit())
+        if number_text.is_empty() || number_text.len() > 9 || !number_text.bytes().all(|b| b.is_ascii_digit())
         {
             return Err(err());
         }
@@ -280,21 +281,45 @@ mod tests {
         ];
         for (text, (ma, mi, pa, ex), shown) in table {
             let parsed = v(text);
-            assert_eq!((parsed.major, parsed.minor, parsed.patch, parsed.extra), (ma, mi, pa, ex), "{text}");
+            assert_eq!(
+                (parsed.major, parsed.minor, parsed.patch, parsed.extra),
+                (ma, mi, pa, ex),
+                "{text}"
+            );
             assert_eq!(parsed.to_string(), shown, "{text}");
         }
     }
 
     #[test]
     fn bad_versions_are_refused() {
-        for text in ["", "26.", "a.b", "26.3.1.4", "26.3.1 (ab)", "26.3.1 (A)", "-1.0", "99999.1"] {
+        for text in [
+            "",
+            "26.",
+            "a.b",
+            "26.3.1.4",
+            "26.3.1 (ab)",
+            "26.3.1 (A)",
+            "-1.0",
+            "99999.1",
+        ] {
             assert!(text.parse::<OsVersion>().is_err(), "{text:?} parsed");
         }
     }
 
     #[test]
     fn versions_order_numerically_with_supplementals_after_their_base() {
-        let ordered = ["9.6.4", "17.7.10", "18.7.7", "26.3", "26.3.1", "26.3.1 (a)", "26.3.1 (b)", "26.3.2", "26.4", "26.10"];
+        let ordered = [
+            "9.6.4",
+            "17.7.10",
+            "18.7.7",
+            "26.3",
+            "26.3.1",
+            "26.3.1 (a)",
+            "26.3.1 (b)",
+            "26.3.2",
+            "26.4",
+            "26.10",
+        ];
         for pair in ordered.windows(2) {
             assert!(v(pair[0]) < v(pair[1]), "{} < {}", pair[0], pair[1]);
         }
@@ -335,7 +360,11 @@ mod tests {
             ("26.4", "26.4.1", UpdateKind::Patch),
             ("26.3", "26.3.1 (a)", UpdateKind::Patch),
             ("26.3.1", "26.3.1 (a)", UpdateKind::BackgroundSecurityImprovement),
-            ("26.3.1 (a)", "26.3.1 (b)", UpdateKind::BackgroundSecurityImprovement),
+            (
+                "26.3.1 (a)",
+                "26.3.1 (b)",
+                UpdateKind::BackgroundSecurityImprovement,
+            ),
             ("26.3.1 (a)", "26.3.1 (a)", UpdateKind::None),
             ("26.4", "26.3.1", UpdateKind::Downgrade),
             ("26.3.1 (a)", "26.3.1", UpdateKind::Downgrade),

@@ -55,7 +55,12 @@ fn reload_catalog(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<
 pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerError> {
     let mut jobs = vec![job("catalog reload", "0 * * * * *", state, reload_catalog)?];
     if state.config.catalog.auto_refresh {
-        jobs.push(job("catalog refresh", &state.config.catalog.refresh_schedule, state, refresh_catalog)?);
+        jobs.push(job(
+            "catalog refresh",
+            &state.config.catalog.refresh_schedule,
+            state,
+            refresh_catalog,
+        )?);
     }
     Ok(tokio::spawn(async move {
         let scheduler = match JobScheduler::new().await {

@@ -52,7 +52,10 @@ pub fn fingerprint(conn: &Connection) -> Result<Vec<(String, String)>, StoreErro
 }
 
 /// Conditional-request validators of the document in `slot`.
-pub fn validators(conn: &Connection, slot: &str) -> Result<Option<(Option<String>, Option<String>)>, StoreError> {
+pub fn validators(
+    conn: &Connection,
+    slot: &str,
+) -> Result<Option<(Option<String>, Option<String>)>, StoreError> {
     Ok(conn
         .query_row(
             "SELECT upstream_etag, upstream_last_modified FROM catalog_documents WHERE slot = ?1",
@@ -63,7 +66,11 @@ pub fn validators(conn: &Connection, slot: &str) -> Result<Option<(Option<String
 }
 
 /// Replaces the given documents and records the history rows, all in one transaction.
-pub fn replace(conn: &mut Connection, documents: &[DocumentRow], history: &[RefreshRow]) -> Result<(), StoreError> {
+pub fn replace(
+    conn: &mut Connection,
+    documents: &[DocumentRow],
+    history: &[RefreshRow],
+) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     for d in documents {
         tx.execute(

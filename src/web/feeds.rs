@@ -14,7 +14,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn feed(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let Some(kind) = DocumentKind::from_slot(&path) else {
-        return HttpResponse::NotFound().content_type("text/plain").body("no such feed\n");
+        return HttpResponse::NotFound()
+            .content_type("text/plain")
+            .body("no such feed\n");
     };
     let snapshot = state.catalog.snapshot();
     let Some(doc) = snapshot.documents.get(&kind) else {
@@ -25,7 +27,10 @@ async fn feed(state: web::Data<AppState>, req: HttpRequest, path: web::Path<Stri
     let etag = format!("\"{}\"", doc.sha256);
     let modified = HttpDate::from(std::time::SystemTime::from(doc.received_at));
     let last_modified = modified.to_string();
-    let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+    let if_none_match = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
     let not_modified = match if_none_match {
         Some(list) => list.split(',').any(|t| {
             let t = t.trim();
@@ -50,5 +55,7 @@ async fn feed(state: web::Data<AppState>, req: HttpRequest, path: web::Path<Stri
     if not_modified {
         return response.finish();
     }
-    response.content_type("application/json").body(doc.mirror_body().to_vec())
+    response
+        .content_type("application/json")
+        .body(doc.mirror_body().to_vec())
 }
