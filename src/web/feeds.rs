@@ -25,7 +25,10 @@ async fn feed(state: web::Data<AppState>, req: HttpRequest, path: web::Path<Stri
             .body("this feed has not been fetched or imported yet\n");
     };
     let etag = format!("\"{}\"", doc.sha256);
-    let modified = HttpDate::from(std::time::SystemTime::from(doc.received_at));
+    // HTTP dates have whole seconds: compare at that precision.
+    let seconds = u64::try_from(doc.received_at.timestamp()).unwrap_or(0);
+    let modified_at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds);
+    let modified = HttpDate::from(modified_at);
     let last_modified = modified.to_string();
     let if_none_match = req
         .headers()
@@ -41,7 +44,7 @@ async fn feed(state: web::Data<AppState>, req: HttpRequest, path: web::Path<Stri
             .get(header::IF_MODIFIED_SINCE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<HttpDate>().ok())
-            .is_some_and(|since| std::time::SystemTime::from(since) >= std::time::SystemTime::from(modified)),
+            .is_some_and(|since| std::time::SystemTime::from(since) >= modified_at),
     };
     let mut response = if not_modified {
         HttpResponse::NotModified()
