@@ -65,7 +65,7 @@ pub struct Answer<'a> {
 }
 
 impl CatalogIndex {
-    fn offers_for<'s>(&'s self, q: &DeviceQuery<'_>) -> Option<(&'s str, &'s DeviceOffers)> {
+    pub(crate) fn offers_for<'s>(&'s self, q: &DeviceQuery<'_>) -> Option<(&'s str, &'s DeviceOffers)> {
         let direct = |id: &str| self.devices.get_key_value(id).map(|(k, v)| (&**k, v));
         if let Some(found) = q.device_id.and_then(direct) {
             return Some(found);

@@ -9,6 +9,7 @@ pub mod fetch;
 pub mod gdmf;
 pub mod import;
 pub mod index;
+pub mod overview;
 #[cfg(test)]
 mod sample_tests;
 pub mod service;

@@ -372,3 +372,32 @@ fn sofa_enriches_gdmf_releases() {
     assert!(sec.actively_exploited_count() >= 1);
     assert!(index.installer_for("25G83").is_some());
 }
+
+#[test]
+fn overview_rows_merge_builds_and_count_the_fleet() {
+    let index = sample_index();
+    let fleet = [
+        query(OsFamily::Ios, "iPhone14,2", "18.7.6", None, false),
+        query(OsFamily::Ios, "iPad7,11", "18.7.7", None, false),
+        query(OsFamily::Ios, "iPhone99,9", "18.7.7", None, false),
+    ];
+    let rows = super::overview::release_rows(&index, &fleet);
+    let row = |family, v: &str| {
+        rows.iter()
+            .find(|r| r.family == family && r.version.to_string() == v)
+            .unwrap()
+            .clone()
+    };
+    let ios = row(OsFamily::Ios, "26.4.1");
+    assert_eq!(ios.builds, ["23E254", "23E6254"]);
+    assert!(ios.public);
+    assert_eq!(ios.fleet_devices, 1);
+    let eighteen = row(OsFamily::Ios, "18.7.7");
+    assert_eq!(eighteen.fleet_devices, 2, "iPhone and old iPad; unknown model not counted");
+    assert_eq!(eighteen.supported_models, 88);
+    let exploited = row(OsFamily::Ios, "26.3");
+    assert!(!exploited.public, "26.3 is only in AssetSets by 2026-04-12");
+    assert!(exploited.actively_exploited.unwrap() >= 1);
+    assert!(exploited.security_info.is_some());
+    assert!(row(OsFamily::WatchOs, "26.4").cve_count.is_none(), "no watchOS SOFA feed loaded");
+}
