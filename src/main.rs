@@ -152,7 +152,7 @@ fn catalog_command(config: Config, command: CatalogCommand) -> anyhow::Result<()
         CatalogCommand::Import { files } => {
             let mut progress = |p: ImportProgress| match p {
                 ImportProgress::Reading { name, done, total } => {
-                    let pct = if total == 0 { 100 } else { done * 100 / total };
+                    let pct = (done * 100).checked_div(total).unwrap_or(100);
                     eprint!("\rreading {name}: {pct:>3}%");
                     if done >= total {
                         eprintln!();

@@ -113,6 +113,9 @@ fn gdmf_sha(app: &TestApp) -> Option<String> {
         .map(|d| d.sha256.clone())
 }
 
+/// (name, arrange the fake, source to fetch, expected text in the error)
+type Failure = (&'static str, Box<dyn Fn()>, Source, &'static str);
+
 #[tokio::test]
 async fn failures_keep_the_last_good_catalog_and_raise_the_alert() {
     let app = spawn_app().await;
@@ -147,7 +150,7 @@ async fn failures_keep_the_last_good_catalog_and_raise_the_alert() {
     let (wrong_url, _other_ca, wrong_fake) = start_fake(wrong_dir.path());
     *wrong_fake.mode.lock().unwrap() = Mode::Serve(GDMF_OLD, "\"evil\"");
 
-    let failures: Vec<(&str, Box<dyn Fn()>, Source, &str)> = vec![
+    let failures: Vec<Failure> = vec![
         (
             "500",
             Box::new({

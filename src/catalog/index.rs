@@ -71,7 +71,7 @@ impl CatalogIndex {
         for i in extra_installers {
             index.add_installer(i.clone());
         }
-        index.installers.sort_by(|a, b| b.version.cmp(&a.version));
+        index.installers.sort_by_key(|i| std::cmp::Reverse(i.version));
         index
     }
 

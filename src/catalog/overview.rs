@@ -86,7 +86,9 @@ pub fn release_rows(index: &CatalogIndex, fleet: &[DeviceQuery<'_>]) -> Vec<Rele
     let mut rows: Vec<ReleaseRow> = Vec::new();
     let mut models: Vec<BTreeSet<&str>> = Vec::new();
     for r in index.releases() {
-        let last = rows.last_mut().filter(|row| row.family == r.family && row.version == r.version);
+        let last = rows
+            .last_mut()
+            .filter(|row| row.family == r.family && row.version == r.version);
         let row = match last {
             Some(row) => row,
             None => {

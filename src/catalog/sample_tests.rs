@@ -393,11 +393,17 @@ fn overview_rows_merge_builds_and_count_the_fleet() {
     assert!(ios.public);
     assert_eq!(ios.fleet_devices, 1);
     let eighteen = row(OsFamily::Ios, "18.7.7");
-    assert_eq!(eighteen.fleet_devices, 2, "iPhone and old iPad; unknown model not counted");
+    assert_eq!(
+        eighteen.fleet_devices, 2,
+        "iPhone and old iPad; unknown model not counted"
+    );
     assert_eq!(eighteen.supported_models, 88);
     let exploited = row(OsFamily::Ios, "26.3");
     assert!(!exploited.public, "26.3 is only in AssetSets by 2026-04-12");
     assert!(exploited.actively_exploited.unwrap() >= 1);
     assert!(exploited.security_info.is_some());
-    assert!(row(OsFamily::WatchOs, "26.4").cve_count.is_none(), "no watchOS SOFA feed loaded");
+    assert!(
+        row(OsFamily::WatchOs, "26.4").cve_count.is_none(),
+        "no watchOS SOFA feed loaded"
+    );
 }

@@ -51,20 +51,6 @@ pub fn fingerprint(conn: &Connection) -> Result<Vec<(String, String)>, StoreErro
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Conditional-request validators of the document in `slot`.
-pub fn validators(
-    conn: &Connection,
-    slot: &str,
-) -> Result<Option<(Option<String>, Option<String>)>, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT upstream_etag, upstream_last_modified FROM catalog_documents WHERE slot = ?1",
-            [slot],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?)
-}
-
 /// Replaces the given documents and records the history rows, all in one transaction.
 pub fn replace(
     conn: &mut Connection,
