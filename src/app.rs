@@ -9,6 +9,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
 use crate::admin::{AdminError, Admins, setup};
+use crate::catalog::{CatalogError, CatalogService};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::enrollment::Enrollment;
@@ -29,6 +30,10 @@ pub enum StartError {
     CaChanged(String),
     #[error("enrollment service: {0}")]
     Enrollment(#[from] crate::enrollment::EnrollmentError),
+    #[error("catalog: {0}")]
+    Catalog(#[from] CatalogError),
+    #[error("{0}")]
+    Scheduler(#[from] crate::scheduler::SchedulerError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -42,6 +47,7 @@ pub struct AppState {
     pub pki: Arc<Pki>,
     pub enrollment: Arc<Enrollment>,
     pub metrics: Arc<Metrics>,
+    pub catalog: Arc<CatalogService>,
 }
 
 /// Creates the data directory (if needed) and opens the migrated database, without the keys:
@@ -84,6 +90,7 @@ pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartErro
         }
     }
     let enrollment = Enrollment::start(&config, store.clone(), clock.clone(), &pki)?;
+    let catalog = CatalogService::load(store.clone(), clock.clone(), config.catalog.clone())?;
     Ok(AppState {
         config: Arc::new(config),
         metrics: Arc::new(Metrics::new(store.clone())),
@@ -91,6 +98,7 @@ pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartErro
         clock,
         pki: Arc::new(pki),
         enrollment: Arc::new(enrollment),
+        catalog: Arc::new(catalog),
     })
 }
 
@@ -118,11 +126,13 @@ pub struct RunningServer {
     pub http_addr: Option<SocketAddr>,
     pub handle: actix_web::dev::ServerHandle,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub housekeeping: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
     /// Stops accepting connections and waits for in-flight requests.
     pub async fn stop(self) {
+        self.housekeeping.abort();
         self.handle.stop(true).await;
         let _ = self.task.await;
     }
@@ -197,6 +207,7 @@ pub fn start_with(
             source,
         })?;
     }
+    let housekeeping = crate::scheduler::start(&state)?;
     let server = server.run();
     let handle = server.handle();
     let task = tokio::spawn(server);
@@ -205,6 +216,7 @@ pub fn start_with(
         http_addr,
         handle,
         task,
+        housekeeping,
     })
 }
 

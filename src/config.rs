@@ -69,6 +69,7 @@ pub struct Config {
     pub enrollment: EnrollmentConfig,
     pub identity: IdentityConfig,
     pub apns: ApnsConfig,
+    pub catalog: CatalogConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -186,6 +187,44 @@ impl Default for ApnsConfig {
             max_attempts: 8,
             retry_base_millis: 1000,
             retry_max_seconds: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogConfig {
+    /// Apple's version catalog. Its TLS chain must end at Apple's root CA (shipped in the binary).
+    pub gdmf_url: String,
+    /// Base of the SOFA feeds (public web PKI). Empty: SOFA is not fetched.
+    pub sofa_base_url: String,
+    /// SOFA feeds fetched under `sofa_base_url`, by their SOFA path.
+    pub sofa_feeds: Vec<String>,
+    /// Fetch on a schedule. Off for sites without internet (they use `orchard catalog import`).
+    pub auto_refresh: bool,
+    /// When to refresh: a cron expression with seconds, in UTC. Apple asks for no more than daily.
+    pub refresh_schedule: String,
+    /// Seconds before a fetch is abandoned.
+    pub fetch_timeout_seconds: u64,
+    /// Largest catalog document accepted (fetched, imported or uploaded), in bytes.
+    pub max_document_bytes: u64,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        CatalogConfig {
+            gdmf_url: "https://gdmf.apple.com/v2/pmv".into(),
+            sofa_base_url: "https://sofafeed.macadmins.io".into(),
+            sofa_feeds: vec![
+                "v1/macos_data_feed.json".into(),
+                "v1/ios_data_feed.json".into(),
+                "v2/macos_data_feed.json".into(),
+                "v2/ios_data_feed.json".into(),
+            ],
+            auto_refresh: true,
+            refresh_schedule: "0 17 4 * * *".into(),
+            fetch_timeout_seconds: 60,
+            max_document_bytes: 32 * 1024 * 1024,
         }
     }
 }

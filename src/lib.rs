@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod ops;
 pub mod pki;
 pub mod protocol;
 pub mod push;
+pub mod scheduler;
 pub mod sim;
 pub mod store;
 pub mod web;

@@ -64,6 +64,11 @@ enum Command {
         #[command(subcommand)]
         command: ApnsCommand,
     },
+    /// The update catalog (Apple's gdmf catalog and the SOFA feeds).
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -188,6 +193,21 @@ struct ApnsImportArgs {
 }
 
 #[derive(Subcommand)]
+enum CatalogCommand {
+    /// Import gdmf and SOFA documents from files (kind detected by content). All or nothing.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Write the current documents into DIR.
+    Export { dir: PathBuf },
+    /// Fetch now from Apple and SOFA.
+    Refresh,
+    /// Show the loaded documents and the catalog health.
+    Status,
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the effective configuration, secrets redacted.
     Show,
@@ -284,6 +304,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             command: EnrollmentCommand::Token { command },
         } => token_command(config, command),
         Command::Apns { command } => apns_command(&config, command),
+        Command::Catalog { command } => {
+            init_logging(&config);
+            catalog_command(config, command)
+        }
         Command::Serve => {
             init_logging(&config);
             runtime()?.block_on(serve(config))
@@ -435,6 +459,77 @@ fn apns_command(config: &Config, command: ApnsCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn catalog_command(config: Config, command: CatalogCommand) -> anyhow::Result<()> {
+    use orchard::catalog::import::ImportProgress;
+    let state = orchard::app::prepare(config, Arc::new(SystemClock))?;
+    let catalog = &state.catalog;
+    match command {
+        CatalogCommand::Import { files } => {
+            let mut progress = |p: ImportProgress| match p {
+                ImportProgress::Reading { name, done, total } => {
+                    let pct = (done * 100).checked_div(total).unwrap_or(100);
+                    eprint!("\rreading {name}: {pct:>3}%");
+                    if done >= total {
+                        eprintln!();
+                    }
+                }
+                ImportProgress::Validated { name, kind } => eprintln!("valid: {name} ({})", kind.describe()),
+                ImportProgress::Saved { count } => eprintln!("saved {count} document(s)"),
+            };
+            let imported = catalog
+                .import_files(&files, &mut progress)
+                .context("import refused; the catalog is unchanged")?;
+            for i in imported {
+                let what = if i.changed { "imported" } else { "unchanged" };
+                println!("{what}: {} -> {}", i.name, i.kind.slot());
+            }
+        }
+        CatalogCommand::Export { dir } => {
+            for path in catalog.export(&dir)? {
+                println!("{}", path.display());
+            }
+        }
+        CatalogCommand::Refresh => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let outcomes = runtime.block_on(catalog.refresh())?;
+            let mut failed = 0;
+            for o in outcomes {
+                match &o.error {
+                    Some(e) => {
+                        failed += 1;
+                        println!("failed: {} ({e})", o.source);
+                    }
+                    None => println!("{}: {}", o.result, o.source),
+                }
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} source(s) failed; the last good copies are kept");
+            }
+        }
+        CatalogCommand::Status => {
+            let snapshot = catalog.snapshot();
+            for doc in snapshot.documents.values() {
+                println!(
+                    "{:<32} {} bytes, received {} from {}",
+                    doc.kind.slot(),
+                    doc.body.len(),
+                    doc.received_at.to_rfc3339(),
+                    doc.source
+                );
+            }
+            let health = catalog.health();
+            println!("catalog loaded: {}", health.has_catalog);
+            for f in &health.failures {
+                println!("ALERT: {} failed at {}: {}", f.source, f.at, f.error);
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

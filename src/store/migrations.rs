@@ -24,6 +24,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0002_admin.sql"),
     },
     Migration {
+        version: 3,
+        name: "catalog",
+        sql: include_str!("../../migrations/0003_catalog.sql"),
+    },
+    Migration {
         version: 4,
         name: "enrollment",
         sql: include_str!("../../migrations/0004_enrollment.sql"),

@@ -6,6 +6,7 @@
 
 pub mod admins;
 pub mod audit;
+pub mod catalog;
 pub mod enrollment;
 pub mod login_failures;
 pub mod migrations;

@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod csrf;
 pub mod error;
+pub mod feeds;
 pub mod middleware;
 pub mod security_headers;
 pub mod ui;
@@ -23,8 +24,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     enroll::configure(cfg);
     assets::configure(cfg);
     ui::configure(cfg);
+    feeds::configure(cfg);
     cfg.route("/metrics", web::get().to(metrics))
-        .route("/metrics", web::get().to(metrics))
         .default_service(web::to(not_found));
 }
 
