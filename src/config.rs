@@ -66,6 +66,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub log: LogConfig,
     pub security: SecurityConfig,
+    pub mdm: MdmConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +114,24 @@ pub struct SecurityConfig {
     pub login_window_minutes: u32,
     /// Site-wide SCEP challenge (may be given as `scep_challenge_file`). Empty: generated on first start.
     pub scep_challenge: Secret,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MdmConfig {
+    /// Days a completed command (and its result) is kept before pruning.
+    pub command_retention_days: u32,
+    /// Largest check-in or command-result message accepted, in bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for MdmConfig {
+    fn default() -> Self {
+        MdmConfig {
+            command_retention_days: 30,
+            max_message_bytes: 2 * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for ServerConfig {

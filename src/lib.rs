@@ -3,6 +3,8 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod mdm;
 pub mod pki;
+pub mod protocol;
 pub mod store;
 pub mod web;

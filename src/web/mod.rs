@@ -4,6 +4,8 @@ use actix_web::{HttpResponse, web};
 
 use crate::app::AppState;
 
+pub mod mdm;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz));
 }
