@@ -96,10 +96,11 @@ fn check_value(spec: &Yaml, value: &Value, path: &str, errors: &mut Vec<String>)
                 check_value(&item_spec, item, &item_path, errors);
                 // An array of strings whose item lists subkeys: the allowed values (Queries).
                 let choices = key_specs(&item_spec, "subkeys");
-                if let (Value::String(s), false) = (item, choices.is_empty()) {
-                    if !choices.iter().any(|c| name(c) == s) {
-                        errors.push(format!("{item_path}: `{s}` is not a value the schema lists"));
-                    }
+                if let Value::String(s) = item
+                    && !choices.is_empty()
+                    && !choices.iter().any(|c| name(c) == s)
+                {
+                    errors.push(format!("{item_path}: `{s}` is not a value the schema lists"));
                 }
             }
         }

@@ -101,14 +101,14 @@ impl MdmService {
         m: &Authenticate,
     ) -> Result<CheckinResponse, MdmError> {
         self.in_transaction(|tx| {
-            if let Some(bound) = devices::udid_for_identity(tx, identity.as_str())? {
-                if bound != m.udid.as_str() {
-                    tracing::warn!(udid = %m.udid, bound_to = %bound, "identity certificate bound to another device");
-                    return Err(MdmError::Forbidden(format!(
-                        "this identity certificate may not speak for device {}",
-                        m.udid
-                    )));
-                }
+            if let Some(bound) = devices::udid_for_identity(tx, identity.as_str())?
+                && bound != m.udid.as_str()
+            {
+                tracing::warn!(udid = %m.udid, bound_to = %bound, "identity certificate bound to another device");
+                return Err(MdmError::Forbidden(format!(
+                    "this identity certificate may not speak for device {}",
+                    m.udid
+                )));
             }
             let now = self.clock.now();
             let auth = Authentication {

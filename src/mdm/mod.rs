@@ -135,7 +135,7 @@ impl MdmService {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<R, MdmError>,
     ) -> Result<R, MdmError> {
-        let outcome = self.store.write_blocking(|conn| {
+        self.store.write_blocking(|conn| {
             let tx = conn.transaction()?;
             match f(&tx) {
                 Ok(value) => {
@@ -145,7 +145,6 @@ impl MdmService {
                 // Dropping the transaction rolls it back.
                 Err(e) => Ok(Err(e)),
             }
-        })?;
-        outcome
+        })?
     }
 }
