@@ -45,14 +45,29 @@ async fn check_in_and_connect_over_http_answer_with_the_documented_codes() {
     });
     let app = app!(f.mdm.clone());
 
-    let res = test::call_service(&app, put("/mdm/checkin", Some("phone"), authenticate("PHONE-1")).to_request()).await;
+    let res = test::call_service(
+        &app,
+        put("/mdm/checkin", Some("phone"), authenticate("PHONE-1")).to_request(),
+    )
+    .await;
     assert_eq!(res.status(), 200);
-    let res = test::call_service(&app, put("/mdm/checkin", Some("phone"), token_update("PHONE-1", b"t")).to_request()).await;
+    let res = test::call_service(
+        &app,
+        put("/mdm/checkin", Some("phone"), token_update("PHONE-1", b"t")).to_request(),
+    )
+    .await;
     assert_eq!(res.status(), 200);
 
-    let res = test::call_service(&app, put("/mdm/connect", Some("phone"), idle("PHONE-1")).to_request()).await;
+    let res = test::call_service(
+        &app,
+        put("/mdm/connect", Some("phone"), idle("PHONE-1")).to_request(),
+    )
+    .await;
     assert_eq!(res.status(), 200);
-    assert_eq!(res.headers().get("content-type").unwrap(), "application/x-apple-aspen-mdm");
+    assert_eq!(
+        res.headers().get("content-type").unwrap(),
+        "application/x-apple-aspen-mdm"
+    );
     let body = test::read_body(res).await;
     assert_eq!(command_of(&body).1, "DeviceInformation");
 
@@ -61,8 +76,18 @@ async fn check_in_and_connect_over_http_answer_with_the_documented_codes() {
         ("/mdm/connect", None, idle("PHONE-1"), 401),
         ("/mdm/connect", Some("someone-else"), idle("PHONE-1"), 403),
         ("/mdm/checkin", Some("phone"), b"not a plist".to_vec(), 400),
-        ("/mdm/checkin", Some("phone"), plist(&[("MessageType", s("Nope")), ("UDID", s("PHONE-1"))]), 400),
-        ("/mdm/connect", Some("phone"), result("PHONE-1", "NOT-A-COMMAND", "Acknowledged", &[]), 400),
+        (
+            "/mdm/checkin",
+            Some("phone"),
+            plist(&[("MessageType", s("Nope")), ("UDID", s("PHONE-1"))]),
+            400,
+        ),
+        (
+            "/mdm/connect",
+            Some("phone"),
+            result("PHONE-1", "NOT-A-COMMAND", "Acknowledged", &[]),
+            400,
+        ),
         ("/mdm/checkin", Some("phone"), vec![b' '; 16 * 1024 + 1], 413),
         ("/mdm/checkin", Some("phone"), vec![b' '; 64 * 1024], 413),
     ];
