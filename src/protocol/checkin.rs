@@ -314,3 +314,74 @@ pub fn get_token_response(token_data: &[u8]) -> Vec<u8> {
     dict.insert("TokenData".into(), Value::Data(token_data.to_vec()));
     dict::to_xml(dict)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(inner: &str) -> Vec<u8> {
+        format!("<?xml version=\"1.0\"?><plist version=\"1.0\"><dict>{inner}</dict></plist>").into_bytes()
+    }
+
+    #[test]
+    fn declarative_endpoints_are_typed_and_junk_is_refused() {
+        assert_eq!(
+            DeclarativeEndpoint::parse("tokens").unwrap(),
+            DeclarativeEndpoint::Tokens
+        );
+        assert_eq!(
+            DeclarativeEndpoint::parse("declaration/configuration/com.example.os/v1").unwrap(),
+            DeclarativeEndpoint::Declaration {
+                class: "configuration".into(),
+                identifier: "com.example.os/v1".into()
+            }
+        );
+        for bad in [
+            "",
+            "declaration",
+            "declaration//x",
+            "declaration/asset/",
+            "teapot",
+        ] {
+            assert!(DeclarativeEndpoint::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn status_reports_arrive_decoded_and_user_channel_keys_are_recognised() {
+        let m = CheckinMessage::parse(&body(
+            "<key>MessageType</key><string>DeclarativeManagement</string>\
+             <key>UDID</key><string>A</string><key>Endpoint</key><string>status</string>\
+             <key>Data</key><data>eyJTdGF0dXNJdGVtcyI6e319</data>\
+             <key>UserShortName</key><string>ada</string>",
+        ))
+        .unwrap();
+        let CheckinMessage::DeclarativeManagement(m) = m else {
+            panic!("{m:?}")
+        };
+        assert_eq!(m.data.as_deref(), Some(&br#"{"StatusItems":{}}"#[..]));
+        assert_eq!(m.user.unwrap().user_short_name.as_deref(), Some("ada"));
+    }
+
+    #[test]
+    fn unlock_and_bootstrap_tokens_never_show_in_debug_output() {
+        let m = CheckinMessage::parse(&body(
+            "<key>MessageType</key><string>TokenUpdate</string><key>UDID</key><string>A</string>\
+             <key>Topic</key><string>com.apple.mgmt.X</string><key>Token</key><data>AAEC</data>\
+             <key>PushMagic</key><string>M</string><key>UnlockToken</key><data>c2VjcmV0LXVubG9jaw==</data>",
+        ))
+        .unwrap();
+        let shown = format!("{m:?}");
+        assert!(
+            !shown.contains("secret") && !shown.contains("115, 101"),
+            "{shown}"
+        );
+        assert!(shown.contains("<redacted>"), "{shown}");
+        let b = CheckinMessage::parse(&body(
+            "<key>MessageType</key><string>SetBootstrapToken</string><key>UDID</key><string>A</string>\
+             <key>BootstrapToken</key><data>c2VjcmV0</data>",
+        ))
+        .unwrap();
+        assert!(!format!("{b:?}").contains("115"), "{b:?}");
+    }
+}
