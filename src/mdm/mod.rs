@@ -12,7 +12,7 @@ mod queue;
 
 use std::sync::Arc;
 
-use rusqlite::Transaction;
+use rusqlite::{Transaction, TransactionBehavior};
 
 use crate::clock::SharedClock;
 use crate::config::MdmConfig;
@@ -136,7 +136,9 @@ impl MdmService {
         f: impl FnOnce(&Transaction<'_>) -> Result<R, MdmError>,
     ) -> Result<R, MdmError> {
         self.store.write_blocking(|conn| {
-            let tx = conn.transaction()?;
+            // IMMEDIATE: take the write lock up front, so a read-then-write never fails to
+            // upgrade when another process writes the same file.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             match f(&tx) {
                 Ok(value) => {
                     tx.commit()?;
