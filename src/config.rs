@@ -70,6 +70,7 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub apns: ApnsConfig,
     pub catalog: CatalogConfig,
+    pub mdm: MdmConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -225,6 +226,24 @@ impl Default for CatalogConfig {
             refresh_schedule: "0 17 4 * * *".into(),
             fetch_timeout_seconds: 60,
             max_document_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MdmConfig {
+    /// Days a completed command (and its result) is kept before pruning.
+    pub command_retention_days: u32,
+    /// Largest check-in or command-result message accepted, in bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for MdmConfig {
+    fn default() -> Self {
+        MdmConfig {
+            command_retention_days: 30,
+            max_message_bytes: 2 * 1024 * 1024,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod enrollment;
+pub mod mdm;
 pub mod ops;
 pub mod pki;
 pub mod protocol;

@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "enrollment",
         sql: include_str!("../../migrations/0004_enrollment.sql"),
     },
+    Migration {
+        version: 5,
+        name: "mdm",
+        sql: include_str!("../../migrations/0005_mdm.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of an Orchard database ("ORCH").

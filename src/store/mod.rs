@@ -7,6 +7,8 @@
 pub mod admins;
 pub mod audit;
 pub mod catalog;
+pub mod commands;
+pub mod devices;
 pub mod enrollment;
 pub mod login_failures;
 pub mod migrations;

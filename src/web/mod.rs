@@ -18,6 +18,8 @@ pub mod errors;
 pub mod identity;
 pub mod scep;
 
+pub mod mdm;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz));
     scep::configure(cfg);

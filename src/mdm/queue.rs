@@ -1,0 +1,193 @@
+//! The command queue: results in, next command out; queuing, pushes, pruning, rebinding.
+
+use chrono::Duration;
+use rusqlite::Connection;
+
+use super::checkin::authorize;
+use super::{CertFingerprint, MdmError, MdmService};
+use crate::protocol::commands::{Command, CommandRequest, ConnectReport, DeviceInformation, ReportStatus};
+use crate::protocol::{CommandUuid, Udid};
+use crate::store::commands::{self as command_store, CommandStatus, NewCommand};
+use crate::store::devices::{self, EnrollmentState, Inventory};
+
+/// Rows deleted per pruning transaction.
+const PRUNE_BATCH: usize = 5_000;
+
+impl MdmService {
+    /// Handles a `PUT /mdm/connect`: stores the reported result, then returns the next command
+    /// for the device (a plist body), or `None` when nothing is pending (an empty 200).
+    pub fn connect(&self, identity: &CertFingerprint, body: &[u8]) -> Result<Option<Vec<u8>>, MdmError> {
+        self.check_size(body)?;
+        let report = ConnectReport::parse(body)?;
+        let udid = report.udid.clone();
+        self.in_transaction(|tx| {
+            authorize(tx, identity, &udid)?;
+            let now = self.clock.now();
+            if report.user.is_some() {
+                // Orchard queues nothing on the user channel.
+                devices::touch(tx, udid.as_str(), now)?;
+                return Ok(None);
+            }
+            if let Some(uuid) = &report.command_uuid {
+                self.record_result(tx, &report, uuid, body)?;
+            }
+            devices::touch(tx, udid.as_str(), now)?;
+            let Some(next) = command_store::next_for_device(tx, udid.as_str())? else {
+                return Ok(None);
+            };
+            command_store::mark_sent(tx, next.id, now)?;
+            tracing::debug!(%udid, uuid = %next.uuid, request_type = %next.request_type, "command sent");
+            Ok(Some(next.payload))
+        })
+    }
+
+    fn record_result(
+        &self,
+        tx: &Connection,
+        report: &ConnectReport,
+        uuid: &CommandUuid,
+        raw: &[u8],
+    ) -> Result<(), MdmError> {
+        let udid = report.udid.as_str();
+        let unknown = || MdmError::UnknownCommand {
+            udid: udid.to_string(),
+            uuid: uuid.to_string(),
+        };
+        let command = command_store::find(tx, uuid.as_str())?.ok_or_else(unknown)?;
+        if command.udid != udid {
+            return Err(unknown());
+        }
+        if command.status.is_completed() {
+            // A result sent twice (the first answer was lost): keep the first.
+            tracing::info!(%udid, %uuid, "duplicate result ignored");
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let status = match report.status {
+            ReportStatus::Idle => return Ok(()),
+            ReportStatus::NotNow => {
+                command_store::mark_not_now(tx, command.id, raw)?;
+                return Ok(());
+            }
+            ReportStatus::Acknowledged => CommandStatus::Acknowledged,
+            ReportStatus::Error => CommandStatus::Error,
+            ReportStatus::CommandFormatError => CommandStatus::FormatError,
+        };
+        let chain = if report.error_chain.is_empty() {
+            None
+        } else {
+            serde_json::to_string(&report.error_chain).ok()
+        };
+        command_store::complete(tx, command.id, status, raw, chain.as_deref(), now)?;
+        if status == CommandStatus::Acknowledged && command.request_type == "DeviceInformation" {
+            match DeviceInformation::from_result(&report.body) {
+                Ok(info) => devices::update_inventory(tx, udid, &inventory_from(info), now)?,
+                // The raw result is kept; a device's odd answer must not block its queue.
+                Err(e) => tracing::warn!(%udid, %uuid, error = %e, "DeviceInformation result not understood"),
+            }
+        }
+        if status != CommandStatus::Acknowledged {
+            tracing::info!(%udid, %uuid, request_type = %command.request_type, status = status.as_str(), "command failed");
+        }
+        Ok(())
+    }
+
+    /// Queues a command for an enrolled device and asks for a push. Higher `priority` goes first.
+    pub fn enqueue(
+        &self,
+        udid: &Udid,
+        request: CommandRequest,
+        priority: i64,
+    ) -> Result<CommandUuid, MdmError> {
+        let uuid = self.in_transaction(|tx| {
+            let device =
+                devices::get(tx, udid.as_str())?.ok_or_else(|| MdmError::NotEnrolled(udid.to_string()))?;
+            if device.state != EnrollmentState::Enrolled {
+                return Err(MdmError::NotEnrolled(udid.to_string()));
+            }
+            self.enqueue_in(tx, udid, &request, priority)
+        })?;
+        self.push.request_push(udid);
+        Ok(uuid)
+    }
+
+    pub(super) fn enqueue_in(
+        &self,
+        tx: &Connection,
+        udid: &Udid,
+        request: &CommandRequest,
+        priority: i64,
+    ) -> Result<CommandUuid, MdmError> {
+        let command = Command::new(request.clone());
+        let payload = command.to_plist();
+        command_store::enqueue(
+            tx,
+            &NewCommand {
+                uuid: command.uuid.as_str(),
+                udid: udid.as_str(),
+                request_type: request.request_type(),
+                priority,
+                payload: &payload,
+            },
+            self.clock.now(),
+        )?;
+        Ok(command.uuid)
+    }
+
+    /// A push reached APNs for this device: commands it answered `NotNow` become deliverable
+    /// again. Called by the push service. Returns how many were released.
+    pub fn mark_pushed(&self, udid: &Udid) -> Result<usize, MdmError> {
+        self.in_transaction(|tx| Ok(command_store::release_not_now(tx, udid.as_str())?))
+    }
+
+    /// Moves the binding of a renewed identity certificate (SCEP `RenewalReq`) from `old` to
+    /// `new`. Returns the device, or `None` when `old` was bound to none.
+    pub fn rebind(&self, old: &CertFingerprint, new: &CertFingerprint) -> Result<Option<Udid>, MdmError> {
+        self.in_transaction(|tx| {
+            if let Some(holder) = devices::udid_for_identity(tx, new.as_str())? {
+                let old_holder = devices::udid_for_identity(tx, old.as_str())?;
+                if old_holder.as_deref() != Some(holder.as_str()) {
+                    return Err(MdmError::IdentityInUse);
+                }
+            }
+            let udid = devices::rebind_identity(tx, old.as_str(), new.as_str())?;
+            udid.map(|u| Udid::parse(&u).map_err(MdmError::from)).transpose()
+        })
+    }
+
+    /// Deletes commands completed more than `mdm.command_retention_days` ago, in batches.
+    /// Called by the scheduler. Returns how many were deleted.
+    pub fn prune_completed(&self) -> Result<usize, MdmError> {
+        let before = self.clock.now() - Duration::days(i64::from(self.config.command_retention_days));
+        let mut total = 0;
+        loop {
+            let deleted = self
+                .store
+                .write_blocking(|c| command_store::prune_completed_batch(c, before, PRUNE_BATCH))?;
+            total += deleted;
+            if deleted < PRUNE_BATCH {
+                break;
+            }
+        }
+        if total > 0 {
+            tracing::info!(deleted = total, "pruned completed commands");
+        }
+        Ok(total)
+    }
+}
+
+fn inventory_from(info: DeviceInformation) -> Inventory {
+    Inventory {
+        serial_number: info.serial_number,
+        os_version: info.os_version,
+        build_version: info.build_version,
+        supplemental_build_version: info.supplemental_build_version,
+        supplemental_os_version_extra: info.supplemental_os_version_extra,
+        product_name: info.product_name,
+        model: info.model,
+        model_name: info.model_name,
+        device_name: info.device_name,
+        is_supervised: info.is_supervised,
+        software_update_device_id: info.software_update_device_id,
+    }
+}

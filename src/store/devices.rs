@@ -1,0 +1,389 @@
+//! Enrolled devices: enrollment state, push credentials, identity binding and inventory.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::StoreError;
+
+/// How times are written: fixed-width UTC with milliseconds, so text order is time order.
+pub fn db_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollmentState {
+    /// `Authenticate` seen, no `TokenUpdate` yet.
+    Authenticated,
+    Enrolled,
+    Unenrolled,
+}
+
+impl EnrollmentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnrollmentState::Authenticated => "authenticated",
+            EnrollmentState::Enrolled => "enrolled",
+            EnrollmentState::Unenrolled => "unenrolled",
+        }
+    }
+
+    fn from_db(value: &str) -> EnrollmentState {
+        match value {
+            "enrolled" => EnrollmentState::Enrolled,
+            "unenrolled" => EnrollmentState::Unenrolled,
+            _ => EnrollmentState::Authenticated,
+        }
+    }
+}
+
+/// What Orchard knows of a device's hardware and OS.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Inventory {
+    pub serial_number: Option<String>,
+    pub os_version: Option<String>,
+    pub build_version: Option<String>,
+    pub supplemental_build_version: Option<String>,
+    pub supplemental_os_version_extra: Option<String>,
+    pub product_name: Option<String>,
+    pub model: Option<String>,
+    pub model_name: Option<String>,
+    pub device_name: Option<String>,
+    pub is_supervised: Option<bool>,
+    pub software_update_device_id: Option<String>,
+}
+
+/// A device row. Secrets (`unlock_token`, `bootstrap_token`, `push_magic`) never appear in `Debug`.
+#[derive(Clone, PartialEq)]
+pub struct Device {
+    pub udid: String,
+    pub state: EnrollmentState,
+    pub enrollment_count: i64,
+    pub first_seen_at: String,
+    pub authenticated_at: String,
+    pub enrolled_at: Option<String>,
+    pub unenrolled_at: Option<String>,
+    pub last_seen_at: String,
+    pub topic: String,
+    pub push_token: Option<Vec<u8>>,
+    pub push_magic: Option<String>,
+    pub unlock_token: Option<Vec<u8>>,
+    pub awaiting_configuration: bool,
+    pub identity_fingerprint: Option<String>,
+    pub bootstrap_token: Option<Vec<u8>>,
+    pub inventory: Inventory,
+    pub inventory_updated_at: Option<String>,
+}
+
+impl fmt::Debug for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |present: bool| if present { "<redacted>" } else { "<none>" };
+        f.debug_struct("Device")
+            .field("udid", &self.udid)
+            .field("state", &self.state)
+            .field("enrollment_count", &self.enrollment_count)
+            .field("last_seen_at", &self.last_seen_at)
+            .field("topic", &self.topic)
+            .field("push_token", &self.push_token.as_ref().map(hex::encode))
+            .field("push_magic", &redacted(self.push_magic.is_some()))
+            .field("unlock_token", &redacted(self.unlock_token.is_some()))
+            .field("awaiting_configuration", &self.awaiting_configuration)
+            .field("identity_fingerprint", &self.identity_fingerprint)
+            .field("bootstrap_token", &redacted(self.bootstrap_token.is_some()))
+            .field("inventory", &self.inventory)
+            .finish()
+    }
+}
+
+const DEVICE_COLUMNS: &str = "udid, enrollment_state, enrollment_count, first_seen_at, authenticated_at,
+    enrolled_at, unenrolled_at, last_seen_at, topic, push_token, push_magic, unlock_token,
+    awaiting_configuration, identity_fingerprint, bootstrap_token, serial_number, os_version,
+    build_version, supplemental_build_version, supplemental_os_version_extra, product_name, model,
+    model_name, device_name, is_supervised, software_update_device_id, inventory_updated_at";
+
+fn device_from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
+    Ok(Device {
+        udid: r.get(0)?,
+        state: EnrollmentState::from_db(&r.get::<_, String>(1)?),
+        enrollment_count: r.get(2)?,
+        first_seen_at: r.get(3)?,
+        authenticated_at: r.get(4)?,
+        enrolled_at: r.get(5)?,
+        unenrolled_at: r.get(6)?,
+        last_seen_at: r.get(7)?,
+        topic: r.get(8)?,
+        push_token: r.get(9)?,
+        push_magic: r.get(10)?,
+        unlock_token: r.get(11)?,
+        awaiting_configuration: r.get(12)?,
+        identity_fingerprint: r.get(13)?,
+        bootstrap_token: r.get(14)?,
+        inventory: Inventory {
+            serial_number: r.get(15)?,
+            os_version: r.get(16)?,
+            build_version: r.get(17)?,
+            supplemental_build_version: r.get(18)?,
+            supplemental_os_version_extra: r.get(19)?,
+            product_name: r.get(20)?,
+            model: r.get(21)?,
+            model_name: r.get(22)?,
+            device_name: r.get(23)?,
+            is_supervised: r.get(24)?,
+            software_update_device_id: r.get(25)?,
+        },
+        inventory_updated_at: r.get(26)?,
+    })
+}
+
+pub fn get(conn: &Connection, udid: &str) -> Result<Option<Device>, StoreError> {
+    let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE udid = ?1");
+    Ok(conn.query_row(&sql, [udid], device_from_row).optional()?)
+}
+
+/// The UDID an identity certificate is bound to.
+pub fn udid_for_identity(conn: &Connection, fingerprint: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT udid FROM devices WHERE identity_fingerprint = ?1",
+            [fingerprint],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// The identity fingerprint bound to a UDID.
+pub fn identity_of(conn: &Connection, udid: &str) -> Result<Option<Option<String>>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT identity_fingerprint FROM devices WHERE udid = ?1",
+            [udid],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// What an `Authenticate` tells about the device.
+#[derive(Debug, Clone)]
+pub struct Authentication<'a> {
+    pub udid: &'a str,
+    pub topic: &'a str,
+    pub identity_fingerprint: &'a str,
+    pub inventory: Inventory,
+}
+
+/// Creates the device or starts a new enrollment of a known one: state `authenticated`, push
+/// credentials of the old enrollment dropped, identity bound. Returns true for a new device.
+pub fn record_authenticate(
+    conn: &Connection,
+    auth: &Authentication<'_>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let now = db_time(now);
+    let inv = &auth.inventory;
+    let existed: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM devices WHERE udid = ?1)",
+        [auth.udid],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "INSERT INTO devices (udid, enrollment_state, enrollment_count, first_seen_at, authenticated_at,
+             last_seen_at, topic, identity_fingerprint, serial_number, os_version, build_version,
+             product_name, model, model_name, device_name)
+         VALUES (?1, 'authenticated', 1, ?2, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (udid) DO UPDATE SET
+             enrollment_state = 'authenticated',
+             enrollment_count = enrollment_count + 1,
+             authenticated_at = excluded.authenticated_at,
+             enrolled_at = NULL,
+             unenrolled_at = NULL,
+             last_seen_at = excluded.last_seen_at,
+             topic = excluded.topic,
+             identity_fingerprint = excluded.identity_fingerprint,
+             push_token = NULL, push_magic = NULL, unlock_token = NULL,
+             awaiting_configuration = 0,
+             serial_number = coalesce(excluded.serial_number, serial_number),
+             os_version = coalesce(excluded.os_version, os_version),
+             build_version = coalesce(excluded.build_version, build_version),
+             product_name = coalesce(excluded.product_name, product_name),
+             model = coalesce(excluded.model, model),
+             model_name = coalesce(excluded.model_name, model_name),
+             device_name = coalesce(excluded.device_name, device_name)",
+        params![
+            auth.udid,
+            now,
+            auth.topic,
+            auth.identity_fingerprint,
+            inv.serial_number,
+            inv.os_version,
+            inv.build_version,
+            inv.product_name,
+            inv.model,
+            inv.model_name,
+            inv.device_name,
+        ],
+    )?;
+    Ok(!existed)
+}
+
+/// Push credentials from a device-channel `TokenUpdate`.
+pub struct PushCredentials<'a> {
+    pub topic: &'a str,
+    pub token: &'a [u8],
+    pub push_magic: &'a str,
+    pub unlock_token: Option<&'a [u8]>,
+    pub awaiting_configuration: bool,
+}
+
+/// Stores push credentials. Returns true when this was the first `TokenUpdate` of the current
+/// enrollment (the device moved from `authenticated` to `enrolled`).
+pub fn record_token_update(
+    conn: &Connection,
+    udid: &str,
+    creds: &PushCredentials<'_>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let now = db_time(now);
+    let was_authenticated: bool = conn.query_row(
+        "SELECT enrollment_state = 'authenticated' FROM devices WHERE udid = ?1",
+        [udid],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "UPDATE devices SET
+             enrollment_state = 'enrolled',
+             enrolled_at = coalesce(enrolled_at, ?2),
+             unenrolled_at = NULL,
+             last_seen_at = ?2,
+             topic = ?3, push_token = ?4, push_magic = ?5,
+             unlock_token = coalesce(?6, unlock_token),
+             awaiting_configuration = ?7
+         WHERE udid = ?1",
+        params![
+            udid,
+            now,
+            creds.topic,
+            creds.token,
+            creds.push_magic,
+            creds.unlock_token,
+            creds.awaiting_configuration
+        ],
+    )?;
+    Ok(was_authenticated)
+}
+
+pub fn mark_unenrolled(conn: &Connection, udid: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let now = db_time(now);
+    conn.execute(
+        "UPDATE devices SET enrollment_state = 'unenrolled', unenrolled_at = ?2, last_seen_at = ?2
+         WHERE udid = ?1",
+        params![udid, now],
+    )?;
+    Ok(())
+}
+
+pub fn touch(conn: &Connection, udid: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE devices SET last_seen_at = ?2 WHERE udid = ?1",
+        params![udid, db_time(now)],
+    )?;
+    Ok(())
+}
+
+/// Stores (or, with `None`, removes) the bootstrap token.
+pub fn set_bootstrap_token(
+    conn: &Connection,
+    udid: &str,
+    token: Option<&[u8]>,
+    awaiting_configuration: bool,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE devices SET bootstrap_token = ?2, awaiting_configuration = ?3, last_seen_at = ?4
+         WHERE udid = ?1",
+        params![udid, token, awaiting_configuration, db_time(now)],
+    )?;
+    Ok(())
+}
+
+pub fn bootstrap_token(conn: &Connection, udid: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT bootstrap_token FROM devices WHERE udid = ?1",
+            [udid],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// Updates inventory from a `DeviceInformation` result. Values the device did not report are
+/// kept, except the supplemental (Rapid Security Response) fields, which follow `OSVersion`:
+/// a new OS version without them means they no longer apply.
+pub fn update_inventory(
+    conn: &Connection,
+    udid: &str,
+    inv: &Inventory,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let os_reported = inv.os_version.is_some();
+    conn.execute(
+        "UPDATE devices SET
+             serial_number = coalesce(?2, serial_number),
+             os_version = coalesce(?3, os_version),
+             build_version = coalesce(?4, build_version),
+             supplemental_build_version = CASE WHEN ?13 THEN ?5 ELSE supplemental_build_version END,
+             supplemental_os_version_extra = CASE WHEN ?13 THEN ?6 ELSE supplemental_os_version_extra END,
+             product_name = coalesce(?7, product_name),
+             model = coalesce(?8, model),
+             model_name = coalesce(?9, model_name),
+             device_name = coalesce(?10, device_name),
+             is_supervised = coalesce(?11, is_supervised),
+             software_update_device_id = coalesce(?12, software_update_device_id),
+             inventory_updated_at = ?14
+         WHERE udid = ?1",
+        params![
+            udid,
+            inv.serial_number,
+            inv.os_version,
+            inv.build_version,
+            inv.supplemental_build_version,
+            inv.supplemental_os_version_extra,
+            inv.product_name,
+            inv.model,
+            inv.model_name,
+            inv.device_name,
+            inv.is_supervised,
+            inv.software_update_device_id,
+            os_reported,
+            db_time(now),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Moves the binding of identity `old` to `new` (certificate renewal). Returns the UDID, or
+/// `None` when `old` was bound to no device.
+pub fn rebind_identity(conn: &Connection, old: &str, new: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row(
+            "UPDATE devices SET identity_fingerprint = ?2 WHERE identity_fingerprint = ?1 RETURNING udid",
+            params![old, new],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Records that a push was sent to the device (the push service calls this).
+pub fn record_push(
+    conn: &Connection,
+    udid: &str,
+    result: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE devices SET last_push_at = ?2, last_push_result = ?3 WHERE udid = ?1",
+        params![udid, db_time(now), result],
+    )?;
+    Ok(())
+}
