@@ -3,6 +3,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod ddm;
 pub mod pki;
 pub mod protocol;
 pub mod store;

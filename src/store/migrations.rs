@@ -12,11 +12,18 @@ pub struct Migration {
 }
 
 /// Every migration the binary knows, in order. Append only: never edit a released step.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sql: include_str!("../../migrations/0001_foundation.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sql: include_str!("../../migrations/0001_foundation.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "ddm",
+        sql: include_str!("../../migrations/0007_ddm.sql"),
+    },
+];
 
 /// `PRAGMA application_id` of an Orchard database ("ORCH").
 pub const APPLICATION_ID: i64 = 0x4F52_4348;

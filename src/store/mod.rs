@@ -4,6 +4,7 @@
 //! readers, all in WAL mode. Async callers go through [`Store::read`] / [`Store::write`], which
 //! run the closure on the blocking thread pool so the async runtime never waits on the disk.
 
+pub mod ddm;
 pub mod migrations;
 pub mod settings;
 
