@@ -155,6 +155,20 @@ impl Fixture {
     }
 }
 
+/// A real device message from the shared reference folder (next to the worktree or its parent).
+pub fn device_message(name: &str) -> Vec<u8> {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        manifest.join("../shared/reference/device-messages").join(name),
+        manifest.join("../../shared/reference/device-messages").join(name),
+    ];
+    let path = candidates
+        .iter()
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| panic!("{name} is missing; looked at {candidates:?}"));
+    std::fs::read(path).unwrap()
+}
+
 pub fn id(text: &str) -> DeclarationIdentifier {
     DeclarationIdentifier::parse(text).unwrap()
 }
