@@ -32,14 +32,23 @@ async fn the_real_macos_13_report_is_ingested_and_feeds_the_inventory() {
     let answer = f.service.handle(MAC, "status", Some(&body)).await.unwrap();
     assert_eq!(answer.http_status(), 204);
 
-    assert_eq!(item(&f, MAC, "device.operating-system.version").await, Some(json!("13.3.1")));
-    assert_eq!(item(&f, MAC, "device.operating-system.build-version").await, Some(json!("22E261")));
+    assert_eq!(
+        item(&f, MAC, "device.operating-system.version").await,
+        Some(json!("13.3.1"))
+    );
+    assert_eq!(
+        item(&f, MAC, "device.operating-system.build-version").await,
+        Some(json!("22E261"))
+    );
     assert_eq!(
         item(&f, MAC, "device.operating-system.supplemental.extra-version").await,
         Some(json!("(a)"))
     );
     assert_eq!(item(&f, MAC, "device.model.family").await, Some(json!("Mac")));
-    assert_eq!(item(&f, MAC, "device.identifier.serial-number").await, Some(json!("ZRMXJQTTFX")));
+    assert_eq!(
+        item(&f, MAC, "device.identifier.serial-number").await,
+        Some(json!("ZRMXJQTTFX"))
+    );
     let capabilities = item(&f, MAC, "management.client-capabilities").await.unwrap();
     assert_eq!(capabilities["supported-versions"], json!(["1.0.0"]));
 
@@ -160,7 +169,10 @@ async fn incremental_reports_add_to_the_state_and_full_reports_replace_it() {
                     "Reasons": [{"Code": "Error.NotSupported", "Description": "not on this device"}]}]
     });
     f.status(MAC, &incremental).await;
-    assert_eq!(item(&f, MAC, "softwareupdate.install-state").await, Some(json!("prepared")));
+    assert_eq!(
+        item(&f, MAC, "softwareupdate.install-state").await,
+        Some(json!("prepared"))
+    );
     assert_eq!(
         item(&f, MAC, "softwareupdate.pending-version").await,
         Some(json!({"os-version": "26.3", "build-version": "25D125"})),
@@ -208,7 +220,10 @@ async fn incremental_reports_add_to_the_state_and_full_reports_replace_it() {
         .collect();
     assert_eq!(
         versions,
-        vec![(None, Some(json!("26.2"))), (Some(json!("26.2")), Some(json!("26.3")))]
+        vec![
+            (None, Some(json!("26.2"))),
+            (Some(json!("26.2")), Some(json!("26.3")))
+        ]
     );
     let inventory = f.inventory.updates.lock().unwrap().last().cloned().unwrap();
     assert_eq!(inventory.1.os_version.as_deref(), Some("26.3"));
@@ -239,7 +254,11 @@ async fn history_grows_only_when_a_value_changes() {
     f.status(MAC, &reordered).await;
     f.status(MAC, &update_report("downloading", true)).await;
     assert_eq!(f.service.status_history(MAC, &[], 1000).await.unwrap(), first);
-    assert_eq!(f.inventory.updates.lock().unwrap().len(), 1, "the inventory did not change");
+    assert_eq!(
+        f.inventory.updates.lock().unwrap().len(),
+        1,
+        "the inventory did not change"
+    );
 
     f.status(MAC, &update_report("prepared", false)).await;
     let after = f.service.status_history(MAC, &[], 1000).await.unwrap();
@@ -274,9 +293,24 @@ async fn bad_input_is_refused_with_a_4xx_and_stores_nothing() {
     let mut oversized = br#"{"StatusItems": {}, "Errors": []}"#.to_vec();
     oversized.resize(1024 * 1024 + 1, b' ');
     let cases: Vec<(&str, &str, Option<Vec<u8>>, u16)> = vec![
-        ("malformed status JSON", "status", Some(b"{\"StatusItems\": {".to_vec()), 400),
-        ("status that is not an object", "status", Some(b"[1, 2]".to_vec()), 400),
-        ("status without Errors", "status", Some(br#"{"StatusItems": {}}"#.to_vec()), 400),
+        (
+            "malformed status JSON",
+            "status",
+            Some(b"{\"StatusItems\": {".to_vec()),
+            400,
+        ),
+        (
+            "status that is not an object",
+            "status",
+            Some(b"[1, 2]".to_vec()),
+            400,
+        ),
+        (
+            "status without Errors",
+            "status",
+            Some(br#"{"StatusItems": {}}"#.to_vec()),
+            400,
+        ),
         (
             "status with a wrongly shaped item",
             "status",
@@ -286,10 +320,30 @@ async fn bad_input_is_refused_with_a_4xx_and_stores_nothing() {
         ("status without a body", "status", None, 400),
         ("status with an empty body", "status", Some(Vec::new()), 400),
         ("status over 1 MiB", "status", Some(oversized), 413),
-        ("declaration path with ..", "declaration/configuration/..", None, 400),
-        ("declaration path climbing", "declaration/../orchard.settings", None, 400),
-        ("unknown declaration class", "declaration/profile/orchard.settings", None, 400),
-        ("declaration path with extra segments", "declaration/configuration/a/b", None, 400),
+        (
+            "declaration path with ..",
+            "declaration/configuration/..",
+            None,
+            400,
+        ),
+        (
+            "declaration path climbing",
+            "declaration/../orchard.settings",
+            None,
+            400,
+        ),
+        (
+            "unknown declaration class",
+            "declaration/profile/orchard.settings",
+            None,
+            400,
+        ),
+        (
+            "declaration path with extra segments",
+            "declaration/configuration/a/b",
+            None,
+            400,
+        ),
         ("unknown endpoint", "configuration-items", None, 400),
         ("empty endpoint", "", None, 400),
     ];

@@ -34,7 +34,10 @@ async fn same_content_same_tokens_and_each_change_notifies_exactly_once() {
     assert_eq!(changed.len(), 1, "exactly one notification: {changed:?}");
     assert_eq!(changed[0].0, MAC);
     let mac_token = f.token(MAC).await;
-    assert_eq!(changed[0].1, mac_token, "the command carries the token the device will read");
+    assert_eq!(
+        changed[0].1, mac_token,
+        "the command carries the token the device will read"
+    );
     assert_ne!(mac_token, enrolled[0].1);
 
     // The same content again (built afresh) changes nothing and notifies no one.
@@ -44,7 +47,10 @@ async fn same_content_same_tokens_and_each_change_notifies_exactly_once() {
 
     // Another device with the same content has the same token.
     f.service.set_device_declarations(IPAD, own()).await.unwrap();
-    assert_eq!(f.take_notifications(), vec![(IPAD.to_string(), mac_token.clone())]);
+    assert_eq!(
+        f.take_notifications(),
+        vec![(IPAD.to_string(), mac_token.clone())]
+    );
 
     // One changed key (the deadline) gives a new token and one notification.
     let later = vec![settings(true), enforcement("26.3", "2026-03-11T18:00:00")];
@@ -55,7 +61,10 @@ async fn same_content_same_tokens_and_each_change_notifies_exactly_once() {
     assert_eq!(f.token(MAC).await, changed[0].1);
 
     // A removal changes the token too.
-    f.service.set_device_declarations(MAC, vec![settings(true)]).await.unwrap();
+    f.service
+        .set_device_declarations(MAC, vec![settings(true)])
+        .await
+        .unwrap();
     assert_eq!(f.take_notifications().len(), 1);
 }
 
@@ -75,13 +84,20 @@ async fn a_shared_change_recomputes_every_device_once_and_the_same_change_again_
 
     let mut new_shared = shared_set();
     new_shared[0] = subscription(&["softwareupdate.install-state", "device.model.identifier"]);
-    let outcome = f.service.set_shared_declarations(new_shared.clone()).await.unwrap();
+    let outcome = f
+        .service
+        .set_shared_declarations(new_shared.clone())
+        .await
+        .unwrap();
     assert_eq!(outcome.devices_changed, 2);
     assert_eq!(outcome.sets_computed, 2, "one set per distinct own group");
     let mut notified = f.take_notifications();
     notified.sort();
     let after = [f.token(MAC).await, f.token(IPAD).await];
-    let mut expected = vec![(MAC.to_string(), after[0].clone()), (IPAD.to_string(), after[1].clone())];
+    let mut expected = vec![
+        (MAC.to_string(), after[0].clone()),
+        (IPAD.to_string(), after[1].clone()),
+    ];
     expected.sort();
     assert_eq!(notified, expected);
     assert_ne!(before[0], after[0]);
@@ -110,7 +126,10 @@ async fn a_shared_change_recomputes_every_device_once_and_the_same_change_again_
 async fn re_enrollment_with_the_same_udid_is_notified_again() {
     let f = Fixture::new();
     f.service.on_enrollment(MAC).await.unwrap();
-    f.service.set_device_declarations(MAC, vec![settings(true)]).await.unwrap();
+    f.service
+        .set_device_declarations(MAC, vec![settings(true)])
+        .await
+        .unwrap();
     f.get(MAC, "declaration-items").await;
     let first = f.take_notifications();
     assert_eq!(first.len(), 2);
@@ -118,7 +137,10 @@ async fn re_enrollment_with_the_same_udid_is_notified_again() {
     let again = f.take_notifications();
     assert_eq!(again, vec![(MAC.to_string(), first[1].1.clone())]);
     let view = f.service.sync_view(MAC).await.unwrap().unwrap();
-    assert!(!view.is_in_sync(), "a re-enrolled device has to fetch its manifest again");
+    assert!(
+        !view.is_in_sync(),
+        "a re-enrolled device has to fetch its manifest again"
+    );
 }
 
 #[tokio::test]
@@ -164,7 +186,11 @@ async fn fetch_all(f: &Fixture, udid: &str, manifest: &Value) -> Vec<Value> {
     let mut fetched = Vec::new();
     for (identifier, token, segment) in manifest_pairs(manifest) {
         let declaration = f.get(udid, &format!("declaration/{segment}/{identifier}")).await;
-        assert_eq!(declaration["ServerToken"].as_str().unwrap(), token, "{identifier}");
+        assert_eq!(
+            declaration["ServerToken"].as_str().unwrap(),
+            token,
+            "{identifier}"
+        );
         fetched.push(declaration);
     }
     fetched
@@ -232,7 +258,10 @@ async fn a_change_between_tokens_and_manifest_gives_one_whole_set() {
         .unwrap();
     let token_a = f.token(MAC).await;
     f.service
-        .set_device_declarations(MAC, vec![settings(false), enforcement("26.4", "2026-04-10T18:00:00")])
+        .set_device_declarations(
+            MAC,
+            vec![settings(false), enforcement("26.4", "2026-04-10T18:00:00")],
+        )
         .await
         .unwrap();
     let manifest = f.get(MAC, "declaration-items").await;

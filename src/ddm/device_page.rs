@@ -219,7 +219,11 @@ impl DdmService {
     }
 
     /// The history of install state, pending version, failure and install reasons.
-    pub async fn install_state_history(&self, udid: &str, limit: usize) -> Result<Vec<StatusChange>, DdmError> {
+    pub async fn install_state_history(
+        &self,
+        udid: &str,
+        limit: usize,
+    ) -> Result<Vec<StatusChange>, DdmError> {
         self.status_history(udid, INSTALL_STATE_ITEMS, limit).await
     }
 }

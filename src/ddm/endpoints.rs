@@ -17,14 +17,21 @@ impl DdmService {
     ///
     /// Input is checked before anything is stored: an unknown endpoint, a bad declaration path, a
     /// missing, oversized or malformed status report are refused with nothing written.
-    pub async fn handle(&self, udid: &str, endpoint: &str, data: Option<&[u8]>) -> Result<DdmResponse, DdmError> {
+    pub async fn handle(
+        &self,
+        udid: &str,
+        endpoint: &str,
+        data: Option<&[u8]>,
+    ) -> Result<DdmResponse, DdmError> {
         check_udid(udid)?;
         match DdmEndpoint::parse(endpoint)? {
             DdmEndpoint::Tokens => self.tokens(udid).await,
             DdmEndpoint::DeclarationItems => self.declaration_items(udid).await,
             DdmEndpoint::Declaration(path) => self.declaration(udid, path).await,
             DdmEndpoint::Status => {
-                let body = data.filter(|body| !body.is_empty()).ok_or(DdmError::MissingStatus)?;
+                let body = data
+                    .filter(|body| !body.is_empty())
+                    .ok_or(DdmError::MissingStatus)?;
                 if body.len() > self.limits.status_max_bytes {
                     return Err(DdmError::StatusTooLarge {
                         size: body.len(),

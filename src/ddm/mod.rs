@@ -110,7 +110,10 @@ pub struct NotifyError {
 /// pushes. Called once per change of a device's `DeclarationsToken` (and on every enrollment),
 /// in batches.
 pub trait SyncNotifier: Send + Sync + 'static {
-    fn declarations_changed<'a>(&'a self, changes: &'a [SyncChange]) -> BoxFuture<'a, Result<(), NotifyError>>;
+    fn declarations_changed<'a>(
+        &'a self,
+        changes: &'a [SyncChange],
+    ) -> BoxFuture<'a, Result<(), NotifyError>>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -164,8 +167,8 @@ impl DdmService {
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, DdmError> + Send + 'static,
     {
-        let outcome = self
-            .store
+        // The outer error is the store's (no transaction, failed commit), the inner one ours (rolled back).
+        self.store
             .write(move |conn| {
                 let tx = conn.transaction()?;
                 match f(&tx) {
@@ -176,8 +179,7 @@ impl DdmService {
                     Err(error) => Ok(Err(error)),
                 }
             })
-            .await?;
-        outcome
+            .await?
     }
 
     /// Runs `f` with a read-only connection on the blocking pool.
@@ -203,9 +205,7 @@ fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, DdmError> {
 
 fn check_udid(udid: &str) -> Result<(), DdmError> {
     if udid.is_empty() || udid.len() > UDID_MAX_OCTETS {
-        return Err(DdmError::BadUdid {
-            max: UDID_MAX_OCTETS,
-        });
+        return Err(DdmError::BadUdid { max: UDID_MAX_OCTETS });
     }
     Ok(())
 }

@@ -81,8 +81,7 @@ impl StatusInventory {
 }
 
 fn state_row(state: &DeclarationState, now: &str) -> Result<DeclarationStateRow, DdmError> {
-    let reasons =
-        serde_json::to_string(&state.reasons).map_err(|e| DdmError::Inconsistent(e.to_string()))?;
+    let reasons = serde_json::to_string(&state.reasons).map_err(|e| DdmError::Inconsistent(e.to_string()))?;
     Ok(DeclarationStateRow {
         identifier: state.identifier.clone(),
         class: state.class.as_str().to_string(),

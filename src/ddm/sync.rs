@@ -11,9 +11,9 @@ use rusqlite::Connection;
 use serde_json::{Map, Value};
 
 use super::{DdmError, DdmService, SyncChange, parse_timestamp};
+use crate::protocol::ddm::set::SyncTokens;
 use crate::protocol::ddm::token::declarations_token;
 use crate::protocol::ddm::{Declaration, DeclarationIdentifier, DeclarationSet, TokensResponse};
-use crate::protocol::ddm::set::SyncTokens;
 use crate::store::ddm::{self as store, GroupMember, Notification, StoredDeclaration};
 
 /// What a change of declarations did.
@@ -118,7 +118,8 @@ pub(super) fn ensure_device(conn: &Connection, udid: &str, now: &str) -> Result<
 fn rebuild(stored: StoredDeclaration) -> Result<Declaration, DdmError> {
     let bad = |why: String| DdmError::Inconsistent(format!("declaration {}: {why}", stored.identifier));
     let identifier = DeclarationIdentifier::parse(&stored.identifier).map_err(|e| bad(e.to_string()))?;
-    let payload: Map<String, Value> = serde_json::from_str(&stored.payload).map_err(|e| bad(e.to_string()))?;
+    let payload: Map<String, Value> =
+        serde_json::from_str(&stored.payload).map_err(|e| bad(e.to_string()))?;
     let declaration = Declaration::from_parts(&stored.declaration_type, identifier, payload)?;
     if declaration.server_token() != stored.server_token {
         return Err(bad("the stored token does not match the content".into()));
@@ -164,7 +165,10 @@ impl DdmService {
     /// Replaces the shared declarations (the status subscription, activations, ... every DDM
     /// device gets) and recomputes every device's set in one transaction; devices whose token
     /// changed are notified once.
-    pub async fn set_shared_declarations(&self, declarations: Vec<Declaration>) -> Result<Recomputation, DdmError> {
+    pub async fn set_shared_declarations(
+        &self,
+        declarations: Vec<Declaration>,
+    ) -> Result<Recomputation, DdmError> {
         DeclarationSet::new(declarations.clone())?;
         let now = self.now_text();
         let (mut outcome, claimed) = self
@@ -254,13 +258,23 @@ impl DdmService {
     /// A device enrolled or re-enrolled (after its `TokenUpdate`): it is told its tokens whatever it
     /// was told before, since a re-enrolled device may have lost its declarations.
     pub async fn on_enrollment(&self, udid: &str) -> Result<(), DdmError> {
-        super::check_udid(udid)?;
+        self.on_enrollments(vec![udid.to_string()]).await
+    }
+
+    /// [`DdmService::on_enrollment`] for many devices (an import), in one transaction.
+    pub async fn on_enrollments(&self, udids: Vec<String>) -> Result<(), DdmError> {
+        for udid in &udids {
+            super::check_udid(udid)?;
+        }
         let now = self.now_text();
-        let udid = udid.to_string();
         let claimed = self
             .in_transaction(move |tx| {
-                ensure_device(tx, &udid, &now)?;
-                Ok(store::enroll(tx, &udid, &now)?.into_iter().collect::<Vec<_>>())
+                let mut claimed = Vec::with_capacity(udids.len());
+                for udid in &udids {
+                    ensure_device(tx, udid, &now)?;
+                    claimed.extend(store::enroll(tx, udid, &now)?);
+                }
+                Ok(claimed)
             })
             .await?;
         self.notify(claimed).await?;
@@ -280,21 +294,33 @@ impl DdmService {
         if claimed.is_empty() {
             return Ok(0);
         }
+        // Devices moved by one change share their token and its time: encode each pair once.
+        let mut encoded: HashMap<(&str, &str), Vec<u8>> = HashMap::new();
         let mut changes = Vec::with_capacity(claimed.len());
         for notification in &claimed {
+            let key = (
+                notification.declarations_token.as_str(),
+                notification.token_at.as_str(),
+            );
+            let json = match encoded.get(&key) {
+                Some(json) => json.clone(),
+                None => {
+                    let json = tokens_json(key.0, key.1)?;
+                    encoded.insert(key, json.clone());
+                    json
+                }
+            };
             changes.push(SyncChange {
                 udid: notification.udid.clone(),
-                tokens_json: tokens_json(&notification.declarations_token, &notification.token_at)?,
+                tokens_json: json,
             });
         }
         match self.notifier.declarations_changed(&changes).await {
             Ok(()) => Ok(changes.len()),
             Err(error) => {
                 let failed: HashSet<String> = error.failed.iter().cloned().collect();
-                let give_back: Vec<Notification> = claimed
-                    .into_iter()
-                    .filter(|n| failed.contains(&n.udid))
-                    .collect();
+                let give_back: Vec<Notification> =
+                    claimed.into_iter().filter(|n| failed.contains(&n.udid)).collect();
                 self.in_transaction(move |tx| Ok(store::unclaim(tx, &give_back)?))
                     .await?;
                 Err(DdmError::Notify(error.to_string()))

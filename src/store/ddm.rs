@@ -67,9 +67,13 @@ pub fn intern_declaration(
         declaration.payload,
         now
     ])?;
-    let mut select = conn
-        .prepare_cached("SELECT id FROM ddm_declarations WHERE identifier = ?1 AND server_token = ?2")?;
-    Ok(select.query_row(params![declaration.identifier, declaration.server_token], |r| r.get(0))?)
+    let mut select =
+        conn.prepare_cached("SELECT id FROM ddm_declarations WHERE identifier = ?1 AND server_token = ?2")?;
+    Ok(
+        select.query_row(params![declaration.identifier, declaration.server_token], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 /// Stores a group and its members, unless a group with this key exists (same key, same content).
@@ -80,7 +84,9 @@ pub fn intern_group(
     now: &str,
 ) -> Result<(), StoreError> {
     let inserted = conn
-        .prepare_cached("INSERT INTO ddm_groups (group_key, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
+        .prepare_cached(
+            "INSERT INTO ddm_groups (group_key, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?
         .execute(params![group_key, now])?;
     if inserted == 0 {
         return Ok(());
@@ -177,7 +183,10 @@ pub fn intern_set(
 }
 
 /// The (shared group, own group) a set was made of.
-pub fn set_groups(conn: &Connection, declarations_token: &str) -> Result<Option<(String, String)>, StoreError> {
+pub fn set_groups(
+    conn: &Connection,
+    declarations_token: &str,
+) -> Result<Option<(String, String)>, StoreError> {
     Ok(conn
         .prepare_cached("SELECT shared_group, own_group FROM ddm_sets WHERE declarations_token = ?1")?
         .query_row([declarations_token], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -296,9 +305,8 @@ pub fn enroll(conn: &Connection, udid: &str, now: &str) -> Result<Option<Notific
 
 /// Gives back claims that could not be delivered, so a later flush sends them.
 pub fn unclaim(conn: &Connection, notifications: &[Notification]) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE ddm_devices SET notified_set = NULL WHERE udid = ?1 AND notified_set = ?2",
-    )?;
+    let mut stmt = conn
+        .prepare_cached("UPDATE ddm_devices SET notified_set = NULL WHERE udid = ?1 AND notified_set = ?2")?;
     for notification in notifications {
         stmt.execute(params![notification.udid, notification.declarations_token])?;
     }
@@ -319,8 +327,10 @@ pub fn mark_offered(conn: &Connection, udid: &str, token: &str, now: &str) -> Re
 
 /// Records that the device fetched the manifest of `token` (`declaration-items`).
 pub fn mark_manifest(conn: &Connection, udid: &str, token: &str) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE ddm_devices SET manifest_set = ?2, offered_set = coalesce(offered_set, ?2) WHERE udid = ?1")?
-        .execute(params![udid, token])?;
+    conn.prepare_cached(
+        "UPDATE ddm_devices SET manifest_set = ?2, offered_set = coalesce(offered_set, ?2) WHERE udid = ?1",
+    )?
+    .execute(params![udid, token])?;
     Ok(())
 }
 

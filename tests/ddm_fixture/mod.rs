@@ -27,7 +27,10 @@ pub struct RecordingNotifier {
 }
 
 impl SyncNotifier for RecordingNotifier {
-    fn declarations_changed<'a>(&'a self, changes: &'a [SyncChange]) -> BoxFuture<'a, Result<(), NotifyError>> {
+    fn declarations_changed<'a>(
+        &'a self,
+        changes: &'a [SyncChange],
+    ) -> BoxFuture<'a, Result<(), NotifyError>> {
         Box::pin(async move {
             if *self.fail.lock().unwrap() {
                 return Err(NotifyError {
@@ -53,7 +56,10 @@ impl InventorySink for RecordingInventory {
         inventory: &'a StatusInventory,
     ) -> BoxFuture<'a, Result<(), InventoryError>> {
         Box::pin(async move {
-            self.updates.lock().unwrap().push((udid.to_string(), inventory.clone()));
+            self.updates
+                .lock()
+                .unwrap()
+                .push((udid.to_string(), inventory.clone()));
             Ok(())
         })
     }
@@ -99,7 +105,10 @@ impl Fixture {
             .into_iter()
             .map(|change| {
                 let json: Value = serde_json::from_slice(&change.tokens_json).unwrap();
-                let token = json["SyncTokens"]["DeclarationsToken"].as_str().unwrap().to_string();
+                let token = json["SyncTokens"]["DeclarationsToken"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
                 (change.udid, token)
             })
             .collect()

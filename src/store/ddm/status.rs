@@ -69,7 +69,13 @@ pub fn put_item(
 }
 
 /// Removes an item (gone from a full report) and records the change.
-pub fn remove_item(conn: &Connection, udid: &str, name: &str, old: &str, now: &str) -> Result<(), StoreError> {
+pub fn remove_item(
+    conn: &Connection,
+    udid: &str,
+    name: &str,
+    old: &str,
+    now: &str,
+) -> Result<(), StoreError> {
     conn.prepare_cached("DELETE FROM ddm_status_items WHERE udid = ?1 AND name = ?2")?
         .execute(params![udid, name])?;
     record_change(conn, udid, name, Some(old), None, now)
@@ -125,7 +131,11 @@ pub fn clear_declaration_states(conn: &Connection, udid: &str) -> Result<(), Sto
     Ok(())
 }
 
-pub fn put_declaration_state(conn: &Connection, udid: &str, state: &DeclarationStateRow) -> Result<(), StoreError> {
+pub fn put_declaration_state(
+    conn: &Connection,
+    udid: &str,
+    state: &DeclarationStateRow,
+) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO ddm_declaration_states
              (udid, identifier, class, server_token, active, valid, reasons, updated_at)
