@@ -300,3 +300,70 @@ async fn declarations_the_device_does_not_have_are_not_found() {
         assert_eq!(error.http_status(), 404, "{udid} {path}: {error}");
     }
 }
+
+#[tokio::test]
+async fn a_device_declaration_overrides_a_shared_one_with_the_same_identifier() {
+    let f = Fixture::new();
+    f.service.set_shared_declarations(shared_set()).await.unwrap();
+    f.service.on_enrollment(MAC).await.unwrap();
+    let own_subscription = subscription(&["softwareupdate.install-state"]);
+    f.service
+        .set_device_declarations(MAC, vec![own_subscription.clone()])
+        .await
+        .unwrap();
+    f.take_notifications();
+    let manifest = f.get(MAC, "declaration-items").await;
+    let configurations = manifest["Declarations"]["Configurations"].as_array().unwrap();
+    assert_eq!(configurations.len(), 1, "{configurations:?}");
+    assert_eq!(configurations[0]["ServerToken"], own_subscription.server_token());
+    // A change of the shared subscription does not reach a device that overrides it... but the
+    // shared activation still does.
+    let mut new_shared = shared_set();
+    new_shared[0] = subscription(&["device.model.identifier"]);
+    let outcome = f.service.set_shared_declarations(new_shared).await.unwrap();
+    assert_eq!(outcome.devices_changed, 0);
+    assert!(f.take_notifications().is_empty());
+}
+
+#[tokio::test]
+async fn pruning_keeps_every_set_a_device_may_still_ask_for() {
+    let f = Fixture::new();
+    f.service.on_enrollment(MAC).await.unwrap();
+    f.service.on_enrollment(IPAD).await.unwrap();
+    f.service
+        .set_device_declarations(MAC, vec![settings(true)])
+        .await
+        .unwrap();
+    let manifest_a = f.get(MAC, "declaration-items").await;
+    f.service
+        .set_device_declarations(MAC, vec![settings(false)])
+        .await
+        .unwrap();
+    f.service
+        .set_device_declarations(
+            MAC,
+            vec![settings(false), enforcement("26.4", "2026-04-10T18:00:00")],
+        )
+        .await
+        .unwrap();
+    // The middle set was never fetched and nothing points at it any more.
+    let pruned = f.service.prune().await.unwrap();
+    assert_eq!(
+        (pruned.sets, pruned.groups, pruned.declarations),
+        (1, 1, 0),
+        "{pruned:?}"
+    );
+    // The device mid-sync of its first set still gets it whole.
+    fetch_all(&f, MAC, &manifest_a).await;
+    let manifest_c = f.get(MAC, "declaration-items").await;
+    fetch_all(&f, MAC, &manifest_c).await;
+    f.get(IPAD, "declaration-items").await;
+    // Once the device moved on, its first set goes too, with the declaration only it had.
+    let pruned = f.service.prune().await.unwrap();
+    assert_eq!(
+        (pruned.sets, pruned.groups, pruned.declarations),
+        (1, 1, 1),
+        "{pruned:?}"
+    );
+    assert_eq!(f.service.prune().await.unwrap(), Default::default());
+}

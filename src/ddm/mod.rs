@@ -26,6 +26,7 @@ use rusqlite::Transaction;
 use crate::clock::SharedClock;
 use crate::store::Store;
 
+pub use crate::store::ddm::Pruned;
 pub use device_page::{
     DeclarationCondition, DeclarationOnDevice, DeviceDeclarationState, DeviceSyncView, StatusChange,
     StatusErrorView, StatusItemView,

@@ -281,6 +281,12 @@ impl DdmService {
         Ok(())
     }
 
+    /// Removes declaration sets, groups and declarations no device can be served any more (for
+    /// the daily housekeeping): a set stays while a device's latest, offered or manifest points at it.
+    pub async fn prune(&self) -> Result<store::Pruned, DdmError> {
+        self.in_transaction(|tx| Ok(store::prune(tx)?)).await
+    }
+
     /// Sends the notifications still due (ones the notifier could not deliver before).
     pub async fn flush_notifications(&self) -> Result<usize, DdmError> {
         let claimed = self

@@ -230,7 +230,8 @@ pub fn put_device(
              ON CONFLICT (udid) DO UPDATE SET
                  own_group = excluded.own_group,
                  latest_set = excluded.latest_set,
-                 latest_set_at = excluded.latest_set_at
+                 latest_set_at = CASE WHEN ddm_devices.latest_set IS excluded.latest_set
+                                      THEN ddm_devices.latest_set_at ELSE excluded.latest_set_at END
              WHERE ddm_devices.own_group IS NOT excluded.own_group
                 OR ddm_devices.latest_set IS NOT excluded.latest_set",
         )?
@@ -332,6 +333,43 @@ pub fn mark_manifest(conn: &Connection, udid: &str, token: &str) -> Result<(), S
     )?
     .execute(params![udid, token])?;
     Ok(())
+}
+
+/// How many rows [`prune`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub sets: usize,
+    pub groups: usize,
+    pub declarations: usize,
+}
+
+/// Removes sets no device points at (latest, offered or manifest), then groups and declarations
+/// nothing refers to any more.
+pub fn prune(conn: &Connection) -> Result<Pruned, StoreError> {
+    let sets = conn.execute(
+        "DELETE FROM ddm_sets WHERE declarations_token NOT IN (
+             SELECT latest_set FROM ddm_devices
+             UNION SELECT offered_set FROM ddm_devices WHERE offered_set IS NOT NULL
+             UNION SELECT manifest_set FROM ddm_devices WHERE manifest_set IS NOT NULL)",
+        [],
+    )?;
+    let groups = conn.execute(
+        "DELETE FROM ddm_groups WHERE group_key NOT IN (
+             SELECT own_group FROM ddm_devices
+             UNION SELECT shared_group FROM ddm_sets
+             UNION SELECT own_group FROM ddm_sets
+             UNION SELECT group_key FROM ddm_shared)",
+        [],
+    )?;
+    let declarations = conn.execute(
+        "DELETE FROM ddm_declarations WHERE id NOT IN (SELECT declaration_id FROM ddm_group_members)",
+        [],
+    )?;
+    Ok(Pruned {
+        sets,
+        groups,
+        declarations,
+    })
 }
 
 /// How many devices take part in DDM (for figures and the UI).
