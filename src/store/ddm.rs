@@ -281,13 +281,23 @@ fn notification_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
 /// told about (all devices, or one). The claim moves `notified_set` and `offered_set`, so each
 /// change is claimed once; [`unclaim`] puts it back if it could not be sent.
 pub fn claim_notifications(conn: &Connection, udid: Option<&str>) -> Result<Vec<Notification>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE ddm_devices SET notified_set = latest_set, offered_set = latest_set
-         WHERE enrolled_at IS NOT NULL AND notified_set IS NOT latest_set
-           AND (?1 IS NULL OR udid = ?1)
-         RETURNING udid, latest_set, latest_set_at",
-    )?;
-    let rows = stmt.query_map([udid], notification_row)?;
+    // Two statements: with `(?1 IS NULL OR udid = ?1)` SQLite would scan every device even for one.
+    let mut stmt = match udid {
+        Some(_) => conn.prepare_cached(
+            "UPDATE ddm_devices SET notified_set = latest_set, offered_set = latest_set
+             WHERE udid = ?1 AND enrolled_at IS NOT NULL AND notified_set IS NOT latest_set
+             RETURNING udid, latest_set, latest_set_at",
+        )?,
+        None => conn.prepare_cached(
+            "UPDATE ddm_devices SET notified_set = latest_set, offered_set = latest_set
+             WHERE enrolled_at IS NOT NULL AND notified_set IS NOT latest_set
+             RETURNING udid, latest_set, latest_set_at",
+        )?,
+    };
+    let rows = match udid {
+        Some(udid) => stmt.query_map([udid], notification_row)?,
+        None => stmt.query_map([], notification_row)?,
+    };
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
