@@ -126,10 +126,11 @@ async fn fleet(devices: usize, runs: usize, unique: bool) -> Result<(), Failure>
     service.set_shared_declarations(shared(0)?).await?;
     let setup = Instant::now();
     let udids: Vec<String> = (0..devices).map(|n| format!("00008110-{n:016X}")).collect();
-    for chunk in udids.chunks(10_000) {
+    for (chunk_index, chunk) in udids.chunks(10_000).enumerate() {
         let mut batch = Vec::with_capacity(chunk.len());
         for (index, udid) in chunk.iter().enumerate() {
-            batch.push((udid.clone(), own(index % 20, unique.then_some(index))?));
+            let device = chunk_index * 10_000 + index;
+            batch.push((udid.clone(), own(device % 20, unique.then_some(device))?));
         }
         service.set_many_device_declarations(batch).await?;
         service.on_enrollments(chunk.to_vec()).await?;

@@ -188,10 +188,11 @@ impl DdmService {
                     store::intern_set(tx, &token, &key, &own_key, &now)?;
                     targets.push((own_key, token));
                 }
-                let devices_changed = store::retarget_by_own_group(tx, &targets, &now)?;
-                let claimed = store::claim_notifications(tx, None)?;
+                // Notifications left over from a failed delivery wait for `flush_notifications`.
+                let retargeted = store::retarget_by_own_group(tx, &targets, &now)?;
+                let claimed = retargeted.claimed;
                 let outcome = Recomputation {
-                    devices_changed,
+                    devices_changed: retargeted.devices_changed,
                     sets_computed: targets.len(),
                     devices_notified: 0,
                 };

@@ -239,13 +239,21 @@ pub fn put_device(
     Ok(changed > 0)
 }
 
-/// Points every device whose own group is in `targets` at the new set of that group, in one
-/// statement. Returns how many devices changed set.
+/// Devices moved to a new set by [`retarget_by_own_group`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Retargeted {
+    pub devices_changed: usize,
+    /// The enrolled devices among them, claimed for notification (see [`claim_notifications`]).
+    pub claimed: Vec<Notification>,
+}
+
+/// Points every device whose own group is in `targets` at the new set of that group, and claims
+/// the notifications of the enrolled ones, in one statement (each device row is written once).
 pub fn retarget_by_own_group(
     conn: &Connection,
     targets: &[(String, String)],
     now: &str,
-) -> Result<usize, StoreError> {
+) -> Result<Retargeted, StoreError> {
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS ddm_retarget (
              own_group TEXT PRIMARY KEY, declarations_token TEXT NOT NULL) WITHOUT ROWID;
@@ -259,14 +267,26 @@ pub fn retarget_by_own_group(
             insert.execute(params![group, token])?;
         }
     }
-    let changed = conn.execute(
-        "UPDATE ddm_devices SET latest_set = r.declarations_token, latest_set_at = ?1
-         FROM temp.ddm_retarget AS r
-         WHERE ddm_devices.own_group = r.own_group AND ddm_devices.latest_set <> r.declarations_token",
-        [now],
-    )?;
+    let mut retargeted = Retargeted::default();
+    {
+        let mut update = conn.prepare_cached(
+            "UPDATE ddm_devices SET latest_set = r.declarations_token, latest_set_at = ?1,
+                 notified_set = iif(enrolled_at IS NULL, notified_set, r.declarations_token),
+                 offered_set = iif(enrolled_at IS NULL, offered_set, r.declarations_token)
+             FROM temp.ddm_retarget AS r
+             WHERE ddm_devices.own_group = r.own_group AND ddm_devices.latest_set <> r.declarations_token
+             RETURNING udid, latest_set, latest_set_at, enrolled_at IS NOT NULL",
+        )?;
+        let mut rows = update.query([now])?;
+        while let Some(row) = rows.next()? {
+            retargeted.devices_changed += 1;
+            if row.get::<_, bool>(3)? {
+                retargeted.claimed.push(notification_row(row)?);
+            }
+        }
+    }
     conn.execute("DELETE FROM temp.ddm_retarget", [])?;
-    Ok(changed)
+    Ok(retargeted)
 }
 
 fn notification_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
