@@ -38,23 +38,25 @@ CREATE TABLE ddm_shared (
 -- (own declarations win over shared ones with the same identifier). Named by its DeclarationsToken;
 -- immutable, so a device's sync answers from the set it was offered even while policies change.
 CREATE TABLE ddm_sets (
-    declarations_token TEXT PRIMARY KEY,
+    id                 INTEGER PRIMARY KEY,
+    declarations_token TEXT NOT NULL UNIQUE,
     shared_group       TEXT NOT NULL REFERENCES ddm_groups (group_key),
     own_group          TEXT NOT NULL REFERENCES ddm_groups (group_key),
     created_at         TEXT NOT NULL
-) STRICT, WITHOUT ROWID;
+) STRICT;
 
 -- Per device: its own declarations, the set it should have (latest), the set whose token it was
 -- last given (offered: `tokens` or a DeclarativeManagement command), the set whose manifest it
--- fetched (manifest: `declaration-items`), and the set it was last notified of.
+-- fetched (manifest: `declaration-items`), and the set it was last notified of. Sets are referred
+-- to by integer id: the rows stay narrow, so rewriting 100,000 of them after a shared change is fast.
 CREATE TABLE ddm_devices (
     udid          TEXT PRIMARY KEY,
     own_group     TEXT NOT NULL REFERENCES ddm_groups (group_key),
-    latest_set    TEXT NOT NULL REFERENCES ddm_sets (declarations_token),
+    latest_set    INTEGER NOT NULL REFERENCES ddm_sets (id),
     latest_set_at TEXT NOT NULL,
-    offered_set   TEXT REFERENCES ddm_sets (declarations_token),
-    manifest_set  TEXT REFERENCES ddm_sets (declarations_token),
-    notified_set  TEXT,
+    offered_set   INTEGER REFERENCES ddm_sets (id),
+    manifest_set  INTEGER REFERENCES ddm_sets (id),
+    notified_set  INTEGER,
     enrolled_at   TEXT
 ) STRICT;
 CREATE INDEX ddm_devices_own_group ON ddm_devices (own_group);

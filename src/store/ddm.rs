@@ -196,7 +196,11 @@ pub fn set_groups(
 pub fn device(conn: &Connection, udid: &str) -> Result<Option<DeviceSync>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT udid, own_group, latest_set, latest_set_at, offered_set, manifest_set, notified_set,
+            "SELECT udid, own_group, (SELECT declarations_token FROM ddm_sets WHERE id = latest_set),
+                    latest_set_at,
+                    (SELECT declarations_token FROM ddm_sets WHERE id = offered_set),
+                    (SELECT declarations_token FROM ddm_sets WHERE id = manifest_set),
+                    (SELECT declarations_token FROM ddm_sets WHERE id = notified_set),
                     enrolled_at
              FROM ddm_devices WHERE udid = ?1",
         )?
@@ -226,7 +230,8 @@ pub fn put_device(
 ) -> Result<bool, StoreError> {
     let changed = conn
         .prepare_cached(
-            "INSERT INTO ddm_devices (udid, own_group, latest_set, latest_set_at) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO ddm_devices (udid, own_group, latest_set, latest_set_at)
+             VALUES (?1, ?2, (SELECT id FROM ddm_sets WHERE declarations_token = ?3), ?4)
              ON CONFLICT (udid) DO UPDATE SET
                  own_group = excluded.own_group,
                  latest_set = excluded.latest_set,
@@ -256,12 +261,13 @@ pub fn retarget_by_own_group(
 ) -> Result<Retargeted, StoreError> {
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS ddm_retarget (
-             own_group TEXT PRIMARY KEY, declarations_token TEXT NOT NULL) WITHOUT ROWID;
+             own_group TEXT PRIMARY KEY, set_id INTEGER NOT NULL) WITHOUT ROWID;
          DELETE FROM temp.ddm_retarget;",
     )?;
     {
         let mut insert = conn.prepare_cached(
-            "INSERT INTO temp.ddm_retarget (own_group, declarations_token) VALUES (?1, ?2)",
+            "INSERT INTO temp.ddm_retarget (own_group, set_id)
+             VALUES (?1, (SELECT id FROM main.ddm_sets WHERE declarations_token = ?2))",
         )?;
         for (group, token) in targets {
             insert.execute(params![group, token])?;
@@ -270,12 +276,13 @@ pub fn retarget_by_own_group(
     let mut retargeted = Retargeted::default();
     {
         let mut update = conn.prepare_cached(
-            "UPDATE ddm_devices SET latest_set = r.declarations_token, latest_set_at = ?1,
-                 notified_set = iif(enrolled_at IS NULL, notified_set, r.declarations_token),
-                 offered_set = iif(enrolled_at IS NULL, offered_set, r.declarations_token)
+            "UPDATE ddm_devices SET latest_set = r.set_id, latest_set_at = ?1,
+                 notified_set = iif(enrolled_at IS NULL, notified_set, r.set_id),
+                 offered_set = iif(enrolled_at IS NULL, offered_set, r.set_id)
              FROM temp.ddm_retarget AS r
-             WHERE ddm_devices.own_group = r.own_group AND ddm_devices.latest_set <> r.declarations_token
-             RETURNING udid, latest_set, latest_set_at, enrolled_at IS NOT NULL",
+             WHERE ddm_devices.own_group = r.own_group AND ddm_devices.latest_set <> r.set_id
+             RETURNING udid, (SELECT declarations_token FROM ddm_sets WHERE id = latest_set), latest_set_at,
+                 enrolled_at IS NOT NULL",
         )?;
         let mut rows = update.query([now])?;
         while let Some(row) = rows.next()? {
@@ -306,12 +313,12 @@ pub fn claim_notifications(conn: &Connection, udid: Option<&str>) -> Result<Vec<
         Some(_) => conn.prepare_cached(
             "UPDATE ddm_devices SET notified_set = latest_set, offered_set = latest_set
              WHERE udid = ?1 AND enrolled_at IS NOT NULL AND notified_set IS NOT latest_set
-             RETURNING udid, latest_set, latest_set_at",
+             RETURNING udid, (SELECT declarations_token FROM ddm_sets WHERE id = latest_set), latest_set_at",
         )?,
         None => conn.prepare_cached(
             "UPDATE ddm_devices SET notified_set = latest_set, offered_set = latest_set
              WHERE enrolled_at IS NOT NULL AND notified_set IS NOT latest_set
-             RETURNING udid, latest_set, latest_set_at",
+             RETURNING udid, (SELECT declarations_token FROM ddm_sets WHERE id = latest_set), latest_set_at",
         )?,
     };
     let rows = match udid {
@@ -328,7 +335,7 @@ pub fn enroll(conn: &Connection, udid: &str, now: &str) -> Result<Option<Notific
             "UPDATE ddm_devices SET enrolled_at = ?2, notified_set = latest_set, offered_set = latest_set,
                     manifest_set = NULL
              WHERE udid = ?1
-             RETURNING udid, latest_set, latest_set_at",
+             RETURNING udid, (SELECT declarations_token FROM ddm_sets WHERE id = latest_set), latest_set_at",
         )?
         .query_row(params![udid, now], notification_row)
         .optional()?)
@@ -336,8 +343,10 @@ pub fn enroll(conn: &Connection, udid: &str, now: &str) -> Result<Option<Notific
 
 /// Gives back claims that could not be delivered, so a later flush sends them.
 pub fn unclaim(conn: &Connection, notifications: &[Notification]) -> Result<(), StoreError> {
-    let mut stmt = conn
-        .prepare_cached("UPDATE ddm_devices SET notified_set = NULL WHERE udid = ?1 AND notified_set = ?2")?;
+    let mut stmt = conn.prepare_cached(
+        "UPDATE ddm_devices SET notified_set = NULL
+         WHERE udid = ?1 AND notified_set = (SELECT id FROM ddm_sets WHERE declarations_token = ?2)",
+    )?;
     for notification in notifications {
         stmt.execute(params![notification.udid, notification.declarations_token])?;
     }
@@ -348,8 +357,9 @@ pub fn unclaim(conn: &Connection, notifications: &[Notification]) -> Result<(), 
 /// more. Marks the device enrolled if it was not (it is talking DDM, so the MDM layer enrolled it).
 pub fn mark_offered(conn: &Connection, udid: &str, token: &str, now: &str) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "UPDATE ddm_devices SET offered_set = ?2, enrolled_at = coalesce(enrolled_at, ?3),
-                notified_set = ?2
+        "UPDATE ddm_devices SET offered_set = s.id, notified_set = s.id,
+                enrolled_at = coalesce(enrolled_at, ?3)
+         FROM (SELECT id FROM ddm_sets WHERE declarations_token = ?2) AS s
          WHERE udid = ?1",
     )?
     .execute(params![udid, token, now])?;
@@ -359,7 +369,9 @@ pub fn mark_offered(conn: &Connection, udid: &str, token: &str, now: &str) -> Re
 /// Records that the device fetched the manifest of `token` (`declaration-items`).
 pub fn mark_manifest(conn: &Connection, udid: &str, token: &str) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "UPDATE ddm_devices SET manifest_set = ?2, offered_set = coalesce(offered_set, ?2) WHERE udid = ?1",
+        "UPDATE ddm_devices SET manifest_set = s.id, offered_set = coalesce(offered_set, s.id)
+         FROM (SELECT id FROM ddm_sets WHERE declarations_token = ?2) AS s
+         WHERE udid = ?1",
     )?
     .execute(params![udid, token])?;
     Ok(())
@@ -373,14 +385,16 @@ pub struct Pruned {
     pub declarations: usize,
 }
 
-/// Removes sets no device points at (latest, offered or manifest), then groups and declarations
+/// Removes sets no device points at (latest, offered, manifest or notified: an id must not be
+/// reused while a device's pointer names it), then groups and declarations
 /// nothing refers to any more.
 pub fn prune(conn: &Connection) -> Result<Pruned, StoreError> {
     let sets = conn.execute(
-        "DELETE FROM ddm_sets WHERE declarations_token NOT IN (
+        "DELETE FROM ddm_sets WHERE id NOT IN (
              SELECT latest_set FROM ddm_devices
              UNION SELECT offered_set FROM ddm_devices WHERE offered_set IS NOT NULL
-             UNION SELECT manifest_set FROM ddm_devices WHERE manifest_set IS NOT NULL)",
+             UNION SELECT manifest_set FROM ddm_devices WHERE manifest_set IS NOT NULL
+             UNION SELECT notified_set FROM ddm_devices WHERE notified_set IS NOT NULL)",
         [],
     )?;
     let groups = conn.execute(
