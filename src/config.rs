@@ -71,6 +71,22 @@ pub struct Config {
     pub apns: ApnsConfig,
     pub catalog: CatalogConfig,
     pub mdm: MdmConfig,
+    pub ddm: DdmConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DdmConfig {
+    /// Largest DDM status report accepted, in bytes (larger ones are refused with 413).
+    pub status_max_bytes: usize,
+}
+
+impl Default for DdmConfig {
+    fn default() -> Self {
+        DdmConfig {
+            status_max_bytes: crate::ddm::DEFAULT_STATUS_MAX_BYTES,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod ddm;
 pub mod enrollment;
 pub mod mdm;
 pub mod ops;

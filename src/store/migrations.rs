@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "mdm",
         sql: include_str!("../../migrations/0005_mdm.sql"),
     },
+    Migration {
+        version: 7,
+        name: "ddm",
+        sql: include_str!("../../migrations/0007_ddm.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of an Orchard database ("ORCH").

@@ -8,6 +8,7 @@ pub mod admins;
 pub mod audit;
 pub mod catalog;
 pub mod commands;
+pub mod ddm;
 pub mod devices;
 pub mod enrollment;
 pub mod login_failures;

@@ -1,0 +1,337 @@
+//! Declaration sets and the sync trigger.
+//!
+//! A device's set is the shared declarations (every DDM device gets them) plus its own; its own win
+//! over a shared one with the same identifier. Both parts are stored as content-addressed groups,
+//! so devices with the same own declarations share one group, and recomputing after a change of
+//! the shared declarations is one token per distinct own group plus one set-based UPDATE.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+
+use super::{DdmError, DdmService, SyncChange, parse_timestamp};
+use crate::protocol::ddm::set::SyncTokens;
+use crate::protocol::ddm::token::declarations_token;
+use crate::protocol::ddm::{Declaration, DeclarationIdentifier, DeclarationSet, TokensResponse};
+use crate::store::ddm::{self as store, GroupMember, Notification, StoredDeclaration};
+
+/// What a change of declarations did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Recomputation {
+    /// Devices whose `DeclarationsToken` changed.
+    pub devices_changed: usize,
+    /// Distinct own groups for which a set was computed.
+    pub sets_computed: usize,
+    /// Devices handed to the notifier.
+    pub devices_notified: usize,
+}
+
+/// The token of the set made of `shared` and `own` (own wins on an identifier).
+fn compose_token(shared: &[GroupMember], own: &[GroupMember]) -> String {
+    let own_identifiers: HashSet<&str> = own.iter().map(|m| m.identifier.as_str()).collect();
+    declarations_token(
+        shared
+            .iter()
+            .filter(|m| !own_identifiers.contains(m.identifier.as_str()))
+            .chain(own)
+            .map(|m| (m.identifier.as_str(), m.server_token.as_str())),
+    )
+}
+
+fn stored(declaration: &Declaration) -> StoredDeclaration {
+    StoredDeclaration {
+        identifier: declaration.identifier().to_string(),
+        server_token: declaration.server_token().to_string(),
+        declaration_type: declaration.declaration_type().to_string(),
+        payload: Value::Object(declaration.payload().clone()).to_string(),
+    }
+}
+
+/// Stores a list of declarations as a group; returns the group's key and members.
+fn intern_group(
+    conn: &Connection,
+    declarations: &[Declaration],
+    ids: &mut HashMap<(String, String), i64>,
+    now: &str,
+) -> Result<(String, Vec<GroupMember>), DdmError> {
+    let key = declarations_token(
+        declarations
+            .iter()
+            .map(|d| (d.identifier().as_str(), d.server_token())),
+    );
+    let mut members = Vec::with_capacity(declarations.len());
+    for declaration in declarations {
+        let cache_key = (
+            declaration.identifier().to_string(),
+            declaration.server_token().to_string(),
+        );
+        let id = match ids.get(&cache_key) {
+            Some(id) => *id,
+            None => {
+                let id = store::intern_declaration(conn, &stored(declaration), now)?;
+                ids.insert(cache_key, id);
+                id
+            }
+        };
+        members.push(GroupMember {
+            group_key: key.clone(),
+            identifier: declaration.identifier().to_string(),
+            server_token: declaration.server_token().to_string(),
+            declaration_id: id,
+        });
+    }
+    let member_ids: Vec<i64> = members.iter().map(|m| m.declaration_id).collect();
+    store::intern_group(conn, &key, &member_ids, now)?;
+    Ok((key, members))
+}
+
+/// The current shared group and its members (an empty group on a new database).
+fn shared(conn: &Connection, now: &str) -> Result<(String, Vec<GroupMember>), DdmError> {
+    match store::shared_group(conn)? {
+        Some(key) => {
+            let members = store::group_members(conn, &key)?;
+            Ok((key, members))
+        }
+        None => {
+            let (key, members) = intern_group(conn, &[], &mut HashMap::new(), now)?;
+            store::set_shared_group(conn, &key, now)?;
+            Ok((key, members))
+        }
+    }
+}
+
+/// Makes sure the device has a row (with no own declarations if new); returns its sync state.
+pub(super) fn ensure_device(conn: &Connection, udid: &str, now: &str) -> Result<store::DeviceSync, DdmError> {
+    if let Some(device) = store::device(conn, udid)? {
+        return Ok(device);
+    }
+    let (shared_key, shared_members) = shared(conn, now)?;
+    let (own_key, own_members) = intern_group(conn, &[], &mut HashMap::new(), now)?;
+    let token = compose_token(&shared_members, &own_members);
+    store::intern_set(conn, &token, &shared_key, &own_key, now)?;
+    store::put_device(conn, udid, &own_key, &token, now)?;
+    store::device(conn, udid)?.ok_or_else(|| DdmError::Inconsistent(format!("device {udid} vanished")))
+}
+
+/// Rebuilds a stored declaration, checking its token still matches its content.
+fn rebuild(stored: StoredDeclaration) -> Result<Declaration, DdmError> {
+    let bad = |why: String| DdmError::Inconsistent(format!("declaration {}: {why}", stored.identifier));
+    let identifier = DeclarationIdentifier::parse(&stored.identifier).map_err(|e| bad(e.to_string()))?;
+    let payload: Map<String, Value> =
+        serde_json::from_str(&stored.payload).map_err(|e| bad(e.to_string()))?;
+    let declaration = Declaration::from_parts(&stored.declaration_type, identifier, payload)?;
+    if declaration.server_token() != stored.server_token {
+        return Err(bad("the stored token does not match the content".into()));
+    }
+    Ok(declaration)
+}
+
+/// The declarations of the set named `token`, checked against the token.
+pub(super) fn load_set(conn: &Connection, token: &str) -> Result<DeclarationSet, DdmError> {
+    let (shared_key, own_key) = store::set_groups(conn, token)?
+        .ok_or_else(|| DdmError::Inconsistent(format!("declaration set {token} is missing")))?;
+    let own = store::group_declarations(conn, &own_key)?
+        .into_iter()
+        .map(rebuild)
+        .collect::<Result<Vec<_>, _>>()?;
+    let own_identifiers: HashSet<String> = own.iter().map(|d| d.identifier().to_string()).collect();
+    let mut declarations = own;
+    for shared in store::group_declarations(conn, &shared_key)? {
+        if !own_identifiers.contains(&shared.identifier) {
+            declarations.push(rebuild(shared)?);
+        }
+    }
+    let set = DeclarationSet::new(declarations)?;
+    if set.declarations_token() != token {
+        return Err(DdmError::Inconsistent(format!(
+            "declaration set {token} no longer has its token"
+        )));
+    }
+    Ok(set)
+}
+
+pub(super) fn tokens_json(token: &str, token_at: &str) -> Result<Vec<u8>, DdmError> {
+    let response = TokensResponse {
+        sync_tokens: SyncTokens {
+            declarations_token: token.to_string(),
+            timestamp: parse_timestamp(token_at)?,
+        },
+    };
+    serde_json::to_vec(&response).map_err(|e| DdmError::Inconsistent(e.to_string()))
+}
+
+impl DdmService {
+    /// Replaces the shared declarations (the status subscription, activations, ... every DDM
+    /// device gets) and recomputes every device's set in one transaction; devices whose token
+    /// changed are notified once.
+    pub async fn set_shared_declarations(
+        &self,
+        declarations: Vec<Declaration>,
+    ) -> Result<Recomputation, DdmError> {
+        DeclarationSet::new(declarations.clone())?;
+        let now = self.now_text();
+        let (mut outcome, claimed) = self
+            .in_transaction(move |tx| {
+                let (key, members) = intern_group(tx, &declarations, &mut HashMap::new(), &now)?;
+                if store::shared_group(tx)?.as_deref() == Some(key.as_str()) {
+                    return Ok((Recomputation::default(), Vec::new()));
+                }
+                store::set_shared_group(tx, &key, &now)?;
+                let groups = store::own_groups_in_use(tx)?;
+                let mut targets: Vec<(String, String)> = Vec::new();
+                for own in groups.chunk_by(|a, b| a.group_key == b.group_key) {
+                    let own_key = own[0].group_key.clone();
+                    let own: Vec<GroupMember> =
+                        own.iter().filter(|m| m.declaration_id != 0).cloned().collect();
+                    let token = compose_token(&members, &own);
+                    store::intern_set(tx, &token, &key, &own_key, &now)?;
+                    targets.push((own_key, token));
+                }
+                // Notifications left over from a failed delivery wait for `flush_notifications`.
+                let retargeted = store::retarget_by_own_group(tx, &targets, &now)?;
+                let claimed = retargeted.claimed;
+                let outcome = Recomputation {
+                    devices_changed: retargeted.devices_changed,
+                    sets_computed: targets.len(),
+                    devices_notified: 0,
+                };
+                Ok((outcome, claimed))
+            })
+            .await?;
+        outcome.devices_notified = self.notify(claimed).await?;
+        Ok(outcome)
+    }
+
+    /// Sets one device's own declarations (what the policy engine computed for it).
+    pub async fn set_device_declarations(
+        &self,
+        udid: &str,
+        declarations: Vec<Declaration>,
+    ) -> Result<Recomputation, DdmError> {
+        self.set_many_device_declarations(vec![(udid.to_string(), declarations)])
+            .await
+    }
+
+    /// Sets the own declarations of many devices in one transaction.
+    pub async fn set_many_device_declarations(
+        &self,
+        devices: Vec<(String, Vec<Declaration>)>,
+    ) -> Result<Recomputation, DdmError> {
+        for (udid, declarations) in &devices {
+            super::check_udid(udid)?;
+            DeclarationSet::new(declarations.clone())?;
+        }
+        let now = self.now_text();
+        let (mut outcome, claimed) = self
+            .in_transaction(move |tx| {
+                let (shared_key, shared_members) = shared(tx, &now)?;
+                let mut ids = HashMap::new();
+                let mut tokens: HashMap<String, String> = HashMap::new();
+                let mut outcome = Recomputation::default();
+                let mut claimed = Vec::new();
+                for (udid, declarations) in &devices {
+                    let (own_key, own_members) = intern_group(tx, declarations, &mut ids, &now)?;
+                    let token = match tokens.get(&own_key) {
+                        Some(token) => token.clone(),
+                        None => {
+                            let token = compose_token(&shared_members, &own_members);
+                            store::intern_set(tx, &token, &shared_key, &own_key, &now)?;
+                            tokens.insert(own_key.clone(), token.clone());
+                            outcome.sets_computed += 1;
+                            token
+                        }
+                    };
+                    let before = store::device(tx, udid)?.map(|device| device.latest_set);
+                    store::put_device(tx, udid, &own_key, &token, &now)?;
+                    if before.as_deref() != Some(token.as_str()) {
+                        outcome.devices_changed += 1;
+                        claimed.extend(store::claim_notifications(tx, Some(udid))?);
+                    }
+                }
+                Ok((outcome, claimed))
+            })
+            .await?;
+        outcome.devices_notified = self.notify(claimed).await?;
+        Ok(outcome)
+    }
+
+    /// A device enrolled or re-enrolled (after its `TokenUpdate`): it is told its tokens whatever it
+    /// was told before, since a re-enrolled device may have lost its declarations.
+    pub async fn on_enrollment(&self, udid: &str) -> Result<(), DdmError> {
+        self.on_enrollments(vec![udid.to_string()]).await
+    }
+
+    /// [`DdmService::on_enrollment`] for many devices (an import), in one transaction.
+    pub async fn on_enrollments(&self, udids: Vec<String>) -> Result<(), DdmError> {
+        for udid in &udids {
+            super::check_udid(udid)?;
+        }
+        let now = self.now_text();
+        let claimed = self
+            .in_transaction(move |tx| {
+                let mut claimed = Vec::with_capacity(udids.len());
+                for udid in &udids {
+                    ensure_device(tx, udid, &now)?;
+                    claimed.extend(store::enroll(tx, udid, &now)?);
+                }
+                Ok(claimed)
+            })
+            .await?;
+        self.notify(claimed).await?;
+        Ok(())
+    }
+
+    /// Removes declaration sets, groups and declarations no device can be served any more (for
+    /// the daily housekeeping): a set stays while a device's latest, offered or manifest points at it.
+    pub async fn prune(&self) -> Result<store::Pruned, DdmError> {
+        self.in_transaction(|tx| Ok(store::prune(tx)?)).await
+    }
+
+    /// Sends the notifications still due (ones the notifier could not deliver before).
+    pub async fn flush_notifications(&self) -> Result<usize, DdmError> {
+        let claimed = self
+            .in_transaction(|tx| Ok(store::claim_notifications(tx, None)?))
+            .await?;
+        self.notify(claimed).await
+    }
+
+    /// Hands claimed notifications to the notifier; gives back the ones it could not deliver.
+    async fn notify(&self, claimed: Vec<Notification>) -> Result<usize, DdmError> {
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        // Devices moved by one change share their token and its time: encode each pair once.
+        let mut encoded: HashMap<(&str, &str), Vec<u8>> = HashMap::new();
+        let mut changes = Vec::with_capacity(claimed.len());
+        for notification in &claimed {
+            let key = (
+                notification.declarations_token.as_str(),
+                notification.token_at.as_str(),
+            );
+            let json = match encoded.get(&key) {
+                Some(json) => json.clone(),
+                None => {
+                    let json = tokens_json(key.0, key.1)?;
+                    encoded.insert(key, json.clone());
+                    json
+                }
+            };
+            changes.push(SyncChange {
+                udid: notification.udid.clone(),
+                tokens_json: json,
+            });
+        }
+        match self.notifier.declarations_changed(&changes).await {
+            Ok(()) => Ok(changes.len()),
+            Err(error) => {
+                let failed: HashSet<String> = error.failed.iter().cloned().collect();
+                let give_back: Vec<Notification> =
+                    claimed.into_iter().filter(|n| failed.contains(&n.udid)).collect();
+                self.in_transaction(move |tx| Ok(store::unclaim(tx, &give_back)?))
+                    .await?;
+                Err(DdmError::Notify(error.to_string()))
+            }
+        }
+    }
+}
