@@ -55,27 +55,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let mut config = test_config(dir.path());
-    tweak(&mut config);
-    let clock = VirtualClock::new(start_time());
-    let state = tokio::task::spawn_blocking({
-        let clock = clock.clone();
-        move || app::prepare(config, Arc::new(clock))
-    })
-    .await
-    .unwrap()
-    .expect("appliance prepares");
-    let server = app::start(state.clone()).expect("appliance starts");
-    let base = format!("https://localhost:{}", server.https_addr.port());
-    let client = client_for(&state);
-    TestApp {
-        base,
-        state,
-        clock,
-        server: Some(server),
-        client,
-        dir,
-    }
+    spawn_app_with_routes(dir, tweak, |_| {}).await
 }
 
 impl TestApp {
