@@ -21,7 +21,7 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
-cargo nextest run --workspace --all-targets --no-fail-fast "$@"
+cargo nextest run --workspace --no-fail-fast "$@"
 
 # The Debian package: build, install, start, purge. Only for a full run (no test filter).
 if [ $# -eq 0 ]; then
