@@ -248,9 +248,19 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
     Ok(config::resolve(&layers)?)
 }
 
+/// The scheduler crate narrates its own start-up at `info` ("Uninited", "Job creator created");
+/// keep it at `warn` unless the configured filter names it.
+fn quiet_dependencies(level: &str) -> String {
+    if level.contains("tokio_cron_scheduler") {
+        level.to_string()
+    } else {
+        format!("{level},tokio_cron_scheduler=warn")
+    }
+}
+
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(quiet_dependencies(&config.log.level)))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
