@@ -8,10 +8,10 @@ use serde::Deserialize;
 
 use super::error::{message_of, safe_next, status_of};
 use super::guard::client_info;
-use super::{CurrentAdmin, Layout, page, see_other};
+use super::{CurrentAdmin, Layout, public_form_page, see_other};
 use crate::admin::AdminError;
 use crate::app::AppState;
-use crate::web::csrf::{SESSION_COOKIE, cookie, form_token};
+use crate::web::csrf::{SESSION_COOKIE, cookie};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::get().to(show))
@@ -47,14 +47,8 @@ pub struct LoginForm {
     next: String,
 }
 
-fn render(req: &HttpRequest, status: StatusCode, mut body: LoginPage) -> HttpResponse {
-    let (token, cookie) = form_token(req);
-    body.form_token = token;
-    let mut response = page(status, &body);
-    if let Some(cookie) = cookie {
-        let _ = response.add_cookie(&cookie);
-    }
-    response
+fn render(req: &HttpRequest, status: StatusCode, body: LoginPage) -> HttpResponse {
+    public_form_page(req, status, |form_token| LoginPage { form_token, ..body })
 }
 
 fn blank(next: &str) -> LoginPage {

@@ -147,6 +147,21 @@ impl Layout {
     }
 }
 
+/// Renders a form page for someone not signed in (login, first-admin setup): `body` receives the
+/// double-submit CSRF token for its hidden field, and the matching cookie is set when new.
+pub fn public_form_page<T: Template>(
+    req: &actix_web::HttpRequest,
+    status: StatusCode,
+    body: impl FnOnce(String) -> T,
+) -> HttpResponse {
+    let (token, cookie) = crate::web::csrf::form_token(req);
+    let mut response = page(status, &body(token));
+    if let Some(cookie) = cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    response
+}
+
 /// Renders a page with `status`. Pages are never cached: they show live, per-account data.
 pub fn page(status: StatusCode, template: &impl Template) -> HttpResponse {
     match template.render() {

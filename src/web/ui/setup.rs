@@ -6,10 +6,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::guard::client_info;
-use super::{Layout, page, see_other};
+use super::{Layout, public_form_page, see_other};
 use crate::admin::{AdminError, password};
 use crate::app::AppState;
-use crate::web::csrf::form_token;
 use crate::web::ui::error::{message_of, status_of};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -48,14 +47,8 @@ pub struct SetupForm {
     password_confirm: String,
 }
 
-fn render(req: &HttpRequest, status: StatusCode, mut body: SetupPage) -> HttpResponse {
-    let (token, cookie) = form_token(req);
-    body.form_token = token;
-    let mut response = page(status, &body);
-    if let Some(cookie) = cookie {
-        let _ = response.add_cookie(&cookie);
-    }
-    response
+fn render(req: &HttpRequest, status: StatusCode, body: SetupPage) -> HttpResponse {
+    public_form_page(req, status, |form_token| SetupPage { form_token, ..body })
 }
 
 fn blank(token: &str) -> SetupPage {
