@@ -11,15 +11,7 @@ async fn an_oversized_form_is_refused_before_any_handler() {
     let app = spawn_app().await;
     app.create_admin("ada", Role::Admin).await;
     let client = client_for(&app.state);
-    let page = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_in(&page);
+    let token = app.login_form_token(&client).await;
     let huge = "x".repeat(200 * 1024);
     let before = app.audit_count().await;
     let resp = client
@@ -43,15 +35,7 @@ async fn markup_in_input_is_shown_as_text_never_run() {
     let app = spawn_app().await;
     app.create_admin("ada", Role::Admin).await;
     let client = client_for(&app.state);
-    let page = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_in(&page);
+    let token = app.login_form_token(&client).await;
     let evil = "<script>alert(1)</script>\"><img src=x>";
     let resp = client
         .post(app.url("/login"))

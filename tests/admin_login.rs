@@ -28,15 +28,7 @@ async fn a_wrong_password_is_refused_and_the_right_one_opens_a_secure_session() 
     let app = spawn_app().await;
     app.create_admin("ada", Role::Admin).await;
     let client = client_for(&app.state);
-    let page = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = csrf_in(&page);
+    let token = app.login_form_token(&client).await;
     let resp = client
         .post(app.url("/login"))
         .form(&[

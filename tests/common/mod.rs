@@ -208,13 +208,8 @@ impl TestApp {
             .unwrap();
     }
 
-    /// Signs `client` in through the login form; returns the status of the login POST.
-    pub async fn login_with(
-        &self,
-        client: &reqwest::Client,
-        username: &str,
-        password: &str,
-    ) -> reqwest::StatusCode {
+    /// The CSRF token of the login form, as a browser gets it (sets the form cookie on `client`).
+    pub async fn login_form_token(&self, client: &reqwest::Client) -> String {
         let page = client
             .get(self.url("/login"))
             .send()
@@ -223,7 +218,17 @@ impl TestApp {
             .text()
             .await
             .unwrap();
-        let token = csrf_in(&page);
+        csrf_in(&page)
+    }
+
+    /// Signs `client` in through the login form; returns the status of the login POST.
+    pub async fn login_with(
+        &self,
+        client: &reqwest::Client,
+        username: &str,
+        password: &str,
+    ) -> reqwest::StatusCode {
+        let token = self.login_form_token(client).await;
         client
             .post(self.url("/login"))
             .form(&[
