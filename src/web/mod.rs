@@ -48,10 +48,7 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
 
 /// Health: answers 200 only when the database answers.
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let result = state
-        .store
-        .read(|c| Ok(c.query_row("SELECT count(*) FROM schema_version", [], |r| r.get::<_, i64>(0))?))
-        .await;
+    let result = state.store.read(crate::store::migrations::current_version).await;
     match result {
         Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ok\n"),
         Err(e) => {
