@@ -1,6 +1,6 @@
 //! `orchard admin create|list|reset-password|disable|enable`, run as the built binary.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

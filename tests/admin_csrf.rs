@@ -1,7 +1,7 @@
 //! Every state-changing form needs a valid CSRF token: without one the request is refused with
 //! 403 and nothing changes.
 
-mod common;
+use crate::common;
 
 use common::*;
 use orchard::admin::Role;

@@ -1,7 +1,7 @@
 //! Hostile, malformed and oversized input to the admin pages: a clear 4xx, nothing stored,
 //! nothing executed.
 
-mod common;
+use crate::common;
 
 use common::*;
 use orchard::admin::Role;

@@ -1,7 +1,7 @@
 //! Login: wrong passwords, rate limiting per account and per address, idle session expiry
 //! (virtual clock), cookie attributes, security headers and static files.
 
-mod common;
+use crate::common;
 
 use std::net::IpAddr;
 

@@ -1,6 +1,6 @@
 //! What each role can reach: the users page is for admins only; others get a clear 403 page.
 
-mod common;
+use crate::common;
 
 use common::*;
 use orchard::admin::Role;

@@ -1,6 +1,6 @@
 //! The first administrator: a one-time link, never a default password.
 
-mod common;
+use crate::common;
 
 use common::*;
 use orchard::admin::Role;

@@ -1,6 +1,6 @@
 //! `orchard backup` / `orchard restore` with the real binary, while a real server runs.
 
-mod process;
+use crate::process;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! first-admin setup through the printed link, sign in, see the dashboard; a wrong password is
 //! refused; a viewer cannot reach the users page.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

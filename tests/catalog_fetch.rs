@@ -2,7 +2,7 @@
 //! standing in for Apple's root: success, 304, 500, timeout, wrong CA, truncated body. After each
 //! failure the last good catalog is still served and the alert is raised.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

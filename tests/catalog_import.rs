@@ -1,6 +1,6 @@
 //! Offline import (library and CLI), export, and the `/feeds/` mirror.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -1,6 +1,6 @@
 //! The housekeeping scheduler and cross-process catalog changes.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,7 +1,7 @@
 //! Every command Orchard builds is validated against Apple's YAML schema for it: key names,
 //! types, allowed values and required keys (`mdm/commands/*.yaml`).
 
-mod mdm_support;
+use crate::mdm_support;
 
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! Every declaration Orchard can emit, for every platform, OS version and enrollment, checked
 //! against Apple's YAML schemas (plus the newer availability the facts file records).
 
-mod schema;
+use crate::schema;
 
 use orchard::protocol::ddm::{
     ActivationPredicate, AutomaticActions, Beta, BetaProgram, Declaration, DeclarationError,

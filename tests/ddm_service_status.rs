@@ -1,7 +1,7 @@
 //! The DDM status channel: the real macOS report, incremental and full reports, history only on
 //! change, errors, declaration states on the device, inventory, and refused input.
 
-mod ddm_fixture;
+use crate::ddm_fixture;
 
 use chrono::Duration;
 use ddm_fixture::*;

@@ -1,7 +1,7 @@
 //! The DDM service's declaration sets: deterministic tokens, exactly one notification per change,
 //! re-enrollment, and syncs that never mix two sets while policies change.
 
-mod ddm_fixture;
+use crate::ddm_fixture;
 
 use ddm_fixture::*;
 use orchard::ddm::DdmError;

@@ -1,6 +1,6 @@
 //! Status reports: the real macOS 13 report, a software-update report, and bad input.
 
-mod schema;
+use crate::schema;
 
 use orchard::protocol::ddm::status::{InstallReasonCode, InstallState, Validity};
 use orchard::protocol::ddm::{DeclarationClass, StatusReport, StatusReportError};

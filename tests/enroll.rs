@@ -1,5 +1,5 @@
 //! The enrollment profile, tokens and the enrollment page.
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! Device identity on MDM requests: Mdm-Signature (SHA-1 and SHA-256), TLS client
 //! certificates, a trusted proxy's header; and every bad case refused.
-mod common;
+use crate::common;
 
 use std::path::Path;
 

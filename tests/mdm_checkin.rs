@@ -1,7 +1,7 @@
 //! Check-ins through the MDM service, against a real SQLite file: real device messages replay,
 //! enrollment, identity binding, and bad input that must change nothing.
 
-mod mdm_support;
+use crate::mdm_support;
 
 use std::sync::Arc;
 

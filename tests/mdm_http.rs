@@ -2,7 +2,7 @@
 //! A stand-in for the identity layer puts a `CertFingerprint` into the request extensions, as
 //! the real `Mdm-Signature` verification will.
 
-mod mdm_support;
+use crate::mdm_support;
 
 use actix_web::dev::Service;
 use actix_web::{App, HttpMessage, test};

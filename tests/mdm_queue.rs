@@ -1,6 +1,6 @@
 //! The command queue through the MDM service, against a real SQLite file and a virtual clock.
 
-mod mdm_support;
+use crate::mdm_support;
 
 use chrono::Duration;
 use mdm_support::*;

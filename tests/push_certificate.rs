@@ -1,7 +1,7 @@
 //! Importing the MDM push certificate: PKCS#12 made by OpenSSL (legacy and modern) and PEM,
 //! refusals with their reasons, the topic guard, expiry, and the CLI.
 
-mod push_support;
+use crate::push_support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

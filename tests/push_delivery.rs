@@ -1,6 +1,6 @@
 //! Pushes over real TLS (client-certificate auth, HTTP/2) to the in-repo fake APNs.
 
-mod push_support;
+use crate::push_support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Request ids, error rendering and metrics, in-process over real TLS.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,6 +1,6 @@
 //! SCEP against an independent client (Debian's `scepclient`, micromdm/scep) over real TLS,
 //! and against the appliance's own client helpers.
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

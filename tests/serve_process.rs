@@ -1,7 +1,7 @@
 //! The real binary under a service manager's eyes: READY=1 after bind, graceful SIGTERM,
 //! `orchard healthcheck`.
 
-mod process;
+use crate::process;
 
 use std::io::Write;
 use std::net::TcpStream;
