@@ -63,11 +63,17 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
-    pub async fn stop(mut self) -> tempfile::TempDir {
-        if let Some(server) = self.server.take() {
+    /// Stops the server gracefully. The test's client is dropped first: its idle keep-alive
+    /// connections would otherwise hold the graceful shutdown for its whole timeout.
+    pub async fn stop(self) -> tempfile::TempDir {
+        let TestApp {
+            server, client, dir, ..
+        } = self;
+        drop(client);
+        if let Some(server) = server {
             server.stop().await;
         }
-        self.dir
+        dir
     }
 }
 
