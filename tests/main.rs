@@ -40,3 +40,4 @@ mod push_delivery;
 mod request_context;
 mod scep;
 mod serve_process;
+mod ui_devices;

@@ -7,6 +7,7 @@ use super::checkin::authorize;
 use super::{CertFingerprint, MdmError, MdmService};
 use crate::protocol::commands::{Command, CommandRequest, ConnectReport, DeviceInformation, ReportStatus};
 use crate::protocol::{CommandUuid, Udid};
+use crate::store::StoreError;
 use crate::store::commands::{self as command_store, CommandStatus, NewCommand};
 use crate::store::devices::{self, EnrollmentState, Inventory};
 
@@ -101,13 +102,27 @@ impl MdmService {
         request: CommandRequest,
         priority: i64,
     ) -> Result<CommandUuid, MdmError> {
+        self.enqueue_with(udid, request, priority, |_, _| Ok(()))
+    }
+
+    /// [`MdmService::enqueue`] with `also` run in the same transaction once the command is
+    /// queued (the audit record of an administrator's action).
+    pub fn enqueue_with(
+        &self,
+        udid: &Udid,
+        request: CommandRequest,
+        priority: i64,
+        also: impl FnOnce(&Connection, &CommandUuid) -> Result<(), StoreError>,
+    ) -> Result<CommandUuid, MdmError> {
         let uuid = self.in_transaction(|tx| {
             let device =
                 devices::get(tx, udid.as_str())?.ok_or_else(|| MdmError::NotEnrolled(udid.to_string()))?;
             if device.state != EnrollmentState::Enrolled {
                 return Err(MdmError::NotEnrolled(udid.to_string()));
             }
-            self.enqueue_in(tx, udid, &request, priority)
+            let uuid = self.enqueue_in(tx, udid, &request, priority)?;
+            also(tx, &uuid)?;
+            Ok(uuid)
         })?;
         self.push.request_push(udid);
         Ok(uuid)

@@ -428,3 +428,76 @@ pub fn record_push(
     )?;
     Ok(())
 }
+
+/// One row of the devices list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceSummary {
+    pub udid: String,
+    pub state: EnrollmentState,
+    pub device_name: Option<String>,
+    pub serial_number: Option<String>,
+    pub product_name: Option<String>,
+    pub model_name: Option<String>,
+    pub os_version: Option<String>,
+    pub build_version: Option<String>,
+    pub is_supervised: Option<bool>,
+    pub last_seen_at: String,
+    pub last_push_result: Option<String>,
+}
+
+/// A page of devices, most recently seen first, whose UDID, serial, name, model or OS version
+/// contains `search` (case-insensitive); and how many match in all.
+pub fn list(
+    conn: &Connection,
+    search: &str,
+    limit: usize,
+    offset: usize,
+) -> Result<(Vec<DeviceSummary>, usize), StoreError> {
+    const MATCH: &str = "(?1 = '' OR udid LIKE ?1 ESCAPE '\\' OR serial_number LIKE ?1 ESCAPE '\\'
+        OR device_name LIKE ?1 ESCAPE '\\' OR product_name LIKE ?1 ESCAPE '\\'
+        OR model_name LIKE ?1 ESCAPE '\\' OR os_version LIKE ?1 ESCAPE '\\')";
+    let pattern = if search.is_empty() {
+        String::new()
+    } else {
+        let escaped = search
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    };
+    let total: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM devices WHERE {MATCH}"),
+        [&pattern],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT udid, enrollment_state, device_name, serial_number, product_name, model_name,
+                os_version, build_version, is_supervised, last_seen_at, last_push_result
+         FROM devices WHERE {MATCH}
+         ORDER BY last_seen_at DESC, udid LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = stmt.query_map(
+        params![
+            pattern,
+            i64::try_from(limit).unwrap_or(i64::MAX),
+            i64::try_from(offset).unwrap_or(i64::MAX)
+        ],
+        |r| {
+            Ok(DeviceSummary {
+                udid: r.get(0)?,
+                state: EnrollmentState::from_db(&r.get::<_, String>(1)?),
+                device_name: r.get(2)?,
+                serial_number: r.get(3)?,
+                product_name: r.get(4)?,
+                model_name: r.get(5)?,
+                os_version: r.get(6)?,
+                build_version: r.get(7)?,
+                is_supervised: r.get(8)?,
+                last_seen_at: r.get(9)?,
+                last_push_result: r.get(10)?,
+            })
+        },
+    )?;
+    let devices = rows.collect::<Result<Vec<_>, _>>()?;
+    Ok((devices, usize::try_from(total).unwrap_or(0)))
+}

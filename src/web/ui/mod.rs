@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod dashboard;
+pub mod devices;
 pub mod error;
 pub mod guard;
 pub mod login;
@@ -190,6 +191,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     login::configure(cfg);
     dashboard::configure(cfg);
     users::configure(cfg);
+    devices::configure(cfg);
     audit::configure(cfg);
     sections::configure(cfg);
 }

@@ -17,12 +17,6 @@ struct Placeholder {
 
 const SECTIONS: &[Placeholder] = &[
     Placeholder {
-        path: "/devices",
-        section: Section::Devices,
-        title: "Devices",
-        purpose: "Each enrolled device with its model, OS version, update status and compliance.",
-    },
-    Placeholder {
         path: "/groups",
         section: Section::Groups,
         title: "Groups",

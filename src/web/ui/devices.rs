@@ -1,0 +1,358 @@
+//! `/devices`: the fleet list (search, paging) and one device's page — identity, OS, model,
+//! supervision, last seen, push status, its command history with results, its declarations and
+//! their state on the device, its latest status items and OS history; buttons for the commands
+//! that only ask the device something.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{Authorized, CurrentAdmin, Layout, Section, UiError, can, page, see_other};
+use crate::admin::audit;
+use crate::app::AppState;
+use crate::ddm::{DeclarationOnDevice, StatusChange, StatusErrorView, StatusItemView};
+use crate::mdm::MdmError;
+use crate::protocol::Udid;
+use crate::protocol::commands::CommandRequest;
+use crate::store::commands::{self as command_store, CommandRecord};
+use crate::store::devices::{self, Device, DeviceSummary};
+
+pub const PAGE_SIZE: usize = 50;
+const HISTORY_LIMIT: usize = 50;
+const SEARCH_MAX_CHARS: usize = 100;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/devices", web::get().to(list))
+        .route("/devices/{udid}", web::get().to(show))
+        .route("/devices/{udid}/commands", web::post().to(queue_command));
+}
+
+/// Commands an operator may send from the device page: each only asks the device for
+/// information or to look for updates, so none can harm it.
+const SAFE_COMMANDS: [(&str, &str); 6] = [
+    ("DeviceInformation", "Refresh inventory"),
+    ("SecurityInfo", "Security info"),
+    ("ProfileList", "List profiles"),
+    ("ScheduleOSUpdateScan", "Scan for updates"),
+    ("AvailableOSUpdates", "Available updates"),
+    ("OSUpdateStatus", "Update status"),
+];
+
+fn safe_request(name: &str) -> Option<CommandRequest> {
+    Some(match name {
+        "DeviceInformation" => CommandRequest::device_information_for_updates(),
+        "SecurityInfo" => CommandRequest::SecurityInfo,
+        "ProfileList" => CommandRequest::ProfileList { managed_only: None },
+        "ScheduleOSUpdateScan" => CommandRequest::ScheduleOsUpdateScan { force: None },
+        "AvailableOSUpdates" => CommandRequest::AvailableOsUpdates,
+        "OSUpdateStatus" => CommandRequest::OsUpdateStatus,
+        _ => return None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: usize,
+}
+
+#[derive(Template)]
+#[template(path = "devices.html")]
+struct DevicesPage {
+    layout: Layout,
+    devices: Vec<DeviceSummary>,
+    search: String,
+    total: usize,
+    page: usize,
+    pages: usize,
+    first_shown: usize,
+    last_shown: usize,
+}
+
+impl DevicesPage {
+    /// The link to page `page` of the same search.
+    fn page_link(&self, page: usize) -> String {
+        let query = serde_urlencoded::to_string([("q", self.search.as_str()), ("page", &page.to_string())])
+            .unwrap_or_default();
+        format!("/devices?{query}")
+    }
+}
+
+fn text(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or("—")
+}
+
+fn supervised(value: &Option<bool>) -> &'static str {
+    match value {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "—",
+    }
+}
+
+async fn list(
+    admin: CurrentAdmin,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, UiError> {
+    let layout = admin.layout("Devices", Section::Devices);
+    let search: String = query.q.trim().chars().take(SEARCH_MAX_CHARS).collect();
+    let page_number = query.page.max(1);
+    let offset = (page_number - 1).saturating_mul(PAGE_SIZE);
+    let needle = search.clone();
+    let (rows, total) = state
+        .store
+        .read(move |c| devices::list(c, &needle, PAGE_SIZE, offset))
+        .await
+        .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), &layout))?;
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let shown = rows.len();
+    Ok(page(
+        StatusCode::OK,
+        &DevicesPage {
+            layout,
+            devices: rows,
+            search,
+            total,
+            page: page_number,
+            pages,
+            first_shown: if shown == 0 { 0 } else { offset + 1 },
+            last_shown: offset + shown,
+        },
+    ))
+}
+
+/// A command of the history, ready for display.
+struct CommandRow {
+    request_type: String,
+    status: &'static str,
+    created_at: String,
+    completed_at: String,
+    result: String,
+}
+
+impl From<CommandRecord> for CommandRow {
+    fn from(r: CommandRecord) -> CommandRow {
+        let result = match (&r.error_chain, &r.result) {
+            (Some(chain), _) => chain.clone(),
+            (None, Some(raw)) => String::from_utf8_lossy(raw).into_owned(),
+            (None, None) => String::new(),
+        };
+        CommandRow {
+            request_type: r.request_type,
+            status: r.status.as_str(),
+            created_at: r.created_at,
+            completed_at: r.completed_at.unwrap_or_default(),
+            result,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "device.html")]
+struct DevicePage {
+    layout: Layout,
+    device: Device,
+    commands: Vec<CommandRow>,
+    declarations: Vec<DeclarationOnDevice>,
+    in_sync: Option<bool>,
+    status_items: Vec<StatusItemView>,
+    status_errors: Vec<StatusErrorView>,
+    os_history: Vec<StatusChange>,
+    safe_commands: &'static [(&'static str, &'static str)],
+    can_send: bool,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+impl DevicePage {
+    fn reasons(&self, d: &DeclarationOnDevice) -> String {
+        d.on_device
+            .as_ref()
+            .map(|s| {
+                s.reasons
+                    .iter()
+                    .map(|r| match &r.description {
+                        Some(text) => format!("{}: {text}", r.code),
+                        None => r.code.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default()
+    }
+
+    fn error_text(&self, e: &StatusErrorView) -> String {
+        e.reasons
+            .iter()
+            .map(|r| match &r.description {
+                Some(text) => format!("{}: {text}", r.code),
+                None => r.code.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+fn change_text(value: &Option<serde_json::Value>) -> String {
+    value.as_ref().map_or_else(|| "—".into(), value_text)
+}
+
+fn value_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    queued: Option<String>,
+}
+
+async fn show(
+    admin: CurrentAdmin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<ShowQuery>,
+) -> Result<HttpResponse, UiError> {
+    let udid = path.into_inner();
+    let layout = admin.layout("Device", Section::Devices);
+    let failed = |e: String| refuse(StatusCode::INTERNAL_SERVER_ERROR, e, &layout);
+    let lookup = udid.clone();
+    let found = state
+        .store
+        .read(move |c| {
+            let device = devices::get(c, &lookup)?;
+            let history = command_store::history(c, &lookup, HISTORY_LIMIT)?;
+            Ok((device, history))
+        })
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let (Some(device), history) = found else {
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            "No device with this UDID.".into(),
+            &layout,
+        ));
+    };
+    let ddm = &state.ddm;
+    let sync = ddm.sync_view(&udid).await.map_err(|e| failed(e.to_string()))?;
+    let declarations = ddm
+        .declarations_on_device(&udid)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let status_items = ddm.status_items(&udid).await.map_err(|e| failed(e.to_string()))?;
+    let status_errors = ddm
+        .status_errors(&udid)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let os_history = ddm
+        .os_version_history(&udid, HISTORY_LIMIT)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let notice = query
+        .queued
+        .as_deref()
+        .and_then(|name| SAFE_COMMANDS.iter().find(|(n, _)| *n == name))
+        .map(|(name, _)| format!("{name} queued; the device was asked to check in."));
+    let can_send = admin.admin.role.can(crate::admin::Permission::ManageDevices);
+    Ok(page(
+        StatusCode::OK,
+        &DevicePage {
+            layout: Layout {
+                title: format!(
+                    "Device {}",
+                    device.inventory.device_name.as_deref().unwrap_or(&udid)
+                ),
+                ..layout
+            },
+            device,
+            commands: history.into_iter().map(CommandRow::from).collect(),
+            declarations,
+            in_sync: sync.map(|s| s.is_in_sync()),
+            status_items,
+            status_errors,
+            os_history,
+            safe_commands: &SAFE_COMMANDS,
+            can_send,
+            notice,
+            error: None,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct CommandForm {
+    #[serde(default)]
+    command: String,
+}
+
+async fn queue_command(
+    auth: Authorized<can::ManageDevices>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<CommandForm>,
+) -> Result<HttpResponse, UiError> {
+    let udid_text = path.into_inner();
+    let layout = auth.layout("Device", Section::Devices);
+    let (Some(request), Ok(udid)) = (safe_request(&form.command), Udid::parse(&udid_text)) else {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "Only the information and update-scan commands listed on the device page can be sent from here."
+                .into(),
+            &layout,
+        ));
+    };
+    let actor = auth.actor();
+    let now = state.clock.now();
+    let name = form.command.clone();
+    let mdm = state.mdm.clone();
+    let target = udid_text.clone();
+    let queued = web::block(move || {
+        mdm.enqueue_with(&udid, request, 0, |conn, uuid| {
+            audit::record(
+                conn,
+                &actor,
+                now,
+                "device.command",
+                &target,
+                None,
+                Some(serde_json::json!({"command": name, "uuid": uuid.as_str()})),
+            )
+            .map(|_| ())
+        })
+    })
+    .await
+    .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), &layout))?;
+    match queued {
+        Ok(_) => {
+            let query = serde_urlencoded::to_string([("queued", form.command.as_str())]).unwrap_or_default();
+            Ok(see_other(&format!("/devices/{}?{query}", urlencode(&udid_text))))
+        }
+        Err(MdmError::NotEnrolled(_)) => Err(refuse(
+            StatusCode::CONFLICT,
+            "This device is not enrolled: commands cannot reach it until it enrolls again.".into(),
+            &layout,
+        )),
+        Err(e) => Err(refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), &layout)),
+    }
+}
+
+fn refuse(status: StatusCode, message: String, layout: &Layout) -> UiError {
+    if status.is_server_error() {
+        tracing::error!(error = %message, "device page failed");
+    }
+    UiError::Status {
+        status,
+        message,
+        layout: Some(Box::new(layout.clone())),
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
