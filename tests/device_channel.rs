@@ -86,6 +86,10 @@ async fn put(app: &TestApp, device: &EnrolledDevice, path: &str, body: Vec<u8>) 
 }
 
 async fn enroll(app: &TestApp, udid: &str, token: &[u8]) -> EnrolledDevice {
+    enroll_running(app, udid, token, "18.6").await
+}
+
+async fn enroll_running(app: &TestApp, udid: &str, token: &[u8], os_version: &str) -> EnrolledDevice {
     let device = common::scep_enroll(app, SITE)
         .await
         .1
@@ -94,7 +98,7 @@ async fn enroll(app: &TestApp, udid: &str, token: &[u8]) -> EnrolledDevice {
         ("MessageType", s("Authenticate")),
         ("UDID", s(udid)),
         ("Topic", s(TOPIC)),
-        ("OSVersion", s("18.6")),
+        ("OSVersion", s(os_version)),
         ("BuildVersion", s("22G86")),
         ("ProductName", s("iPhone17,3")),
         ("SerialNumber", s("F2LZK0EXAMPLE")),
@@ -361,4 +365,19 @@ async fn bad_declarative_requests_are_refused_and_store_nothing() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn a_device_too_old_for_declarative_management_is_not_sent_the_command() {
+    let Rig { app, apns: _apns } = rig().await;
+    let device = enroll_running(&app, UDID, &[4; 32], "14.8").await;
+    let (_, body) = put(&app, &device, "/mdm/connect", idle(UDID)).await;
+    let (uuid, cmd) = command(&body);
+    assert_eq!(cmd["RequestType"].as_string(), Some("DeviceInformation"));
+    let (status, body) = put(&app, &device, "/mdm/connect", acknowledged(UDID, &uuid, vec![])).await;
+    assert_eq!(
+        (status, body.len()),
+        (200, 0),
+        "iOS 14 has no declarative management"
+    );
 }

@@ -25,6 +25,7 @@ use crate::mdm::{
 use crate::protocol::Udid;
 use crate::protocol::checkin::{DeclarativeEndpoint, DeclarativeManagementRequest};
 use crate::protocol::commands::CommandRequest;
+use crate::protocol::ddm::{self as ddm_protocol, OsVersion, Platform};
 use crate::push::{PushError, PushOutcome, PushOutcomeSink, PushReport, PushTarget, Pusher};
 use crate::store::Store;
 use crate::store::devices::{self, Inventory};
@@ -65,6 +66,7 @@ impl DeviceServices {
         );
         let mdm = queue.with_declarative_handler(Arc::new(DdmCheckins {
             ddm: ddm.clone(),
+            store: store.clone(),
             runtime,
         }));
         let sink = Arc::new(DevicePushRecord {
@@ -173,6 +175,7 @@ impl PushOutcomeSink for DevicePushRecord {
 /// blocking thread, so it waits for the DDM service's future there.
 struct DdmCheckins {
     ddm: DdmService,
+    store: Store,
     runtime: tokio::runtime::Handle,
 }
 
@@ -182,6 +185,33 @@ fn endpoint_path(endpoint: &DeclarativeEndpoint) -> String {
         DeclarativeEndpoint::DeclarationItems => "declaration-items".into(),
         DeclarativeEndpoint::Status => "status".into(),
         DeclarativeEndpoint::Declaration { class, identifier } => format!("declaration/{class}/{identifier}"),
+    }
+}
+
+impl DdmCheckins {
+    /// Whether the device's OS has declarative management. A device whose model or version is
+    /// unknown is given the benefit of the doubt (it answers the command with an error if not).
+    fn speaks_declarative(&self, udid: &Udid) -> bool {
+        let id = udid.as_str().to_string();
+        let device = match self.store.read_blocking(move |c| devices::get(c, &id)) {
+            Ok(Some(device)) => device,
+            _ => return true,
+        };
+        let inventory = &device.inventory;
+        let platform = inventory
+            .product_name
+            .as_deref()
+            .and_then(Platform::of_model_identifier);
+        let version = inventory
+            .os_version
+            .as_deref()
+            .and_then(|v| v.parse::<OsVersion>().ok());
+        match (platform, version) {
+            (Some(platform), Some(version)) => {
+                ddm_protocol::supports(platform, version).declarative_management
+            }
+            _ => true,
+        }
     }
 }
 
@@ -215,6 +245,10 @@ impl DeclarativeHandler for DdmCheckins {
     }
 
     fn enrolled(&self, udid: &Udid) -> bool {
+        if !self.speaks_declarative(udid) {
+            tracing::info!(%udid, "OS too old for declarative management; managed by MDM commands only");
+            return true;
+        }
         match self.runtime.block_on(self.ddm.on_enrollment(udid.as_str())) {
             Ok(()) => true,
             // Recorded as due; the periodic flush retries it.

@@ -41,6 +41,26 @@ impl Platform {
         }
     }
 
+    /// The platform of a device from its model identifier (`ProductName` in `DeviceInformation`,
+    /// `device.model.identifier` in DDM status): `iPhone17,3`, `iPad16,3`, `AppleTV14,1`,
+    /// `Mac15,12`, `MacBookPro16,1`, `iMac21,1`, `VirtualMac2,1`, `RealityDevice14,1`.
+    pub fn of_model_identifier(identifier: &str) -> Option<Platform> {
+        const PREFIXES: [(&str, Platform); 8] = [
+            ("iPhone", Platform::Ios),
+            ("iPod", Platform::Ios),
+            ("iPad", Platform::IpadOs),
+            ("AppleTV", Platform::TvOs),
+            ("RealityDevice", Platform::VisionOs),
+            ("Mac", Platform::MacOs),
+            ("iMac", Platform::MacOs),
+            ("VirtualMac", Platform::MacOs),
+        ];
+        PREFIXES
+            .iter()
+            .find(|(prefix, _)| identifier.starts_with(prefix))
+            .map(|(_, platform)| *platform)
+    }
+
     pub fn display_name(self) -> &'static str {
         match self {
             Platform::Ios => "iOS",
@@ -245,6 +265,25 @@ impl fmt::Display for Unavailable {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn model_identifiers_name_their_platform() {
+        use super::Platform;
+        for (id, want) in [
+            ("iPhone17,3", Some(Platform::Ios)),
+            ("iPad16,3", Some(Platform::IpadOs)),
+            ("AppleTV14,1", Some(Platform::TvOs)),
+            ("Mac15,12", Some(Platform::MacOs)),
+            ("MacBookPro16,1", Some(Platform::MacOs)),
+            ("iMac21,1", Some(Platform::MacOs)),
+            ("VirtualMac2,1", Some(Platform::MacOs)),
+            ("RealityDevice14,1", Some(Platform::VisionOs)),
+            ("Watch7,1", None),
+            ("", None),
+        ] {
+            assert_eq!(Platform::of_model_identifier(id), want, "{id}");
+        }
+    }
+
     use super::*;
 
     #[test]
