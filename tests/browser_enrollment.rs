@@ -20,7 +20,12 @@ async fn an_admin_creates_an_enrollment_token_and_sees_its_qr_code() {
     wait_for_text(&c, "Signed in as ada").await;
     c.goto(&app.url("/enrollment")).await.unwrap();
     wait_for_text(&c, "New token").await;
-    fill(&c, "form[action='/enrollment/tokens'] input[name=label]", "Library Macs").await;
+    fill(
+        &c,
+        "form[action='/enrollment/tokens'] input[name=label]",
+        "Library Macs",
+    )
+    .await;
     fill(&c, "form[action='/enrollment/tokens'] input[name=days]", "14").await;
     fill(&c, "form[action='/enrollment/tokens'] input[name=max_uses]", "3").await;
     click(&c, "form[action='/enrollment/tokens'] button[type=submit]").await;
@@ -41,7 +46,10 @@ async fn an_admin_creates_an_enrollment_token_and_sees_its_qr_code() {
         .decode_utf8()
         .unwrap()
         .to_string();
-    assert!(app.state.enrollment.check_token(&secret).is_ok(), "the shown link enrolls");
+    assert!(
+        app.state.enrollment.check_token(&secret).is_ok(),
+        "the shown link enrolls"
+    );
 
     // The QR code is drawn: an SVG with a real size in the page.
     let size = c

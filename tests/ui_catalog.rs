@@ -88,9 +88,20 @@ async fn everyone_reads_the_catalog_but_only_its_managers_refresh_or_import() {
     assert!(!body.contains("Import from files"), "no import form for a viewer");
 
     let audits = app.audit_count().await;
-    let resp = post_multipart(&app, &viewer, "/catalog/import", &[Part::File("files", "pmv.json", GDMF)]).await;
+    let resp = post_multipart(
+        &app,
+        &viewer,
+        "/catalog/import",
+        &[Part::File("files", "pmv.json", GDMF)],
+    )
+    .await;
     assert_eq!(resp.status(), 403);
-    assert!(resp.text().await.unwrap().contains("does not allow you to change the catalog"));
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("does not allow you to change the catalog")
+    );
     let resp = app.post_form(&viewer, "/catalog/refresh", &[]).await;
     assert_eq!(resp.status(), 403);
     assert!(fingerprint(&app).is_empty(), "nothing imported");
@@ -99,7 +110,10 @@ async fn everyone_reads_the_catalog_but_only_its_managers_refresh_or_import() {
     for manager in ["max", "ada"] {
         let (status, body) = page(&app.signed_in(manager).await, &app, "/catalog").await;
         assert_eq!(status, 200);
-        assert!(body.contains("Refresh now") && body.contains("Import from files"), "{manager}");
+        assert!(
+            body.contains("Refresh now") && body.contains("Import from files"),
+            "{manager}"
+        );
     }
     app.stop().await;
 }
@@ -130,17 +144,28 @@ async fn an_imported_catalog_lists_releases_per_platform_with_fleet_counts() {
         result.contains("pmv.json") && result.contains("Apple gdmf catalog: imported"),
         "{result}"
     );
-    assert!(result.contains("ios-v2.json") && result.contains("SOFA v2 iOS feed: imported"), "{result}");
+    assert!(
+        result.contains("ios-v2.json") && result.contains("SOFA v2 iOS feed: imported"),
+        "{result}"
+    );
     assert_eq!(fingerprint(&app).len(), 2);
 
     let (status, html) = page(&manager, &app, "/catalog").await;
     assert_eq!(status, 200);
     let text = visible(&html);
-    for section in ["iOS and iPadOS", "macOS", "Background Security Improvements", "Sources"] {
+    for section in [
+        "iOS and iPadOS",
+        "macOS",
+        "Background Security Improvements",
+        "Sources",
+    ] {
         assert!(text.contains(section), "the page shows {section}");
     }
     assert!(text.contains("Enrolled devices 3"), "{text}");
-    assert!(text.contains("Model not in the catalog 1"), "the unknown gadget: {text}");
+    assert!(
+        text.contains("Model not in the catalog 1"),
+        "the unknown gadget: {text}"
+    );
     // Every iOS release the iPhone 13 Pro (iPhone14,2) may install counts both phones.
     let two_devices = html.matches("<td class=\"fleet-count\">2</td>").count();
     assert!(two_devices > 0, "releases applying to the two iPhones");
@@ -152,7 +177,9 @@ async fn an_imported_catalog_lists_releases_per_platform_with_fleet_counts() {
 
     let entries = app.state.admins().audit_page(None, 5).await.unwrap().entries;
     assert!(
-        entries.iter().any(|e| e.action == "catalog.import" && e.actor == "admin:max"),
+        entries
+            .iter()
+            .any(|e| e.action == "catalog.import" && e.actor == "admin:max"),
         "{entries:?}"
     );
     app.stop().await;
@@ -163,7 +190,13 @@ async fn bad_files_are_refused_by_name_and_leave_the_catalog_as_it_was() {
     let app = spawn_app().await;
     with_roles(&app).await;
     let admin = app.signed_in("ada").await;
-    let resp = post_multipart(&app, &admin, "/catalog/import", &[Part::File("files", "pmv.json", GDMF)]).await;
+    let resp = post_multipart(
+        &app,
+        &admin,
+        "/catalog/import",
+        &[Part::File("files", "pmv.json", GDMF)],
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let before = fingerprint(&app);
 
@@ -204,7 +237,11 @@ async fn bad_files_are_refused_by_name_and_leave_the_catalog_as_it_was() {
     let resp = admin
         .post(app.url("/catalog/import"))
         .header("content-type", ui_support::content_type())
-        .body(ui_support::body(&[Part::File("files", "ios-v2.json", SOFA_V2_IOS)]))
+        .body(ui_support::body(&[Part::File(
+            "files",
+            "ios-v2.json",
+            SOFA_V2_IOS,
+        )]))
         .send()
         .await
         .unwrap();
@@ -279,7 +316,10 @@ async fn a_200_mb_upload_is_refused_without_being_read_whole() {
         .unwrap();
     assert_eq!(resp.status(), 413);
     let text = visible(&resp.text().await.unwrap());
-    assert!(text.contains("the upload is 314572800 bytes, more than the"), "{text}");
+    assert!(
+        text.contains("the upload is 314572800 bytes, more than the"),
+        "{text}"
+    );
     let read = pulled.load(Ordering::SeqCst);
     assert!(read < limit, "refused before reading: {read} bytes were sent");
     assert!(fingerprint(&app).is_empty(), "nothing imported");
@@ -311,9 +351,15 @@ async fn refresh_now_records_a_failing_source_and_the_dashboard_says_so() {
     assert!(location.starts_with("/catalog?refreshed=1"), "{location}");
     let (_, html) = page(&manager, &app, &location).await;
     let text = visible(&html);
-    assert!(text.contains("Refresh finished: 0 document(s) updated, 1 source(s) failed"), "{text}");
+    assert!(
+        text.contains("Refresh finished: 0 document(s) updated, 1 source(s) failed"),
+        "{text}"
+    );
     assert!(text.contains("https://127.0.0.1:9/v2/pmv"), "{text}");
-    assert!(html.contains("class=\"result-failed\""), "the source's last result is a failure");
+    assert!(
+        html.contains("class=\"result-failed\""),
+        "the source's last result is a failure"
+    );
 
     let (_, dashboard) = page(&manager, &app, "/").await;
     let text = visible(&dashboard);

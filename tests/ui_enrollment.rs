@@ -68,13 +68,24 @@ async fn an_admin_creates_a_token_sees_its_link_once_and_revokes_it() {
     let created = html.split("id=\"token-qr\"").nth(1).expect("the token's QR code");
     assert!(created.trim_start().contains("<svg"));
     let secret = secret_in(&html);
-    let info = app.state.enrollment.check_token(&secret).expect("the shown secret works");
+    let info = app
+        .state
+        .enrollment
+        .check_token(&secret)
+        .expect("the shown secret works");
     assert_eq!(info.label, "Year 7 iPads");
     assert_eq!(info.max_uses, Some(5));
     assert!(text.contains("0 of 5") && text.contains("active"), "{text}");
 
     // The secret is not shown again.
-    let page = admin.get(app.url("/enrollment")).send().await.unwrap().text().await.unwrap();
+    let page = admin
+        .get(app.url("/enrollment"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!page.contains(&secret));
     assert!(visible(&page).contains("Year 7 iPads"));
 
@@ -83,7 +94,14 @@ async fn an_admin_creates_a_token_sees_its_link_once_and_revokes_it() {
         .await;
     assert_eq!(resp.status(), 303);
     let location = resp.headers()["location"].to_str().unwrap().to_string();
-    let page = admin.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    let page = admin
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let text = visible(&page);
     assert!(text.contains("Revoked the token “Year 7 iPads”"), "{text}");
     assert!(page.contains("<td class=\"token-state\">revoked</td>"));
@@ -95,12 +113,16 @@ async fn an_admin_creates_a_token_sees_its_link_once_and_revokes_it() {
     let entries = app.state.admins().audit_page(None, 10).await.unwrap().entries;
     for action in ["enrollment.token.create", "enrollment.token.revoke"] {
         assert!(
-            entries.iter().any(|e| e.action == action && e.actor == "admin:ada"),
+            entries
+                .iter()
+                .any(|e| e.action == action && e.actor == "admin:ada"),
             "{action} audited: {entries:?}"
         );
     }
     assert!(
-        entries.iter().all(|e| !e.after.as_deref().unwrap_or("").contains(&secret)),
+        entries
+            .iter()
+            .all(|e| !e.after.as_deref().unwrap_or("").contains(&secret)),
         "the secret is not in the audit log"
     );
 
@@ -120,7 +142,10 @@ async fn wrong_forms_get_a_clear_message_and_create_nothing() {
         (&[("label", "lab"), ("max_uses", "0")], "must be at least 1"),
         (&[("label", "lab"), ("max_uses", "-4")], "must be at least 1"),
         (&[("label", "lab"), ("days", "-3")], "between 1 and 3650 days"),
-        (&[("label", "lab"), ("days", "soon")], "not a whole number of days"),
+        (
+            &[("label", "lab"), ("days", "soon")],
+            "not a whole number of days",
+        ),
         (&[("label", "   ")], "needs a label"),
     ];
     for (fields, expected) in cases {
@@ -164,7 +189,12 @@ async fn viewers_and_managers_cannot_create_or_revoke_tokens() {
             .post_form(&client, "/enrollment/tokens", &[("label", "mine")])
             .await;
         assert_eq!(resp.status(), 403, "{name}");
-        assert!(resp.text().await.unwrap().contains("does not allow you to change enrollment"));
+        assert!(
+            resp.text()
+                .await
+                .unwrap()
+                .contains("does not allow you to change enrollment")
+        );
         let resp = app
             .post_form(&client, &format!("/enrollment/tokens/{}/revoke", info.id), &[])
             .await;

@@ -56,7 +56,9 @@ async fn only_admins_reach_the_settings_and_strangers_are_sent_to_login() {
     let app = spawn_app().await;
     with_roles(&app).await;
     let ca = TestCa::new("Test Apple CA").unwrap();
-    let pair = ca.issue_push_certificate(TOPIC, Utc::now() + Duration::days(365)).unwrap();
+    let pair = ca
+        .issue_push_certificate(TOPIC, Utc::now() + Duration::days(365))
+        .unwrap();
 
     let anonymous = client_for(&app.state);
     let resp = anonymous.get(app.url("/settings")).send().await.unwrap();
@@ -70,7 +72,10 @@ async fn only_admins_reach_the_settings_and_strangers_are_sent_to_login() {
         let resp = post_multipart(&app, &client, "/settings/apns", &pem_parts(&pair)).await;
         assert_eq!(resp.status(), 403, "{name}");
         assert!(
-            resp.text().await.unwrap().contains("does not allow you to change appliance settings")
+            resp.text()
+                .await
+                .unwrap()
+                .contains("does not allow you to change appliance settings")
         );
     }
     assert_eq!(stored_topic(&app), None);
@@ -144,13 +149,24 @@ async fn pem_and_pkcs12_imports_refusals_and_the_topic_guard() {
         &app,
         &admin,
         "/settings/apns",
-        &[Part::File("p12", "push.p12", &bundle), Part::Text("password", "wrong password")],
+        &[
+            Part::File("p12", "push.p12", &bundle),
+            Part::Text("password", "wrong password"),
+        ],
     )
     .await;
     assert_eq!(resp.status(), 400);
     assert!(visible(&resp.text().await.unwrap()).contains("the password is wrong"));
     assert_eq!(stored_topic(&app), None, "nothing stored after the refusals");
-    assert!(!app.state.config.storage.data_dir.join("pki").join(import::KEY_FILE).exists());
+    assert!(
+        !app.state
+            .config
+            .storage
+            .data_dir
+            .join("pki")
+            .join(import::KEY_FILE)
+            .exists()
+    );
     assert_eq!(app.audit_count().await, audits);
 
     // The .p12 with its password.
@@ -158,12 +174,18 @@ async fn pem_and_pkcs12_imports_refusals_and_the_topic_guard() {
         &app,
         &admin,
         "/settings/apns",
-        &[Part::File("p12", "push.p12", &bundle), Part::Text("password", "right password")],
+        &[
+            Part::File("p12", "push.p12", &bundle),
+            Part::Text("password", "right password"),
+        ],
     )
     .await;
     assert_eq!(resp.status(), 200);
     let text = visible(&resp.text().await.unwrap());
-    assert!(text.contains(&format!("Imported the push certificate for topic {TOPIC}")), "{text}");
+    assert!(
+        text.contains(&format!("Imported the push certificate for topic {TOPIC}")),
+        "{text}"
+    );
     assert!(text.contains("Test Apple CA"), "the issuer is shown: {text}");
     assert_eq!(stored_topic(&app).as_deref(), Some(TOPIC));
 
@@ -180,11 +202,17 @@ async fn pem_and_pkcs12_imports_refusals_and_the_topic_guard() {
     let resp = post_multipart(&app, &admin, "/settings/apns", &forced).await;
     assert_eq!(resp.status(), 200);
     let text = visible(&resp.text().await.unwrap());
-    assert!(text.contains(&format!("It replaces the certificate for topic {TOPIC}")), "{text}");
+    assert!(
+        text.contains(&format!("It replaces the certificate for topic {TOPIC}")),
+        "{text}"
+    );
     assert_eq!(stored_topic(&app).as_deref(), Some(OTHER_TOPIC));
 
     let entries = app.state.admins().audit_page(None, 5).await.unwrap().entries;
-    let imports = entries.iter().filter(|e| e.action == "settings.apns.import").count();
+    let imports = entries
+        .iter()
+        .filter(|e| e.action == "settings.apns.import")
+        .count();
     assert_eq!(imports, 2, "{entries:?}");
     app.stop().await;
 }
@@ -194,18 +222,37 @@ async fn expiry_warnings_at_30_14_and_7_days_and_once_expired_reach_the_dashboar
     let app = spawn_app().await;
     with_roles(&app).await;
     let admin = app.signed_in("ada").await;
-    let dashboard = admin.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    let dashboard = admin
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let text = visible(&dashboard);
     assert!(text.contains("No push certificate is imported"), "{text}");
     assert!(dashboard.contains("href=\"/settings\""));
 
     let start = app.clock_now();
     let ca = TestCa::new("Test Apple CA").unwrap();
-    let pair = ca.issue_push_certificate(TOPIC, start + Duration::days(40)).unwrap();
+    let pair = ca
+        .issue_push_certificate(TOPIC, start + Duration::days(40))
+        .unwrap();
     let resp = post_multipart(&app, &admin, "/settings/apns", &pem_parts(&pair)).await;
     assert_eq!(resp.status(), 200);
-    let dashboard = admin.get(app.url("/")).send().await.unwrap().text().await.unwrap();
-    assert!(!visible(&dashboard).contains("push certificate"), "40 days left: no alert");
+    let dashboard = admin
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !visible(&dashboard).contains("push certificate"),
+        "40 days left: no alert"
+    );
 
     let steps = [
         (20, "expires in 19 days"),
@@ -217,11 +264,28 @@ async fn expiry_warnings_at_30_14_and_7_days_and_once_expired_reach_the_dashboar
         app.clock.set(start + Duration::days(day) + Duration::minutes(1));
         // Sessions end after idle hours: sign in again at the new date.
         let client = app.signed_in("ada").await;
-        let dashboard = client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+        let dashboard = client
+            .get(app.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let text = visible(&dashboard);
         assert!(text.contains(expected), "day {day}: {text}");
-        let settings = client.get(app.url("/settings")).send().await.unwrap().text().await.unwrap();
-        assert!(visible(&settings).contains(expected), "day {day} on the settings page");
+        let settings = client
+            .get(app.url("/settings"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            visible(&settings).contains(expected),
+            "day {day} on the settings page"
+        );
     }
     app.stop().await;
 }

@@ -134,7 +134,15 @@ impl Enrollment {
             let after = serde_json::json!({
                 "label": label, "expires_at": expires_at, "max_uses": max_uses
             });
-            audit::record(&tx, actor, now, "enrollment.token.create", &format!("enrollment-token:{id}"), None, Some(after))?;
+            audit::record(
+                &tx,
+                actor,
+                now,
+                "enrollment.token.create",
+                &format!("enrollment-token:{id}"),
+                None,
+                Some(after),
+            )?;
             let row = rows::token_by_id(&tx, id)?.ok_or(StoreError::NotFound)?;
             tx.commit()?;
             Ok(row)

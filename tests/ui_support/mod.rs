@@ -38,8 +38,10 @@ pub fn body(parts: &[Part<'_>]) -> Vec<u8> {
         match part {
             Part::Text(name, value) => {
                 out.extend_from_slice(
-                    format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                        .as_bytes(),
+                    format!(
+                        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                    )
+                    .as_bytes(),
                 );
             }
             Part::File(field, name, content) => {

@@ -68,7 +68,10 @@ impl From<&ReleaseRow> for ReleaseView {
             supervised_only: !r.public,
             posted: r.posting_date.to_string(),
             expires: r.expiration_date.to_string(),
-            cves: r.cve_count.map(|n| n.to_string()).unwrap_or_else(|| "unknown".into()),
+            cves: r
+                .cve_count
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "unknown".into()),
             exploited: r.actively_exploited,
             security_info: r.security_info.clone().filter(|s| s.starts_with("https://")),
             fleet_devices: r.fleet_devices,
@@ -103,7 +106,10 @@ impl From<&BsiRow> for BsiView {
             posted: b.posting_date.to_string(),
             expires: b.expiration_date.to_string(),
             models: b.supported_models,
-            cves: b.cve_count.map(|n| n.to_string()).unwrap_or_else(|| "unknown".into()),
+            cves: b
+                .cve_count
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "unknown".into()),
         }
     }
 }
@@ -272,7 +278,14 @@ async fn refresh(auth: CatalogManager, state: web::Data<AppState>) -> Result<Htt
         Err(e) => {
             let message = format!("The refresh could not run: {e}");
             tracing::warn!(error = %e, "catalog refresh from the UI failed");
-            render(&auth, &state, StatusCode::INTERNAL_SERVER_ERROR, None, Some(message)).await
+            render(
+                &auth,
+                &state,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                Some(message),
+            )
+            .await
         }
     }
 }
@@ -293,7 +306,12 @@ struct ImportPage {
     files: Vec<FileOutcome>,
 }
 
-fn import_page(auth: &CatalogManager, status: StatusCode, error: Option<String>, files: Vec<FileOutcome>) -> HttpResponse {
+fn import_page(
+    auth: &CatalogManager,
+    status: StatusCode,
+    error: Option<String>,
+    files: Vec<FileOutcome>,
+) -> HttpResponse {
     page(
         status,
         &ImportPage {
@@ -332,11 +350,7 @@ async fn import(
         Ok(upload) => upload,
         Err(e) => return Ok(import_page(&auth, e.status(), Some(e.to_string()), Vec::new())),
     };
-    let items: Vec<(String, Vec<u8>)> = upload
-        .files
-        .into_iter()
-        .map(|f| (f.name, f.bytes))
-        .collect();
+    let items: Vec<(String, Vec<u8>)> = upload.files.into_iter().map(|f| (f.name, f.bytes)).collect();
     let received: Vec<(String, usize)> = items.iter().map(|(n, b)| (n.clone(), b.len())).collect();
     let catalog = state.catalog.clone();
     let result = web::block(move || catalog.import_documents(items, &mut |_| {}))
@@ -353,7 +367,11 @@ async fn import(
                     outcome: format!(
                         "{}: {}",
                         i.kind.describe(),
-                        if i.changed { "imported, replaces the previous copy" } else { "same as the current copy" }
+                        if i.changed {
+                            "imported, replaces the previous copy"
+                        } else {
+                            "same as the current copy"
+                        }
                     ),
                 })
                 .collect();

@@ -46,7 +46,8 @@ async fn alerts(state: &AppState) -> Vec<Alert> {
             tracing::error!(error = %e, "cannot read the push certificate for the dashboard");
             alerts.push(Alert {
                 level: "danger",
-                text: "The stored push certificate details cannot be read; the appliance log has the reason.".into(),
+                text: "The stored push certificate details cannot be read; the appliance log has the reason."
+                    .into(),
                 href: "/settings",
                 action: "Open the settings",
             });

@@ -138,8 +138,7 @@ fn source(upload: &Upload) -> Result<ImportSource, String> {
     match (one("certificate"), one("key")) {
         (Some(cert), Some(key)) => {
             let text = |f: &upload::UploadedFile| {
-                String::from_utf8(f.bytes.clone())
-                    .map_err(|_| format!("{} is not a PEM (text) file", f.name))
+                String::from_utf8(f.bytes.clone()).map_err(|_| format!("{} is not a PEM (text) file", f.name))
             };
             Ok(ImportSource::Pem {
                 certificate: text(cert)?,
@@ -199,8 +198,14 @@ async fn import_certificate(
                 .replaced
                 .as_ref()
                 .map(|r| serde_json::json!({ "topic": r.topic, "fingerprint": r.fingerprint }));
-            audit_event(&state, &auth.actor(), "settings.apns.import", "apns-certificate", Some(after))
-                .await;
+            audit_event(
+                &state,
+                &auth.actor(),
+                "settings.apns.import",
+                "apns-certificate",
+                Some(after),
+            )
+            .await;
             let mut notice = format!(
                 "Imported the push certificate for topic {}, valid until {}.",
                 report.installed.topic,

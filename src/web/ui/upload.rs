@@ -68,9 +68,7 @@ pub enum UploadError {
 impl UploadError {
     pub fn status(&self) -> StatusCode {
         match self {
-            UploadError::TooLarge { .. } | UploadError::BodyTooLarge { .. } => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            UploadError::TooLarge { .. } | UploadError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             UploadError::TooManyFiles(_) | UploadError::Malformed(_) => StatusCode::BAD_REQUEST,
         }
     }
