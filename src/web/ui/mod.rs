@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod catalog_import;
 pub mod dashboard;
 pub mod enrollment;
 pub mod error;
