@@ -289,3 +289,83 @@ async fn expiry_warnings_at_30_14_and_7_days_and_once_expired_reach_the_dashboar
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_imported_certificate_is_used_for_the_next_push_without_a_restart() {
+    use orchard::push::PushTarget;
+    use orchard::sim::fake_apns::FakeApns;
+    use std::time::Duration as StdDuration;
+
+    let apns = FakeApns::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("fake-apns-ca.pem");
+    std::fs::write(&ca_file, apns.ca_pem()).unwrap();
+    let url = apns.url().to_string();
+    let app = spawn_app_with(dir, |c| {
+        c.apns.url = url;
+        c.apns.ca_file = Some(ca_file);
+        c.apns.coalesce_millis = 10;
+    })
+    .await;
+    with_roles(&app).await;
+    let target = PushTarget {
+        device_id: "UDID-1".into(),
+        token: vec![0xab; 32],
+        push_magic: "magic".into(),
+        topic: TOPIC.into(),
+    };
+
+    // Before the import the pusher has no certificate: nothing reaches APNs.
+    app.state.pusher.request(target.clone());
+    app.state.pusher.settled().await;
+    assert_eq!(app.state.pusher.health().no_certificate, 1);
+    assert!(apns.pushes().is_empty());
+
+    let admin = app.signed_in("ada").await;
+    let pair = apns
+        .issue_push_certificate(TOPIC, Utc::now() + Duration::days(365))
+        .unwrap();
+    let resp = post_multipart(&app, &admin, "/settings/apns", &pem_parts(&pair)).await;
+    assert_eq!(resp.status(), 200);
+    let text = visible(&resp.text().await.unwrap());
+    assert!(!text.contains("pushes cannot use it yet"), "{text}");
+
+    app.state.pusher.request(target.clone());
+    let pushes = apns.wait_for(1, StdDuration::from_secs(20)).await.unwrap();
+    assert_eq!(pushes[0].topic.as_deref(), Some(TOPIC));
+    assert_eq!(pushes[0].token, hex::encode([0xab; 32]));
+    app.state.pusher.settled().await;
+
+    // APNs refusing the certificate raises a dashboard alert; a new import clears it.
+    apns.fail_next(1, 403, "BadCertificate");
+    app.state.pusher.request(target);
+    app.state.pusher.settled().await;
+    let dashboard = visible(
+        &admin
+            .get(app.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        dashboard.contains("Apple's push service refuses the push certificate: BadCertificate"),
+        "{dashboard}"
+    );
+    let resp = post_multipart(&app, &admin, "/settings/apns", &pem_parts(&pair)).await;
+    assert_eq!(resp.status(), 200);
+    let dashboard = visible(
+        &admin
+            .get(app.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(!dashboard.contains("refuses the push certificate"), "{dashboard}");
+    app.stop().await;
+}

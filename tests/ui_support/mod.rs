@@ -80,8 +80,8 @@ pub async fn with_roles(app: &TestApp) {
     app.create_admin("vic", Role::Viewer).await;
 }
 
-/// The text of the page, with tags removed and whitespace collapsed, for assertions on what a
-/// reader sees.
+/// The text of the page, with tags removed, whitespace collapsed and the usual entities
+/// decoded, for assertions on what a reader sees.
 pub fn visible(html: &str) -> String {
     let mut out = String::new();
     let mut in_tag = false;
@@ -96,5 +96,12 @@ pub fn visible(html: &str) -> String {
             _ => {}
         }
     }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    let text = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    text.replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }

@@ -53,6 +53,14 @@ async fn alerts(state: &AppState) -> Vec<Alert> {
             });
         }
     }
+    if let Some(reason) = state.pusher.health().certificate_alert {
+        alerts.push(Alert {
+            level: "danger",
+            text: format!("Apple's push service refuses the push certificate: {reason}."),
+            href: "/settings",
+            action: "Import a valid certificate",
+        });
+    }
     let health = state.catalog.health();
     if !health.has_catalog {
         alerts.push(Alert {

@@ -1,5 +1,6 @@
 //! `/settings` (admins only): the APNs push certificate (what is installed, how long it lasts)
-//! and its import from a PKCS#12 file or a PEM certificate and key.
+//! and its import from a PKCS#12 file or a PEM certificate and key. After an import the running
+//! pusher reloads the certificate, so pushes use it without a restart.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -206,6 +207,13 @@ async fn import_certificate(
                 Some(after),
             )
             .await;
+            // The running pusher starts using the new certificate now.
+            let running = state.get_ref().clone();
+            let reload_error = match web::block(move || running.reload_push_certificate()).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(e) => Some(e.to_string()),
+            };
             let mut notice = format!(
                 "Imported the push certificate for topic {}, valid until {}.",
                 report.installed.topic,
@@ -214,7 +222,13 @@ async fn import_certificate(
             if let Some(before) = before.and_then(|b| b["topic"].as_str().map(str::to_string)) {
                 notice.push_str(&format!(" It replaces the certificate for topic {before}."));
             }
-            render(&auth, &state, StatusCode::OK, Some(notice), None, false).await
+            let error = reload_error.map(|e| {
+                tracing::error!(error = %e, "the imported push certificate cannot be used for sending");
+                format!(
+                    "The certificate is stored, but pushes cannot use it yet ({e}); restart the Orchard service."
+                )
+            });
+            render(&auth, &state, StatusCode::OK, Some(notice), error, false).await
         }
         Err(e) => match refusal(&e) {
             Some((status, message)) => {
