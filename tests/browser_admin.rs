@@ -35,7 +35,7 @@ fn find_chromedriver() -> PathBuf {
 }
 
 /// chromedriver on a free port; killed when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
@@ -47,7 +47,7 @@ impl Drop for Driver {
     }
 }
 
-fn start_driver() -> Driver {
+pub(crate) fn start_driver() -> Driver {
     assert!(
         std::path::Path::new(CHROMIUM).is_file(),
         "{CHROMIUM} is not installed: run tests/run.sh (it installs Debian's chromium and chromium-driver)"
@@ -79,7 +79,7 @@ fn start_driver() -> Driver {
     driver
 }
 
-async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+pub(crate) async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
     install_crypto_provider();
     let args = [
         "--headless",
@@ -111,7 +111,7 @@ async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
 }
 
 /// Waits until the page's text contains `text` (pages load after a click asynchronously).
-async fn wait_for_text(c: &Client, text: &str) -> String {
+pub(crate) async fn wait_for_text(c: &Client, text: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let body = c
@@ -134,7 +134,7 @@ async fn wait_for_text(c: &Client, text: &str) -> String {
     }
 }
 
-async fn fill(c: &Client, css: &str, value: &str) {
+pub(crate) async fn fill(c: &Client, css: &str, value: &str) {
     let field = c
         .find(Locator::Css(css))
         .await
@@ -143,7 +143,7 @@ async fn fill(c: &Client, css: &str, value: &str) {
     field.send_keys(value).await.unwrap();
 }
 
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     c.find(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"))
@@ -152,7 +152,7 @@ async fn click(c: &Client, css: &str) {
         .unwrap();
 }
 
-async fn sign_in(c: &Client, app: &TestApp, username: &str, password: &str) {
+pub(crate) async fn sign_in(c: &Client, app: &TestApp, username: &str, password: &str) {
     c.goto(&app.url("/login")).await.unwrap();
     wait_for_text(c, "Sign in").await;
     fill(c, "input[name=username]", username).await;

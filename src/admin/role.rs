@@ -8,7 +8,7 @@ use std::str::FromStr;
 pub enum Role {
     /// Everything, including accounts and appliance settings.
     Admin,
-    /// Update policies, groups and devices; not accounts or settings.
+    /// Update policies, groups, devices and the catalog; not accounts or settings.
     Manager,
     /// Read-only.
     Viewer,
@@ -43,7 +43,10 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Manager => matches!(permission, View | ManageDevices | ManageGroups | ManagePolicies),
+            Role::Manager => matches!(
+                permission,
+                View | ManageDevices | ManageGroups | ManagePolicies | ManageCatalog
+            ),
             Role::Viewer => matches!(permission, View),
         }
     }
@@ -60,7 +63,7 @@ impl Role {
     pub fn description(self) -> &'static str {
         match self {
             Role::Admin => "everything, including accounts and settings",
-            Role::Manager => "update policies, groups and devices",
+            Role::Manager => "update policies, groups, devices and the catalog",
             Role::Viewer => "read-only",
         }
     }
@@ -123,10 +126,10 @@ mod tests {
         ] {
             assert!(Role::Admin.can(p), "admin {p:?}");
         }
-        for p in [View, ManageDevices, ManageGroups, ManagePolicies] {
+        for p in [View, ManageDevices, ManageGroups, ManagePolicies, ManageCatalog] {
             assert!(Role::Manager.can(p), "manager {p:?}");
         }
-        for p in [ManageUsers, ManageSettings, ManageApiTokens] {
+        for p in [ManageUsers, ManageSettings, ManageApiTokens, ManageEnrollment] {
             assert!(!Role::Manager.can(p), "manager {p:?}");
         }
         assert!(Role::Viewer.can(View));

@@ -6,6 +6,7 @@
 pub mod applicability;
 pub mod document;
 pub mod fetch;
+pub mod fleet;
 pub mod gdmf;
 pub mod import;
 pub mod index;

@@ -6,6 +6,8 @@ use std::fmt;
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Enrollment, EnrollmentError, random_secret, secret_hash};
+use crate::admin::Actor;
+use crate::admin::audit;
 use crate::store::StoreError;
 use crate::store::enrollment::{self as rows, NewToken, TokenRow};
 
@@ -86,8 +88,17 @@ pub(super) fn token_info(row: TokenRow, now: DateTime<Utc>) -> TokenInfo {
 }
 
 impl Enrollment {
-    /// Creates a token; the secret is returned once and only its hash is kept.
+    /// Creates a token; the secret is returned once and only its hash is kept. Audited as `cli`.
     pub fn create_token(&self, req: NewTokenRequest) -> Result<(TokenInfo, String), EnrollmentError> {
+        self.create_token_as(&Actor::cli(), req)
+    }
+
+    /// [`Enrollment::create_token`] on behalf of `actor`, audited in the same transaction.
+    pub fn create_token_as(
+        &self,
+        actor: &Actor,
+        req: NewTokenRequest,
+    ) -> Result<(TokenInfo, String), EnrollmentError> {
         let label = req.label.trim().to_string();
         if label.is_empty() || label.len() > 200 {
             return Err(EnrollmentError::Invalid(
@@ -109,8 +120,9 @@ impl Enrollment {
         let expires_at = req.valid_for.map(|d| (now + d).to_rfc3339());
         let max_uses = req.max_uses.map(i64::from);
         let row = self.store.write_blocking(move |c| {
+            let tx = c.transaction()?;
             let id = rows::insert_token(
-                c,
+                &tx,
                 &NewToken {
                     token_hash: &hash,
                     label: &label,
@@ -119,7 +131,21 @@ impl Enrollment {
                     max_uses,
                 },
             )?;
-            rows::token_by_id(c, id)?.ok_or(StoreError::NotFound)
+            let after = serde_json::json!({
+                "label": label, "expires_at": expires_at, "max_uses": max_uses
+            });
+            audit::record(
+                &tx,
+                actor,
+                now,
+                "enrollment.token.create",
+                &format!("enrollment-token:{id}"),
+                None,
+                Some(after),
+            )?;
+            let row = rows::token_by_id(&tx, id)?.ok_or(StoreError::NotFound)?;
+            tx.commit()?;
+            Ok(row)
         })?;
         Ok((token_info(row, now), secret))
     }
@@ -130,12 +156,33 @@ impl Enrollment {
         Ok(rows.into_iter().map(|r| token_info(r, now)).collect())
     }
 
+    /// Revokes a token. Audited as `cli`.
     pub fn revoke_token(&self, id: i64) -> Result<TokenInfo, EnrollmentError> {
+        self.revoke_token_as(&Actor::cli(), id)
+    }
+
+    /// [`Enrollment::revoke_token`] on behalf of `actor`, audited in the same transaction.
+    pub fn revoke_token_as(&self, actor: &Actor, id: i64) -> Result<TokenInfo, EnrollmentError> {
         let now = self.now();
         let at = now.to_rfc3339();
         let row = self.store.write_blocking(move |c| {
-            rows::revoke_token(c, id, &at)?;
-            rows::token_by_id(c, id)?.ok_or(StoreError::NotFound)
+            let tx = c.transaction()?;
+            let before = rows::token_by_id(&tx, id)?.ok_or(StoreError::NotFound)?;
+            rows::revoke_token(&tx, id, &at)?;
+            if before.revoked_at.is_none() {
+                audit::record(
+                    &tx,
+                    actor,
+                    now,
+                    "enrollment.token.revoke",
+                    &format!("enrollment-token:{id}"),
+                    Some(serde_json::json!({ "label": before.label, "revoked": false })),
+                    Some(serde_json::json!({ "revoked": true })),
+                )?;
+            }
+            let row = rows::token_by_id(&tx, id)?.ok_or(StoreError::NotFound)?;
+            tx.commit()?;
+            Ok(row)
         });
         match row {
             Ok(row) => Ok(token_info(row, now)),

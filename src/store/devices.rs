@@ -501,3 +501,41 @@ pub fn list(
     let devices = rows.collect::<Result<Vec<_>, _>>()?;
     Ok((devices, usize::try_from(total).unwrap_or(0)))
 }
+
+/// What the catalog needs of an enrolled device to answer which releases apply to it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FleetDevice {
+    /// `ProductName`, the model identifier (`iPhone14,2`, `Mac14,9`).
+    pub product_name: Option<String>,
+    /// `Model` (`MLPF3LL/A`, or a board id on some Macs).
+    pub model: Option<String>,
+    pub software_update_device_id: Option<String>,
+    pub os_version: Option<String>,
+    pub build_version: Option<String>,
+    /// The Background Security Improvement letter when one is applied (`(a)`).
+    pub supplemental_os_version_extra: Option<String>,
+    pub is_supervised: Option<bool>,
+}
+
+/// Every enrolled device, with what applicability needs (the catalog page's fleet counts).
+pub fn enrolled_for_applicability(conn: &Connection) -> Result<Vec<FleetDevice>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT product_name, model, software_update_device_id, os_version, build_version,
+                supplemental_os_version_extra, is_supervised
+         FROM devices WHERE enrollment_state = 'enrolled' ORDER BY udid",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(FleetDevice {
+                product_name: r.get(0)?,
+                model: r.get(1)?,
+                software_update_device_id: r.get(2)?,
+                os_version: r.get(3)?,
+                build_version: r.get(4)?,
+                supplemental_os_version_extra: r.get(5)?,
+                is_supervised: r.get(6)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

@@ -7,20 +7,26 @@
 //! `<input type="hidden" name="csrf_token" value="{{ layout.csrf_token() }}">`.
 
 pub mod audit;
+pub mod catalog;
+pub mod catalog_import;
 pub mod dashboard;
 pub mod devices;
+pub mod enrollment;
 pub mod error;
 pub mod guard;
 pub mod login;
 pub mod sections;
+pub mod settings;
 pub mod setup;
+pub mod upload;
 pub mod users;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::admin::{Permission, Role};
+use crate::admin::{Actor, Permission, Role};
+use crate::app::AppState;
 
 pub use error::UiError;
 pub use guard::{Authorized, CurrentAdmin, can};
@@ -186,6 +192,26 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// Records an audit entry for an action whose own change was stored by a service that keeps
+/// no audit (catalog refresh and import, push certificate import). A failure is logged: the
+/// action itself has already happened.
+pub async fn audit_event(
+    state: &AppState,
+    actor: &Actor,
+    action: &'static str,
+    target: &'static str,
+    after: Option<serde_json::Value>,
+) {
+    let (actor, now) = (actor.clone(), state.clock.now());
+    let written = state
+        .store
+        .write(move |c| crate::admin::audit::record(c, &actor, now, action, target, None, after))
+        .await;
+    if let Err(e) = written {
+        tracing::error!(error = %e, action, "cannot write the audit entry");
+    }
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     setup::configure(cfg);
     login::configure(cfg);
@@ -193,5 +219,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     users::configure(cfg);
     devices::configure(cfg);
     audit::configure(cfg);
+    catalog::configure(cfg);
+    enrollment::configure(cfg);
+    settings::configure(cfg);
     sections::configure(cfg);
 }

@@ -29,28 +29,10 @@ const SECTIONS: &[Placeholder] = &[
         purpose: "Managed OS policies: target versions, deadlines, deferrals and update settings.",
     },
     Placeholder {
-        path: "/catalog",
-        section: Section::Catalog,
-        title: "Catalog",
-        purpose: "The OS versions Apple offers, with release dates and security fixes.",
-    },
-    Placeholder {
         path: "/caches",
         section: Section::Cache,
         title: "Cache",
         purpose: "Locally hosted installers, restore images and catalog feeds.",
-    },
-    Placeholder {
-        path: "/enrollment",
-        section: Section::Enrollment,
-        title: "Enrollment",
-        purpose: "The enrollment profile, its link and QR code, and enrollment tokens.",
-    },
-    Placeholder {
-        path: "/settings",
-        section: Section::Settings,
-        title: "Settings",
-        purpose: "Appliance settings: push certificate, TLS names, catalog sources.",
     },
 ];
 
@@ -60,8 +42,6 @@ struct NotBuiltPage {
     layout: Layout,
     heading: &'static str,
     purpose: &'static str,
-    /// Settings links to the users page, which is built.
-    show_users_link: bool,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -80,8 +60,6 @@ async fn show(req: HttpRequest, current: CurrentAdmin) -> Result<HttpResponse, U
     Ok(page(
         StatusCode::OK,
         &NotBuiltPage {
-            show_users_link: placeholder.section == Section::Settings
-                && current.admin.can(crate::admin::Permission::ManageUsers),
             heading: placeholder.title,
             purpose: placeholder.purpose,
             layout,
