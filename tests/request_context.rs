@@ -69,7 +69,7 @@ async fn metrics_count_requests_by_route_pattern_not_raw_path() {
         app.client.get(app.url("/healthz")).send().await.unwrap();
     }
     for n in 0..5 {
-        let path = format!("/devices/secret-udid-{n}");
+        let path = format!("/no-such-thing/secret-udid-{n}");
         app.client.get(app.url(&path)).send().await.unwrap();
     }
     let resp = app.client.get(app.url("/metrics")).send().await.unwrap();
