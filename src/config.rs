@@ -41,6 +41,18 @@ impl Secret {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// Whether `presented` is this secret, compared without leaking where they differ.
+    pub fn matches(&self, presented: &str) -> bool {
+        secrets_equal(&self.0, presented)
+    }
+}
+
+/// Compares secrets (tokens, challenges) in time that depends neither on where they differ nor
+/// on their lengths: the SHA-256 digests are compared, all 32 bytes.
+pub fn secrets_equal(a: &str, b: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (ha, hb) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    ha.iter().zip(hb.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl fmt::Debug for Secret {
@@ -134,6 +146,9 @@ pub struct SecurityConfig {
     pub login_window_minutes: u32,
     /// Site-wide SCEP challenge (may be given as `scep_challenge_file`). Empty: generated on first start.
     pub scep_challenge: Secret,
+    /// Bearer token `/metrics` requires (may be given as `metrics_token_file`). Empty: open to
+    /// anyone who can reach the port.
+    pub metrics_token: Secret,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -302,6 +317,7 @@ impl Default for SecurityConfig {
             login_max_failures: 5,
             login_window_minutes: 15,
             scep_challenge: Secret::default(),
+            metrics_token: Secret::default(),
         }
     }
 }
@@ -448,7 +464,10 @@ fn check_known_keys(table: &toml::Table, origin: &str) -> Result<(), ConfigError
 
 /// Keys whose value is a [`Secret`] and may be given as a `*_file` path instead.
 fn is_secret_key(section: &str, key: &str) -> bool {
-    matches!((section, key), ("security", "scep_challenge"))
+    matches!(
+        (section, key),
+        ("security", "scep_challenge") | ("security", "metrics_token")
+    )
 }
 
 /// Merges layers in order (later wins), resolves `*_file` secrets and deserializes.

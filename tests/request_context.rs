@@ -106,3 +106,31 @@ async fn metrics_count_requests_by_route_pattern_not_raw_path() {
     assert!(text.trim_end().ends_with("# EOF"), "{text}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_need_the_bearer_token_once_one_is_configured() {
+    let app = spawn_app_with(tempfile::tempdir().unwrap(), |c| {
+        c.security.metrics_token = orchard::config::Secret::new("scrape-me-please");
+    })
+    .await;
+    for (header, want) in [
+        (None, 401),
+        (Some("Bearer wrong"), 401),
+        (Some("Basic c2NyYXBlLW1lLXBsZWFzZQ=="), 401),
+        (Some("Bearer scrape-me-please"), 200),
+    ] {
+        let mut req = app.client.get(app.url("/metrics"));
+        if let Some(value) = header {
+            req = req.header("authorization", value);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), want, "{header:?}");
+        let text = resp.text().await.unwrap();
+        assert_eq!(
+            text.contains("orchard_http_requests_total"),
+            want == 200,
+            "{header:?}"
+        );
+    }
+    app.stop().await;
+}

@@ -64,11 +64,7 @@ pub fn csrf_token_for(session_id: &str) -> String {
     tagged_sha256("orchard-csrf", session_id)
 }
 
-/// Compares secrets in time independent of where they differ.
-pub fn secrets_equal(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+pub use crate::config::secrets_equal;
 
 impl Admins {
     /// Checks the rate limit, then the password; opens a session on success. Failures are

@@ -8,7 +8,8 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::{Enrollment, EnrollmentError, secret_hash, secrets_equal};
+use super::{Enrollment, EnrollmentError, secret_hash};
+use crate::config::secrets_equal;
 use crate::pki::authority::{Issued, LeafPurpose, to_chrono};
 use crate::pki::identity;
 use crate::pki::scep::{self, FailInfo, MessageType, PkiRequest, Reply};

@@ -8,7 +8,7 @@ pub mod middleware;
 pub mod security_headers;
 pub mod ui;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::app::AppState;
 use crate::web::error::WebError;
@@ -35,8 +35,28 @@ async fn not_found() -> Result<HttpResponse, WebError> {
     Err(WebError::NotFound)
 }
 
-/// Prometheus metrics (OpenMetrics text).
-async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+/// Whether the request carries the configured metrics token (always, when none is configured).
+fn metrics_allowed(req: &HttpRequest, token: &crate::config::Secret) -> bool {
+    if token.is_empty() {
+        return true;
+    }
+    let presented = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    token.matches(presented)
+}
+
+/// Prometheus metrics (OpenMetrics text); behind `security.metrics_token` when one is set.
+async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    if !metrics_allowed(&req, &state.config.security.metrics_token) {
+        return Ok(HttpResponse::Unauthorized()
+            .insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"))
+            .content_type("text/plain")
+            .body("a bearer token is required (security.metrics_token)\n"));
+    }
     let mut extra = String::new();
     let expiry = crate::push::import::expiry_status(&state.store, state.clock.now())
         .await
