@@ -204,7 +204,49 @@ async fn an_enrolled_device_is_pushed_runs_its_commands_and_syncs_its_declaratio
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(json(&body)["DeclarationsToken"], announced);
+    let items = json(&body);
+    assert_eq!(items["DeclarationsToken"], announced);
+    // From enrollment on, the device is subscribed to the status update management reads.
+    let listed = |class: &str| -> Vec<String> {
+        items["Declarations"][class]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["Identifier"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        listed("Configurations"),
+        vec![orchard::app::devices::STATUS_SUBSCRIPTION_ID]
+    );
+    assert_eq!(
+        listed("Activations"),
+        vec![orchard::app::devices::STATUS_ACTIVATION_ID]
+    );
+    let path = format!(
+        "declaration/configuration/{}",
+        orchard::app::devices::STATUS_SUBSCRIPTION_ID
+    );
+    let (status, body) = put(&app, &device, "/mdm/checkin", declarative(UDID, &path, None)).await;
+    assert_eq!(status, 200);
+    let subscription = json(&body);
+    assert_eq!(
+        subscription["Type"],
+        "com.apple.configuration.management.status-subscriptions"
+    );
+    let names: Vec<&str> = subscription["Payload"]["StatusItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["Name"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "softwareupdate.install-state",
+        "device.operating-system.version",
+        "management.declarations",
+    ] {
+        assert!(names.contains(&wanted), "{wanted} in {names:?}");
+    }
 
     // A status report moves the inventory.
     let report = serde_json::json!({

@@ -25,7 +25,11 @@ use crate::mdm::{
 use crate::protocol::Udid;
 use crate::protocol::checkin::{DeclarativeEndpoint, DeclarativeManagementRequest};
 use crate::protocol::commands::CommandRequest;
-use crate::protocol::ddm::{self as ddm_protocol, OsVersion, Platform};
+use crate::protocol::ddm::management::{SimpleActivation, StatusSubscriptions};
+use crate::protocol::ddm::{
+    self as ddm_protocol, Declaration, DeclarationError, DeclarationIdentifier, DeviceTarget, Enrollment,
+    OsVersion, Platform,
+};
 use crate::push::{PushError, PushOutcome, PushOutcomeSink, PushReport, PushTarget, Pusher};
 use crate::store::Store;
 use crate::store::devices::{self, Inventory};
@@ -188,14 +192,27 @@ fn endpoint_path(endpoint: &DeclarativeEndpoint) -> String {
     }
 }
 
+/// Identifiers of the declarations every DDM device gets from enrollment on: the status
+/// subscription that makes it report its OS and update state, and the activation that applies it.
+pub const STATUS_SUBSCRIPTION_ID: &str = "com.orchard.status-subscriptions";
+pub const STATUS_ACTIVATION_ID: &str = "com.orchard.activation.status-subscriptions";
+
+/// What the device told at enrollment about its DDM abilities.
+enum DeclarativeAbility {
+    /// Platform and OS known, with declarative management.
+    Yes(DeviceTarget),
+    /// Platform and OS known, too old.
+    No,
+    /// Not enough known: give it the benefit of the doubt (a device without DDM answers the
+    /// command with an error), but without declarations built for its platform.
+    Unknown,
+}
+
 impl DdmCheckins {
-    /// Whether the device's OS has declarative management. A device whose model or version is
-    /// unknown is given the benefit of the doubt (it answers the command with an error if not).
-    fn speaks_declarative(&self, udid: &Udid) -> bool {
+    fn ability(&self, udid: &Udid) -> DeclarativeAbility {
         let id = udid.as_str().to_string();
-        let device = match self.store.read_blocking(move |c| devices::get(c, &id)) {
-            Ok(Some(device)) => device,
-            _ => return true,
+        let Ok(Some(device)) = self.store.read_blocking(move |c| devices::get(c, &id)) else {
+            return DeclarativeAbility::Unknown;
         };
         let inventory = &device.inventory;
         let platform = inventory
@@ -206,13 +223,41 @@ impl DdmCheckins {
             .os_version
             .as_deref()
             .and_then(|v| v.parse::<OsVersion>().ok());
-        match (platform, version) {
-            (Some(platform), Some(version)) => {
-                ddm_protocol::supports(platform, version).declarative_management
-            }
-            _ => true,
+        let (Some(platform), Some(version)) = (platform, version) else {
+            return DeclarativeAbility::Unknown;
+        };
+        if !ddm_protocol::supports(platform, version).declarative_management {
+            return DeclarativeAbility::No;
         }
+        let enrollment = match inventory.is_supervised {
+            Some(true) => Enrollment::Supervised,
+            _ => Enrollment::Device,
+        };
+        DeclarativeAbility::Yes(DeviceTarget::new(platform, version, enrollment))
     }
+}
+
+/// The status subscription (the items update management reads, those the device's OS has) and
+/// its activation.
+fn status_declarations(target: &DeviceTarget) -> Result<Vec<Declaration>, DeclarationError> {
+    let subscription_id = DeclarationIdentifier::parse(STATUS_SUBSCRIPTION_ID).map_err(|reason| {
+        DeclarationError::Identifier {
+            path: "Identifier",
+            reason,
+        }
+    })?;
+    let activation_id = DeclarationIdentifier::parse(STATUS_ACTIVATION_ID).map_err(|reason| {
+        DeclarationError::Identifier {
+            path: "Identifier",
+            reason,
+        }
+    })?;
+    let subscription = Declaration::new(
+        subscription_id.clone(),
+        &StatusSubscriptions::for_update_management(target),
+    )?;
+    let activation = Declaration::new(activation_id, &SimpleActivation::new(vec![subscription_id])?)?;
+    Ok(vec![subscription, activation])
 }
 
 impl DeclarativeHandler for DdmCheckins {
@@ -245,9 +290,25 @@ impl DeclarativeHandler for DdmCheckins {
     }
 
     fn enrolled(&self, udid: &Udid) -> bool {
-        if !self.speaks_declarative(udid) {
-            tracing::info!(%udid, "OS too old for declarative management; managed by MDM commands only");
-            return true;
+        match self.ability(udid) {
+            DeclarativeAbility::No => {
+                tracing::info!(%udid, "OS too old for declarative management; managed by MDM commands only");
+                return true;
+            }
+            DeclarativeAbility::Yes(target) => {
+                let assigned =
+                    status_declarations(&target)
+                        .map_err(|e| e.to_string())
+                        .and_then(|declarations| {
+                            self.runtime
+                                .block_on(self.ddm.set_device_declarations(udid.as_str(), declarations))
+                                .map_err(|e| e.to_string())
+                        });
+                if let Err(e) = assigned {
+                    tracing::error!(%udid, error = %e, "status subscription not assigned");
+                }
+            }
+            DeclarativeAbility::Unknown => {}
         }
         match self.runtime.block_on(self.ddm.on_enrollment(udid.as_str())) {
             Ok(()) => true,
