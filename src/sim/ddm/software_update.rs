@@ -156,6 +156,11 @@ impl SoftwareUpdateModel {
         self.advance();
         self.settings = settings;
         self.enforcements = enforcements;
+        self.reconcile_job();
+        self.advance();
+    }
+
+    fn reconcile_job(&mut self) {
         let Some(job) = self.phase.job().cloned() else { return };
         let same = self.enforcements.iter().find(|(id, e)| {
             *id == job.declaration_id
