@@ -18,7 +18,9 @@ use orchard::ddm::{
     SyncNotifier,
 };
 use orchard::protocol::ddm::management::StatusItemName;
-use orchard::protocol::ddm::{Declaration, DeclarationIdentifier, Platform, SimpleActivation, StatusSubscriptions};
+use orchard::protocol::ddm::{
+    Declaration, DeclarationIdentifier, Platform, SimpleActivation, StatusSubscriptions,
+};
 use orchard::sim::ddm::{DdmClient, DeviceProfile, InProcessTransport, SoftwareUpdateModel};
 use orchard::store::Store;
 
@@ -63,7 +65,9 @@ fn declarations() -> Result<Vec<Declaration>, Failure> {
             "management.declarations",
         ]
         .iter()
-        .map(|name| StatusItemName { name: name.to_string() })
+        .map(|name| StatusItemName {
+            name: name.to_string(),
+        })
         .collect(),
     };
     let activation = SimpleActivation::new(vec![id("orchard.status")?])?;
@@ -76,7 +80,10 @@ fn declarations() -> Result<Vec<Declaration>, Failure> {
 /// One run: a new database with `devices` enrolled devices, then every device syncs once.
 async fn run(devices: usize, concurrency: usize) -> Result<(Duration, Duration), Failure> {
     let dir = tempfile::tempdir()?;
-    let start = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).single().ok_or("clock")?;
+    let start = Utc
+        .with_ymd_and_hms(2026, 3, 1, 9, 0, 0)
+        .single()
+        .ok_or("clock")?;
     let clock: SharedClock = Arc::new(VirtualClock::new(start));
     let store = Store::open(&dir.path().join("orchard.db"), "2026-03-01T09:00:00Z")?;
     let service = DdmService::new(

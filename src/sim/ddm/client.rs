@@ -108,7 +108,10 @@ impl DdmClient {
 
     /// The `DeclarativeManagement` MDM command arrived. Its `Data` (`{"SyncTokens": {...}}`) gives
     /// the token to compare; without it the device asks the `tokens` endpoint.
-    pub async fn on_declarative_management(&mut self, data: Option<&[u8]>) -> Result<SyncOutcome, SimDdmError> {
+    pub async fn on_declarative_management(
+        &mut self,
+        data: Option<&[u8]>,
+    ) -> Result<SyncOutcome, SimDdmError> {
         let token = match data.filter(|d| !d.is_empty()) {
             Some(data) => parse_tokens("DeclarativeManagement Data", data)?,
             None => self.fetch_tokens().await?,
@@ -144,8 +147,8 @@ impl DdmClient {
         if self.declarations_token.as_deref() != Some(token.as_str()) {
             outcome.changed = true;
             let body = self.call("declaration-items", None).await?;
-            let manifest: DeclarationItemsResponse = serde_json::from_slice(&body)
-                .map_err(|e| malformed("declaration-items", e.to_string()))?;
+            let manifest: DeclarationItemsResponse =
+                serde_json::from_slice(&body).map_err(|e| malformed("declaration-items", e.to_string()))?;
             let listed = manifest_items(&manifest);
             for (class, item) in &listed {
                 let known = self
@@ -167,7 +170,8 @@ impl DdmClient {
                 self.held.insert(item.identifier.clone(), held);
                 outcome.fetched.push(endpoint);
             }
-            let listed_ids: BTreeSet<&str> = listed.iter().map(|(_, item)| item.identifier.as_str()).collect();
+            let listed_ids: BTreeSet<&str> =
+                listed.iter().map(|(_, item)| item.identifier.as_str()).collect();
             outcome.removed = self
                 .held
                 .keys()
@@ -227,9 +231,9 @@ impl DdmClient {
 
     async fn report(&mut self) -> Result<Option<ReportSent>, SimDdmError> {
         let snapshot = self.snapshot();
-        let Some(prepared) = self
-            .reporter
-            .prepare(self.clock.now(), &self.evaluation.subscriptions, &snapshot)
+        let Some(prepared) =
+            self.reporter
+                .prepare(self.clock.now(), &self.evaluation.subscriptions, &snapshot)
         else {
             return Ok(None);
         };

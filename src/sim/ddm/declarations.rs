@@ -8,11 +8,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::predicate::{self, PredicateContext};
+use crate::protocol::ddm::enforcement::ENFORCEMENT_SPECIFIC_TYPE;
 use crate::protocol::ddm::management::{
     PROPERTIES_TYPE, SIMPLE_ACTIVATION_TYPE, STATUS_SUBSCRIPTIONS_TYPE, StatusSubscriptions,
 };
 use crate::protocol::ddm::settings::SETTINGS_TYPE;
-use crate::protocol::ddm::enforcement::ENFORCEMENT_SPECIFIC_TYPE;
 use crate::protocol::ddm::{DeclarationClass, EnforcementSpecific, SimpleActivation, SoftwareUpdateSettings};
 
 /// A declaration as served (`declaration/<class>/<identifier>`): the device keeps the server's
@@ -87,7 +87,9 @@ fn check(
         description,
     };
     match (class, declaration.declaration_type.as_str()) {
-        (DeclarationClass::Activation, SIMPLE_ACTIVATION_TYPE) => parse::<SimpleActivation>(declaration).map(drop),
+        (DeclarationClass::Activation, SIMPLE_ACTIVATION_TYPE) => {
+            parse::<SimpleActivation>(declaration).map(drop)
+        }
         (DeclarationClass::Configuration, ENFORCEMENT_SPECIFIC_TYPE) => {
             let enforcement: EnforcementSpecific = parse(declaration)?;
             enforcement.validate().map_err(|e| cannot_apply(e.to_string()))?;
@@ -202,7 +204,10 @@ pub fn evaluate(held: &BTreeMap<String, HeldDeclaration>, context: &dyn Predicat
         }
     }
 
-    for held_configuration in held.values().filter(|h| h.class == DeclarationClass::Configuration) {
+    for held_configuration in held
+        .values()
+        .filter(|h| h.class == DeclarationClass::Configuration)
+    {
         let identifier = &held_configuration.declaration.identifier;
         let is_referenced = referenced.contains(identifier);
         let active = is_referenced && held_configuration.problem.is_none();
@@ -224,7 +229,9 @@ pub fn evaluate(held: &BTreeMap<String, HeldDeclaration>, context: &dyn Predicat
                     evaluation.enforcements.push((identifier.clone(), enforcement));
                 }
             }
-            SETTINGS_TYPE if evaluation.settings.is_none() => evaluation.settings = held_configuration.typed(),
+            SETTINGS_TYPE if evaluation.settings.is_none() => {
+                evaluation.settings = held_configuration.typed()
+            }
             STATUS_SUBSCRIPTIONS_TYPE => {
                 if let Some(subscriptions) = held_configuration.typed::<StatusSubscriptions>() {
                     evaluation

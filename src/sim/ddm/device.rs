@@ -151,7 +151,8 @@ mod tests {
             Utc.with_ymd_and_hms(2026, 3, 10, 23, 0, 0).unwrap()
         );
         assert_eq!(
-            device.utc_to_local(Utc.with_ymd_and_hms(2026, 3, 10, 23, 0, 0).unwrap())
+            device
+                .utc_to_local(Utc.with_ymd_and_hms(2026, 3, 10, 23, 0, 0).unwrap())
                 .naive_local(),
             local
         );

@@ -14,6 +14,7 @@ mod report;
 mod software_update;
 #[cfg(test)]
 mod software_update_tests;
+mod update_choice;
 
 use futures_util::future::BoxFuture;
 

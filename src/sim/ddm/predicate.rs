@@ -130,8 +130,7 @@ mod tests {
 
     #[test]
     fn evaluates_what_orchard_emits() {
-        let predicate =
-            orchard_predicate("device.model.family", "AppleTV");
+        let predicate = orchard_predicate("device.model.family", "AppleTV");
         assert!(evaluate(&predicate, &apple_tv()).unwrap());
         let iphone = orchard_predicate("device.model.family", "iPhone");
         assert!(!evaluate(&iphone, &apple_tv()).unwrap());
@@ -148,7 +147,13 @@ mod tests {
     fn connectives_properties_and_negation() {
         let tv = apple_tv();
         assert!(evaluate("@status(device.model.family) != 'iPad'", &tv).unwrap());
-        assert!(evaluate("@property(ring) == 'pilot' AND @status(device.model.family) == \"AppleTV\"", &tv).unwrap());
+        assert!(
+            evaluate(
+                "@property(ring) == 'pilot' AND @status(device.model.family) == \"AppleTV\"",
+                &tv
+            )
+            .unwrap()
+        );
         assert!(!evaluate("@property(ring) == 'late' && TRUEPREDICATE", &tv).unwrap());
         assert!(evaluate("@property(ring) == 'late' OR @property(ring) == 'pilot'", &tv).unwrap());
         assert!(evaluate("@property(ring) == 'a OR b' || TRUEPREDICATE", &tv).unwrap());

@@ -179,7 +179,9 @@ mod tests {
         snapshot
             .items
             .insert("device.operating-system.version".into(), json!(version));
-        snapshot.items.insert("device.model.family".into(), json!("iPhone"));
+        snapshot
+            .items
+            .insert("device.model.family".into(), json!("iPhone"));
         snapshot
     }
 
@@ -188,25 +190,44 @@ mod tests {
         let start = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
         let subscribed = subscriptions(&["softwareupdate.install-state", "device.operating-system.version"]);
         let mut reporter = StatusReporter::default();
-        let first = reporter.prepare(start, &subscribed, &snapshot("none", "18.3")).unwrap();
+        let first = reporter
+            .prepare(start, &subscribed, &snapshot("none", "18.3"))
+            .unwrap();
         assert!(first.full);
         let body: Value = serde_json::from_slice(&first.body).unwrap();
         assert_eq!(body["StatusItems"]["softwareupdate"]["install-state"], "none");
-        assert_eq!(body["StatusItems"]["device"]["operating-system"]["version"], "18.3");
-        assert!(body["StatusItems"]["device"].get("model").is_none(), "not subscribed");
+        assert_eq!(
+            body["StatusItems"]["device"]["operating-system"]["version"],
+            "18.3"
+        );
+        assert!(
+            body["StatusItems"]["device"].get("model").is_none(),
+            "not subscribed"
+        );
         reporter.sent(first);
 
         let same = reporter.prepare(start + Duration::hours(1), &subscribed, &snapshot("none", "18.3"));
         assert!(same.is_none());
         let changed = reporter
-            .prepare(start + Duration::hours(2), &subscribed, &snapshot("downloading", "18.3"))
+            .prepare(
+                start + Duration::hours(2),
+                &subscribed,
+                &snapshot("downloading", "18.3"),
+            )
             .unwrap();
         assert!(!changed.full);
-        assert_eq!(changed.item_names, vec!["softwareupdate.install-state".to_string()]);
+        assert_eq!(
+            changed.item_names,
+            vec!["softwareupdate.install-state".to_string()]
+        );
         reporter.sent(changed);
 
         let daily = reporter
-            .prepare(start + Duration::hours(24), &subscribed, &snapshot("downloading", "18.3"))
+            .prepare(
+                start + Duration::hours(24),
+                &subscribed,
+                &snapshot("downloading", "18.3"),
+            )
             .unwrap();
         assert!(daily.full);
         assert_eq!(daily.item_names.len(), 2);
@@ -224,7 +245,10 @@ mod tests {
         let mut reporter = StatusReporter::default();
         let first = reporter.prepare(start, &subscribed, &snapshot).unwrap();
         let body: Value = serde_json::from_slice(&first.body).unwrap();
-        assert_eq!(body["StatusItems"]["management"]["declarations"]["activations"], json!([]));
+        assert_eq!(
+            body["StatusItems"]["management"]["declarations"]["activations"],
+            json!([])
+        );
         reporter.sent(first);
 
         snapshot

@@ -9,12 +9,13 @@
 //! and targets at or below the installed version are then ignored; a deadline already past when
 //! the update is prepared installs at once.
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use super::device::{DeviceProfile, ModelTiming, OfferedUpdate};
+use super::update_choice::{Job, Offers};
 use crate::clock::SharedClock;
-use crate::protocol::ddm::{EnforcementSpecific, OsVersion, Platform, SoftwareUpdateSettings};
+use crate::protocol::ddm::{EnforcementSpecific, OsVersion, SoftwareUpdateSettings};
 
 const NO_SPACE: &str = "Not enough free space to download and prepare the update";
 const DOWNLOAD_FAILED: &str = "The update could not be downloaded";
@@ -23,26 +24,32 @@ const USER_POSTPONED: &str = "The user postponed the installation";
 /// duration is zero; this keeps a zero-duration configuration from looping forever).
 const MAX_EVENTS: usize = 10_000;
 
-/// The update being worked on, and the enforcement that asked for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Job {
-    declaration_id: String,
-    enforcement: EnforcementSpecific,
-    update: OfferedUpdate,
-    deadline: DateTime<Utc>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
     Idle,
-    Downloading { job: Job, done_at: DateTime<Utc> },
+    Downloading {
+        job: Job,
+        done_at: DateTime<Utc>,
+    },
     /// The last attempt failed; the next one starts at `retry_at`.
-    Failed { job: Job, retry_at: DateTime<Utc> },
+    Failed {
+        job: Job,
+        retry_at: DateTime<Utc>,
+    },
     /// Downloaded; installs at the deadline, or from `since` if that is later.
-    Prepared { job: Job, since: DateTime<Utc> },
+    Prepared {
+        job: Job,
+        since: DateTime<Utc>,
+    },
     /// At the deadline, waiting for the user to enter the passcode.
-    AwaitingPasscode { job: Job, entered_at: DateTime<Utc> },
-    Installing { job: Job, done_at: DateTime<Utc> },
+    AwaitingPasscode {
+        job: Job,
+        entered_at: DateTime<Utc>,
+    },
+    Installing {
+        job: Job,
+        done_at: DateTime<Utc>,
+    },
 }
 
 impl Phase {
@@ -133,10 +140,12 @@ impl SoftwareUpdateModel {
 
     /// Why an enforcement cannot be applied (a device reports it on the declaration), or `Ok`.
     pub fn check_enforcement(&self, enforcement: &EnforcementSpecific) -> Result<(), String> {
-        let target: OsVersion = enforcement
-            .target_os_version
-            .parse()
-            .map_err(|_| format!("TargetOSVersion {:?} is not a version", enforcement.target_os_version))?;
+        let target: OsVersion = enforcement.target_os_version.parse().map_err(|_| {
+            format!(
+                "TargetOSVersion {:?} is not a version",
+                enforcement.target_os_version
+            )
+        })?;
         match self.device.installed_version() {
             Some(installed) if target <= installed => Err(format!(
                 "The target OS version {} is not newer than the installed version {}",
@@ -161,7 +170,9 @@ impl SoftwareUpdateModel {
     }
 
     fn reconcile_job(&mut self) {
-        let Some(job) = self.phase.job().cloned() else { return };
+        let Some(job) = self.phase.job().cloned() else {
+            return;
+        };
         let same = self.enforcements.iter().find(|(id, e)| {
             *id == job.declaration_id
                 && e.target_os_version == job.enforcement.target_os_version
@@ -272,31 +283,17 @@ impl SoftwareUpdateModel {
         self.failures.at = Some(at);
     }
 
-    /// The deferral that hides `update` from this device (settings `Deferrals`).
-    fn deferral(&self, update: &OfferedUpdate) -> Duration {
-        let Some(deferrals) = self.settings.as_ref().and_then(|s| s.deferrals.as_ref()) else {
-            return Duration::zero();
-        };
-        let days = match self.device.platform {
-            Platform::MacOs => {
-                let major_update = match (update.parsed_version(), self.device.installed_version()) {
-                    (Some(offered), Some(installed)) => offered.major > installed.major,
-                    _ => false,
-                };
-                if major_update {
-                    deferrals.major_period_in_days
-                } else {
-                    deferrals.minor_period_in_days
-                }
-            }
-            _ => deferrals.combined_period_in_days,
-        };
-        Duration::days(days.map_or(0, |d| i64::from(d.days())))
-    }
-
     /// When `update` stops being hidden by a deferral.
     pub fn visible_from(&self, update: &OfferedUpdate) -> DateTime<Utc> {
-        update.posted + self.deferral(update)
+        self.offers().visible_from(update)
+    }
+
+    fn offers(&self) -> Offers<'_> {
+        Offers {
+            device: &self.device,
+            settings: self.settings.as_ref(),
+            catalog: &self.catalog,
+        }
     }
 
     /// The updates newer than the installed version that the device sees now.
@@ -305,57 +302,16 @@ impl SoftwareUpdateModel {
         let installed = self.device.installed_version();
         self.catalog
             .iter()
-            .filter(|u| u.parsed_version().is_some_and(|v| installed.is_none_or(|i| v > i)))
+            .filter(|u| {
+                u.parsed_version()
+                    .is_some_and(|v| installed.is_none_or(|i| v > i))
+            })
             .filter(|u| self.visible_from(u) <= now)
             .collect()
     }
 
-    /// The job to start next and when (not before `from`): enforcements by earliest deadline,
-    /// each matched against the updates visible at that time.
     fn next_job(&self, from: DateTime<Utc>) -> Option<(Job, DateTime<Utc>)> {
-        let installed = self.device.installed_version()?;
-        let mut enforcements: Vec<&(String, EnforcementSpecific)> = self.enforcements.iter().collect();
-        enforcements.sort_by_key(|(id, e)| (e.target_local_date_time, id.clone()));
-        for (id, enforcement) in enforcements {
-            let Ok(target) = enforcement.target_os_version.parse::<OsVersion>() else { continue };
-            if target <= installed {
-                continue;
-            }
-            let exact = enforcement.target_os_version.matches('.').count() >= 2;
-            let matching: Vec<&OfferedUpdate> = self
-                .catalog
-                .iter()
-                .filter(|u| {
-                    u.parsed_version().is_some_and(|v| {
-                        v > installed
-                            && if exact {
-                                v == target
-                            } else {
-                                v.major == target.major && v.minor == target.minor
-                            }
-                    })
-                })
-                .collect();
-            let Some(start) = matching.iter().map(|u| self.visible_from(u).max(from)).min() else {
-                continue;
-            };
-            let visible: Vec<&&OfferedUpdate> =
-                matching.iter().filter(|u| self.visible_from(u) <= start).collect();
-            let by_build = enforcement
-                .target_build_version
-                .as_ref()
-                .and_then(|build| visible.iter().find(|u| &u.build == build));
-            let newest = visible.iter().max_by_key(|u| u.parsed_version());
-            let update = by_build.or(newest)?;
-            let job = Job {
-                declaration_id: id.clone(),
-                enforcement: enforcement.clone(),
-                update: (**update).clone(),
-                deadline: self.device.local_to_utc(enforcement.target_local_date_time.0),
-            };
-            return Some((job, start));
-        }
-        None
+        self.offers().next_job(&self.enforcements, from)
     }
 
     /// `softwareupdate.install-state`.
@@ -397,7 +353,10 @@ impl SoftwareUpdateModel {
             ("softwareupdate.install-reason", reason),
             ("softwareupdate.failure-reason", failure),
             ("device.operating-system.version", json!(self.device.os_version)),
-            ("device.operating-system.build-version", json!(self.device.build_version)),
+            (
+                "device.operating-system.build-version",
+                json!(self.device.build_version),
+            ),
         ]
     }
 }

@@ -78,12 +78,18 @@ fn a_minor_target_installs_its_latest_patch_at_the_local_deadline() {
     model.advance();
     assert_eq!(model.install_state(), "none");
     assert_eq!(item(&model, "device.operating-system.version"), json!("18.4.1"));
-    assert_eq!(item(&model, "device.operating-system.build-version"), json!("22E252"));
+    assert_eq!(
+        item(&model, "device.operating-system.build-version"),
+        json!("22E252")
+    );
     assert_eq!(
         item(&model, "softwareupdate.pending-version"),
         json!({"os-version": "", "build-version": ""})
     );
-    assert_eq!(item(&model, "softwareupdate.install-reason"), json!({"reason": []}));
+    assert_eq!(
+        item(&model, "softwareupdate.install-reason"),
+        json!({"reason": []})
+    );
 }
 
 #[test]
@@ -113,11 +119,19 @@ fn deferral_hides_the_update_until_posting_plus_days() {
     };
     model.configure(Some(settings), vec![enforce("18.4", "2026-03-02T09:00:00")]);
     // 18.3.1 (posted 10 days ago) is visible; the 18.4 updates are not.
-    let visible: Vec<String> = model.visible_updates().iter().map(|u| u.version.clone()).collect();
+    let visible: Vec<String> = model
+        .visible_updates()
+        .iter()
+        .map(|u| u.version.clone())
+        .collect();
     assert_eq!(visible, vec!["18.3.1"]);
     clock.set(Utc.with_ymd_and_hms(2026, 3, 4, 9, 0, 0).unwrap());
     model.advance();
-    assert_eq!(model.install_state(), "none", "past the deadline but still hidden");
+    assert_eq!(
+        model.install_state(),
+        "none",
+        "past the deadline but still hidden"
+    );
     // 18.4 becomes visible on 6 March 09:00 (posted 27 Feb + 7 days); 18.4.1 a day later.
     clock.set(Utc.with_ymd_and_hms(2026, 3, 6, 9, 10, 0).unwrap());
     model.advance();
@@ -168,7 +182,19 @@ fn failures_count_and_retry() {
 fn targets_not_newer_are_refused_and_later_ones_ignored() {
     let clock = VirtualClock::new(start());
     let model = model(Platform::Ios, &clock);
-    assert!(model.check_enforcement(&enforce("18.3", "2026-03-02T09:00:00").1).is_err());
-    assert!(model.check_enforcement(&enforce("18.2", "2026-03-02T09:00:00").1).is_err());
-    assert!(model.check_enforcement(&enforce("18.4", "2026-03-02T09:00:00").1).is_ok());
+    assert!(
+        model
+            .check_enforcement(&enforce("18.3", "2026-03-02T09:00:00").1)
+            .is_err()
+    );
+    assert!(
+        model
+            .check_enforcement(&enforce("18.2", "2026-03-02T09:00:00").1)
+            .is_err()
+    );
+    assert!(
+        model
+            .check_enforcement(&enforce("18.4", "2026-03-02T09:00:00").1)
+            .is_ok()
+    );
 }
