@@ -2,7 +2,8 @@
 //! declaration changes (set-based, in one transaction, on a real SQLite file), including claiming
 //! the notifications and handing 100,000 sync-token payloads to a notifier that only counts them.
 //!
-//! Run: `cargo bench --bench ddm_tokens` (release profile). Options: `--devices N`, `--runs N`.
+//! Run: `cargo bench --bench ddm_tokens` (release profile). Options: `--devices N`, `--runs N`,
+//! `--fleet rings|unique|both` (default both).
 //! Two fleets are measured: devices spread over 20 policy rings (20 distinct own groups, the
 //! expected shape), and the worst case where every device has its own declarations.
 
@@ -198,7 +199,16 @@ fn main() -> Result<(), Failure> {
         "DeclarationsToken recomputation after one shared declaration changes \
          (release build; the machine is shared with other builds, so figures vary)"
     );
-    runtime.block_on(fleet(devices, runs, false))?;
-    runtime.block_on(fleet(devices, runs, true))?;
+    let which = args
+        .iter()
+        .position(|arg| arg == "--fleet")
+        .and_then(|index| args.get(index + 1))
+        .map_or("both", String::as_str);
+    if which != "unique" {
+        runtime.block_on(fleet(devices, runs, false))?;
+    }
+    if which != "rings" {
+        runtime.block_on(fleet(devices, runs, true))?;
+    }
     Ok(())
 }

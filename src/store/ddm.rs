@@ -3,7 +3,10 @@
 //! Declarations, groups and sets are content-addressed and never changed once written, so a device
 //! can be served the set it was offered while newer sets are computed.
 
+mod retarget;
 pub mod status;
+
+pub use retarget::{Retargeted, retarget_by_own_group};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -242,58 +245,6 @@ pub fn put_device(
         )?
         .execute(params![udid, own_group, latest_set, now])?;
     Ok(changed > 0)
-}
-
-/// Devices moved to a new set by [`retarget_by_own_group`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Retargeted {
-    pub devices_changed: usize,
-    /// The enrolled devices among them, claimed for notification (see [`claim_notifications`]).
-    pub claimed: Vec<Notification>,
-}
-
-/// Points every device whose own group is in `targets` at the new set of that group, and claims
-/// the notifications of the enrolled ones, in one statement (each device row is written once).
-pub fn retarget_by_own_group(
-    conn: &Connection,
-    targets: &[(String, String)],
-    now: &str,
-) -> Result<Retargeted, StoreError> {
-    conn.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS ddm_retarget (
-             own_group TEXT PRIMARY KEY, set_id INTEGER NOT NULL) WITHOUT ROWID;
-         DELETE FROM temp.ddm_retarget;",
-    )?;
-    {
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO temp.ddm_retarget (own_group, set_id)
-             VALUES (?1, (SELECT id FROM main.ddm_sets WHERE declarations_token = ?2))",
-        )?;
-        for (group, token) in targets {
-            insert.execute(params![group, token])?;
-        }
-    }
-    let mut retargeted = Retargeted::default();
-    {
-        let mut update = conn.prepare_cached(
-            "UPDATE ddm_devices SET latest_set = r.set_id, latest_set_at = ?1,
-                 notified_set = iif(enrolled_at IS NULL, notified_set, r.set_id),
-                 offered_set = iif(enrolled_at IS NULL, offered_set, r.set_id)
-             FROM temp.ddm_retarget AS r
-             WHERE ddm_devices.own_group = r.own_group AND ddm_devices.latest_set <> r.set_id
-             RETURNING udid, (SELECT declarations_token FROM ddm_sets WHERE id = latest_set), latest_set_at,
-                 enrolled_at IS NOT NULL",
-        )?;
-        let mut rows = update.query([now])?;
-        while let Some(row) = rows.next()? {
-            retargeted.devices_changed += 1;
-            if row.get::<_, bool>(3)? {
-                retargeted.claimed.push(notification_row(row)?);
-            }
-        }
-    }
-    conn.execute("DELETE FROM temp.ddm_retarget", [])?;
-    Ok(retargeted)
 }
 
 fn notification_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
