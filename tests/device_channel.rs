@@ -15,15 +15,15 @@ use plist::{Dictionary, Value};
 
 const SITE: &str = "device-channel-challenge";
 const TOPIC: &str = "com.apple.mgmt.External.5b1a2e3c-7d0f-4c55-9a9e-0f1d2c3b4a59";
-const UDID: &str = "0000FE00-3C1B4A2D5E6F7081";
+pub(crate) const UDID: &str = "0000FE00-3C1B4A2D5E6F7081";
 const WAIT: Duration = Duration::from_secs(10);
 
-struct Rig {
-    app: TestApp,
-    apns: FakeApns,
+pub(crate) struct Rig {
+    pub app: TestApp,
+    pub apns: FakeApns,
 }
 
-async fn rig() -> Rig {
+pub(crate) async fn rig() -> Rig {
     let apns = FakeApns::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("fake-apns-ca.pem");
@@ -56,7 +56,7 @@ async fn rig() -> Rig {
     Rig { app, apns }
 }
 
-fn plist(pairs: Vec<(&str, Value)>) -> Vec<u8> {
+pub(crate) fn plist(pairs: Vec<(&str, Value)>) -> Vec<u8> {
     let mut d = Dictionary::new();
     for (k, v) in pairs {
         d.insert(k.to_string(), v);
@@ -66,12 +66,12 @@ fn plist(pairs: Vec<(&str, Value)>) -> Vec<u8> {
     out
 }
 
-fn s(v: &str) -> Value {
+pub(crate) fn s(v: &str) -> Value {
     Value::String(v.into())
 }
 
 /// Sends `body` to `path`, signed by `device` as a real device does (`Mdm-Signature`).
-async fn put(app: &TestApp, device: &EnrolledDevice, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+pub(crate) async fn put(app: &TestApp, device: &EnrolledDevice, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
     let signature = orchard::pki::scep_client::mdm_signature(&body, &device.cert, &device.key).unwrap();
     let res = app
         .client
@@ -89,7 +89,12 @@ async fn enroll(app: &TestApp, udid: &str, token: &[u8]) -> EnrolledDevice {
     enroll_running(app, udid, token, "18.6").await
 }
 
-async fn enroll_running(app: &TestApp, udid: &str, token: &[u8], os_version: &str) -> EnrolledDevice {
+pub(crate) async fn enroll_running(
+    app: &TestApp,
+    udid: &str,
+    token: &[u8],
+    os_version: &str,
+) -> EnrolledDevice {
     let device = common::scep_enroll(app, SITE)
         .await
         .1
@@ -116,18 +121,18 @@ async fn enroll_running(app: &TestApp, udid: &str, token: &[u8], os_version: &st
     device
 }
 
-fn command(body: &[u8]) -> (String, Dictionary) {
+pub(crate) fn command(body: &[u8]) -> (String, Dictionary) {
     let v = Value::from_reader_xml(body).unwrap();
     let d = v.as_dictionary().unwrap();
     let uuid = d["CommandUUID"].as_string().unwrap().to_string();
     (uuid, d["Command"].as_dictionary().unwrap().clone())
 }
 
-fn idle(udid: &str) -> Vec<u8> {
+pub(crate) fn idle(udid: &str) -> Vec<u8> {
     plist(vec![("UDID", s(udid)), ("Status", s("Idle"))])
 }
 
-fn acknowledged(udid: &str, uuid: &str, extra: Vec<(&str, Value)>) -> Vec<u8> {
+pub(crate) fn acknowledged(udid: &str, uuid: &str, extra: Vec<(&str, Value)>) -> Vec<u8> {
     let mut pairs = vec![
         ("UDID", s(udid)),
         ("Status", s("Acknowledged")),
@@ -137,7 +142,7 @@ fn acknowledged(udid: &str, uuid: &str, extra: Vec<(&str, Value)>) -> Vec<u8> {
     plist(pairs)
 }
 
-fn declarative(udid: &str, endpoint: &str, data: Option<&[u8]>) -> Vec<u8> {
+pub(crate) fn declarative(udid: &str, endpoint: &str, data: Option<&[u8]>) -> Vec<u8> {
     let mut pairs = vec![
         ("MessageType", s("DeclarativeManagement")),
         ("UDID", s(udid)),
@@ -149,7 +154,7 @@ fn declarative(udid: &str, endpoint: &str, data: Option<&[u8]>) -> Vec<u8> {
     plist(pairs)
 }
 
-fn json(body: &[u8]) -> serde_json::Value {
+pub(crate) fn json(body: &[u8]) -> serde_json::Value {
     serde_json::from_slice(body).unwrap()
 }
 
