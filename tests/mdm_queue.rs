@@ -339,3 +339,48 @@ fn pruning_removes_only_commands_completed_before_the_retention() {
     assert!(!left.contains(&first));
     assert!(left.contains(&recent) && left.contains(&late.as_str().to_string()));
 }
+
+#[test]
+fn an_idle_with_nothing_queued_writes_nothing_unless_last_seen_is_a_minute_old() {
+    let f = fixture();
+    let id = identity("phone");
+    enroll(&f, "PHONE-9", &id);
+    // Drain the enrollment commands.
+    while let Some(body) = f.mdm.connect(&id, &idle("PHONE-9")).unwrap() {
+        let (uuid, _, _) = command_of(&body);
+        f.mdm
+            .connect(&id, &result("PHONE-9", &uuid, "Acknowledged", &[]))
+            .unwrap();
+    }
+    let before = dump(&f.store);
+    f.clock.advance(Duration::seconds(30));
+    assert_eq!(f.mdm.connect(&id, &idle("PHONE-9")).unwrap(), None);
+    assert_eq!(dump(&f.store), before, "a quiet Idle within the minute is a read");
+
+    // Another identity is still refused on the read path.
+    assert!(matches!(
+        f.mdm.connect(&identity("intruder"), &idle("PHONE-9")),
+        Err(MdmError::Forbidden(_))
+    ));
+
+    f.clock.advance(Duration::seconds(45));
+    assert_eq!(f.mdm.connect(&id, &idle("PHONE-9")).unwrap(), None);
+    assert_ne!(
+        dump(&f.store),
+        before,
+        "last_seen_at moves once it is a minute old"
+    );
+
+    // Something queued is delivered at once, whatever the time.
+    let before = dump(&f.store);
+    f.mdm
+        .enqueue(&udid("PHONE-9"), CommandRequest::SecurityInfo, 0)
+        .unwrap();
+    assert_ne!(dump(&f.store), before);
+    let body = f
+        .mdm
+        .connect(&id, &idle("PHONE-9"))
+        .unwrap()
+        .expect("the queued command");
+    assert_eq!(command_of(&body).1, "SecurityInfo");
+}

@@ -23,6 +23,15 @@ impl MdmService {
         self.check_size(body)?;
         let report = ConnectReport::parse(body)?;
         let udid = report.udid.clone();
+        if report.status == ReportStatus::Idle && report.command_uuid.is_none() && report.user.is_none() {
+            let now = self.clock.now();
+            let quiet = self
+                .store
+                .read_blocking(|c| Ok(idle_without_news(c, identity, &udid, now)))??;
+            if quiet {
+                return Ok(None);
+            }
+        }
         self.in_transaction(|tx| {
             authorize(tx, identity, &udid)?;
             let now = self.clock.now();
@@ -223,6 +232,28 @@ impl MdmService {
         }
         Ok(total)
     }
+}
+
+/// How stale `last_seen_at` may get before an `Idle` rewrites it.
+const LAST_SEEN_GRANULARITY: Duration = Duration::seconds(60);
+
+/// An `Idle` from an authorized device with nothing queued, seen less than a minute ago: it needs
+/// no write at all (the common case of a fleet polling with nothing to do, which would otherwise
+/// serialize every device on the one writer). Anything else takes the write path.
+fn idle_without_news(
+    conn: &Connection,
+    identity: &CertFingerprint,
+    udid: &Udid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, MdmError> {
+    authorize(conn, identity, udid)?;
+    if command_store::next_for_device(conn, udid.as_str())?.is_some() {
+        return Ok(false);
+    }
+    let recent = devices::last_seen_at(conn, udid.as_str())?
+        .and_then(|text| chrono::DateTime::parse_from_rfc3339(&text).ok())
+        .is_some_and(|seen| now.signed_duration_since(seen) < LAST_SEEN_GRANULARITY);
+    Ok(recent)
 }
 
 fn inventory_from(info: DeviceInformation) -> Inventory {

@@ -288,6 +288,14 @@ pub fn mark_unenrolled(conn: &Connection, udid: &str, now: DateTime<Utc>) -> Res
     Ok(())
 }
 
+/// When the device last checked in (as stored by [`touch`]).
+pub fn last_seen_at(conn: &Connection, udid: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT last_seen_at FROM devices WHERE udid = ?1")?
+        .query_row([udid], |r| r.get(0))
+        .optional()?)
+}
+
 pub fn touch(conn: &Connection, udid: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE devices SET last_seen_at = ?2 WHERE udid = ?1",
