@@ -39,3 +39,4 @@ mod push_delivery;
 mod request_context;
 mod scep;
 mod serve_process;
+mod sim_mdm;
