@@ -18,8 +18,8 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use orchard::app;
 use orchard::clock::SystemClock;
 use orchard::config::Config;
-use orchard::sim::device::load::{self, FleetSpec, LoadReport, LoadStop, PreparedRequest};
 use orchard::sim::device::https_client;
+use orchard::sim::device::load::{self, FleetSpec, LoadReport, LoadStop, PreparedRequest};
 
 fn knob(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -47,7 +47,13 @@ async fn measure(
     runs: usize,
 ) -> Vec<LoadReport> {
     // A short warm-up opens the connections.
-    load::run_load(client, requests.clone(), concurrency, LoadStop::Duration(Duration::from_secs(1))).await;
+    load::run_load(
+        client,
+        requests.clone(),
+        concurrency,
+        LoadStop::Duration(Duration::from_secs(1)),
+    )
+    .await;
     let mut reports = Vec::new();
     for run in 1..=runs {
         let report = load::run_load(
@@ -159,18 +165,31 @@ async fn main() -> anyhow::Result<()> {
             .collect(),
     );
     let trivial_client = https_client(state.pki.ca_cert_pem.as_bytes(), true)?;
-    let trivial = measure("trivial handler", &trivial_client, &trivial_requests, concurrency, seconds, runs).await;
+    let trivial = measure(
+        "trivial handler",
+        &trivial_client,
+        &trivial_requests,
+        concurrency,
+        seconds,
+        runs,
+    )
+    .await;
     trivial_handle.stop(true).await;
 
     let (a_rate, a_p50, a_p99) = medians(&appliance);
     let (t_rate, t_p50, t_p99) = medians(&trivial);
     let errors: usize = appliance.iter().map(|r| r.errors + r.with_body).sum();
     println!();
-    println!("| load (median of {runs} × {seconds} s, concurrency {concurrency}) | connects/s | p50 ms | p99 ms |");
+    println!(
+        "| load (median of {runs} × {seconds} s, concurrency {concurrency}) | connects/s | p50 ms | p99 ms |"
+    );
     println!("| --- | ---: | ---: | ---: |");
     println!("| appliance: signed Idle, {devices} devices | {a_rate:.0} | {a_p50:.2} | {a_p99:.2} |");
     println!("| trivial actix handler, same TLS | {t_rate:.0} | {t_p50:.2} | {t_p99:.2} |");
-    println!("| ratio appliance / trivial | {:.2} | | |", a_rate / t_rate.max(1e-9));
+    println!(
+        "| ratio appliance / trivial | {:.2} | | |",
+        a_rate / t_rate.max(1e-9)
+    );
     println!(
         "| enrollment ({devices} devices, concurrency {concurrency}) | {:.1} enrollments/s | | |",
         fleet.per_second()

@@ -18,7 +18,11 @@ use orchard::sim::device::load::{self, FleetSpec, LoadStop};
 use orchard::sim::device::{DeviceProfile, Platform, SignatureDigest, SimDevice, https_client};
 
 #[derive(Parser)]
-#[command(name = "orchard-sim", version, about = "Simulated Apple devices for an Orchard appliance")]
+#[command(
+    name = "orchard-sim",
+    version,
+    about = "Simulated Apple devices for an Orchard appliance"
+)]
 struct Cli {
     /// The appliance's base URL.
     #[arg(long, global = true, default_value = "https://localhost:8443")]
@@ -127,7 +131,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             std::fs::write(&cert_path, pem("CERTIFICATE", &enrolled.identity.certificate_der))?;
             write_private(&key_path, &pem("PRIVATE KEY", enrolled.identity.key.pkcs8_der()))?;
             println!("udid {}", device.udid());
-            println!("product {} {} ({})", device.profile.product_name, device.profile.os_version, device.profile.build_version);
+            println!(
+                "product {} {} ({})",
+                device.profile.product_name, device.profile.os_version, device.profile.build_version
+            );
             println!("identity certificate {}", cert_path.display());
             println!("identity key {}", key_path.display());
             for h in handled {

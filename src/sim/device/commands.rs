@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 
 use plist::{Dictionary, Value};
 
+use super::SimError;
 use super::information;
 use super::profile::DeviceProfile;
-use super::SimError;
 use crate::pki::signed;
 use crate::protocol::dict;
 use crate::protocol::profile::Profile;
@@ -50,7 +50,11 @@ pub enum Answer {
     /// `Acknowledged`, with the result keys.
     Acknowledged(Dictionary),
     /// `Error`, with an `ErrorChain`.
-    Error { code: i64, domain: String, description: String },
+    Error {
+        code: i64,
+        domain: String,
+        description: String,
+    },
     NotNow,
     /// `DeclarativeManagement`: handed to the device's declarative hook with the `Data`.
     Declarative(Option<Vec<u8>>),
@@ -166,7 +170,8 @@ impl DeviceState {
                 crate::protocol::profile::Payload::Root(r) => r.payload_type.clone(),
             })
             .collect();
-        self.installed_profiles.retain(|p| p.identifier != profile.identifier);
+        self.installed_profiles
+            .retain(|p| p.identifier != profile.identifier);
         self.installed_profiles.push(InstalledProfileRecord {
             identifier: profile.identifier.clone(),
             uuid: profile.uuid.clone(),
@@ -198,10 +203,9 @@ impl DeviceState {
                 self.scans += 1;
                 Answer::Acknowledged(one("ScanInitiated", Value::Boolean(true)))
             }
-            "AvailableOSUpdates" => Answer::Acknowledged(information::available_os_updates(
-                profile,
-                &self.offered_updates,
-            )),
+            "AvailableOSUpdates" => {
+                Answer::Acknowledged(information::available_os_updates(profile, &self.offered_updates))
+            }
             "OSUpdateStatus" => Answer::Acknowledged(information::os_update_status(&self.scheduled_updates)),
             "RestartDevice" => {
                 self.restarts += 1;
@@ -293,16 +297,17 @@ impl DeviceState {
         let before = self.installed_profiles.len();
         self.installed_profiles.retain(|p| p.identifier != identifier);
         if self.installed_profiles.len() == before {
-            return profile_error(
-                1001,
-                format!("The profile “{identifier}” could not be found."),
-            );
+            return profile_error(1001, format!("The profile “{identifier}” could not be found."));
         }
         Answer::Acknowledged(Dictionary::new())
     }
 
     fn schedule_os_update(&mut self, profile: &DeviceProfile, c: &Dictionary) -> Answer {
-        let updates = c.get("Updates").and_then(Value::as_array).cloned().unwrap_or_default();
+        let updates = c
+            .get("Updates")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let mut results = Vec::new();
         for update in updates.iter().filter_map(Value::as_dictionary) {
             let text = |key: &str| update.get(key).and_then(Value::as_string).map(str::to_string);

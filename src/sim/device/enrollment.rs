@@ -118,7 +118,9 @@ impl SimDevice {
     /// SCEP, `Authenticate` and `TokenUpdate` with an already opened profile.
     pub async fn enroll_with(&mut self, profile: &EnrollmentProfile) -> Result<(), SimError> {
         let caps = self.scep_get(&profile.scep.url, "GetCACaps").await?;
-        let renewal_supported = String::from_utf8_lossy(&caps).lines().any(|l| l.trim() == "Renewal");
+        let renewal_supported = String::from_utf8_lossy(&caps)
+            .lines()
+            .any(|l| l.trim() == "Renewal");
         let ca = self.scep_ca(&profile.scep.url).await?;
         let identity = self.scep_pkcs_req(&profile.scep, &ca).await?;
         self.enrolled = Some(Enrolled {
@@ -230,9 +232,10 @@ impl SimDevice {
             &ca,
             now,
         )?;
-        let reply = self.scep_post(&enrolled.scep_url, request.message.clone()).await?;
-        let outcome =
-            scep_client::parse_cert_rep(&reply, &request, &ca, &current.certificate, &current.key)?;
+        let reply = self
+            .scep_post(&enrolled.scep_url, request.message.clone())
+            .await?;
+        let outcome = scep_client::parse_cert_rep(&reply, &request, &ca, &current.certificate, &current.key)?;
         let der = issued(outcome)?;
         let renewed = IdentityCertificate {
             certificate: scep_client::certificate(&der)?,

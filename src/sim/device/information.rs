@@ -90,15 +90,25 @@ pub fn security_info(p: &DeviceProfile) -> Dictionary {
         management.insert("UserApprovedEnrollment".into(), Value::Boolean(true));
         management.insert("IsActivationLockManageable".into(), Value::Boolean(p.supervised));
         s.insert("FDE_Enabled".into(), Value::Boolean(p.passcode_set));
-        s.insert("FDE_HasPersonalRecoveryKey".into(), Value::Boolean(p.passcode_set));
+        s.insert(
+            "FDE_HasPersonalRecoveryKey".into(),
+            Value::Boolean(p.passcode_set),
+        );
         s.insert("FDE_HasInstitutionalRecoveryKey".into(), Value::Boolean(false));
         s.insert("SystemIntegrityProtectionEnabled".into(), Value::Boolean(true));
         s.insert("AuthenticatedRootVolumeEnabled".into(), Value::Boolean(true));
         s.insert("RemoteDesktopEnabled".into(), Value::Boolean(false));
         s.insert("IsRecoveryLockEnabled".into(), Value::Boolean(false));
-        let allowed = if p.apple_silicon { "allowed" } else { "not supported" };
+        let allowed = if p.apple_silicon {
+            "allowed"
+        } else {
+            "not supported"
+        };
         s.insert("BootstrapTokenAllowedForAuthentication".into(), text(allowed));
-        s.insert("BootstrapTokenRequiredForSoftwareUpdate".into(), Value::Boolean(false));
+        s.insert(
+            "BootstrapTokenRequiredForSoftwareUpdate".into(),
+            Value::Boolean(false),
+        );
         s.insert(
             "BootstrapTokenRequiredForKernelExtensionApproval".into(),
             Value::Boolean(false),
@@ -148,7 +158,10 @@ pub fn next_patch(p: &DeviceProfile) -> OfferedUpdate {
         _ => parts[2] += 1,
     }
     let version = parts.iter().map(u32::to_string).collect::<Vec<_>>().join(".");
-    let split = p.build_version.rfind(|c: char| !c.is_ascii_digit()).map_or(0, |i| i + 1);
+    let split = p
+        .build_version
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
     let (prefix, number) = p.build_version.split_at(split);
     let build = match number.parse::<u32>() {
         Ok(n) => format!("{prefix}{}", n + 8),

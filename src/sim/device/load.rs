@@ -237,7 +237,11 @@ fn platform_for(i: usize) -> Platform {
 /// Enrolls `spec.devices` devices through the real profile and SCEP, `spec.concurrency` at a
 /// time. Keys are made before the clock starts.
 pub async fn enroll_fleet(client: &reqwest::Client, spec: &FleetSpec) -> Result<Fleet, SimError> {
-    let pool_size = if spec.key_pool == 0 { spec.devices } else { spec.key_pool };
+    let pool_size = if spec.key_pool == 0 {
+        spec.devices
+    } else {
+        spec.key_pool
+    };
     let keys = generate_keys(pool_size.min(spec.devices).max(1)).await?;
     // The profile is fetched once per device, as each device downloads its own.
     let devices: Vec<SimDevice> = (0..spec.devices)

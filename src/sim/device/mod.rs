@@ -23,7 +23,9 @@ mod transport;
 
 use std::sync::Arc;
 
-pub use commands::{Answer, DeviceState, InstalledProfileRecord, NotNowPolicy, OfferedUpdate, ReceivedCommand};
+pub use commands::{
+    Answer, DeviceState, InstalledProfileRecord, NotNowPolicy, OfferedUpdate, ReceivedCommand,
+};
 pub use enrollment::{EnrollmentProfile, open_enrollment_profile};
 pub use profile::{DeviceProfile, Platform};
 pub use session::{AcknowledgeDeclarative, BoxFuture, DeclarativeChannel, DeclarativeHook, HandledCommand};

@@ -52,7 +52,10 @@ impl DeclarativeChannel<'_> {
     /// `status`, `declaration/…`) with optional JSON `data`; any status is returned.
     pub async fn checkin(&self, endpoint: &str, data: Option<&[u8]>) -> Result<Reply, SimError> {
         let mut d = Dictionary::new();
-        d.insert("MessageType".into(), Value::String("DeclarativeManagement".into()));
+        d.insert(
+            "MessageType".into(),
+            Value::String("DeclarativeManagement".into()),
+        );
         d.insert("UDID".into(), Value::String(self.device.udid().into()));
         d.insert("Endpoint".into(), Value::String(endpoint.into()));
         if let Some(data) = data {
@@ -118,7 +121,8 @@ impl SimDevice {
         command: &ReceivedCommand,
         answer: &Answer,
     ) -> Result<Option<ReceivedCommand>, SimError> {
-        self.exchange(answer.result_body(self.udid(), &command.uuid)).await
+        self.exchange(answer.result_body(self.udid(), &command.uuid))
+            .await
     }
 
     /// How the device answers `command` (asking the declarative hook when needed).

@@ -27,7 +27,13 @@ fn report(device: &DeviceProfile, state: &mut DeviceState, request: CommandReque
 fn device_information_answers_exactly_the_queries_asked() {
     let device = DeviceProfile::ipad().with_os("17.6.1", "21G93");
     let mut state = DeviceState::for_profile(&device);
-    let asked = ["OSVersion", "ProductName", "SoftwareUpdateDeviceID", "IMEI", "NoSuchQuery"];
+    let asked = [
+        "OSVersion",
+        "ProductName",
+        "SoftwareUpdateDeviceID",
+        "IMEI",
+        "NoSuchQuery",
+    ];
     let r = report(
         &device,
         &mut state,
@@ -50,7 +56,11 @@ fn device_information_answers_exactly_the_queries_asked() {
 fn the_update_queries_come_back_with_the_profile_values() {
     let device = DeviceProfile::intel_mac();
     let mut state = DeviceState::for_profile(&device);
-    let r = report(&device, &mut state, CommandRequest::device_information_for_updates());
+    let r = report(
+        &device,
+        &mut state,
+        CommandRequest::device_information_for_updates(),
+    );
     let info = DeviceInformation::from_result(&r.body).unwrap();
     assert_eq!(info.udid.as_deref(), Some(device.udid.as_str()));
     assert_eq!(info.build_version.as_deref(), Some("23H222"));
@@ -73,7 +83,10 @@ fn not_now_for_the_next_commands_and_for_chosen_types() {
     let second = report(&device, &mut state, CommandRequest::SecurityInfo);
     assert_eq!(second.status, ReportStatus::Acknowledged);
     let restart = CommandRequest::RestartDevice(Default::default());
-    assert_eq!(report(&device, &mut state, restart.clone()).status, ReportStatus::NotNow);
+    assert_eq!(
+        report(&device, &mut state, restart.clone()).status,
+        ReportStatus::NotNow
+    );
     assert_eq!(report(&device, &mut state, restart).status, ReportStatus::NotNow);
     assert_eq!(state.restarts, 0);
 }
@@ -98,14 +111,23 @@ fn an_unknown_command_gets_an_error_chain() {
 
 fn profile_xml(identifier: &str) -> Vec<u8> {
     let mut payload = Dictionary::new();
-    payload.insert("PayloadType".into(), Value::String("com.apple.wifi.managed".into()));
+    payload.insert(
+        "PayloadType".into(),
+        Value::String("com.apple.wifi.managed".into()),
+    );
     let mut d = Dictionary::new();
     d.insert("PayloadIdentifier".into(), Value::String(identifier.into()));
-    d.insert("PayloadUUID".into(), Value::String("0D3C6C5E-1111-4D7C-9E63-7A36E1F1B3C1".into()));
+    d.insert(
+        "PayloadUUID".into(),
+        Value::String("0D3C6C5E-1111-4D7C-9E63-7A36E1F1B3C1".into()),
+    );
     d.insert("PayloadDisplayName".into(), Value::String("Wi-Fi".into()));
     d.insert("PayloadVersion".into(), Value::Integer(1.into()));
     d.insert("PayloadType".into(), Value::String("Configuration".into()));
-    d.insert("PayloadContent".into(), Value::Array(vec![Value::Dictionary(payload)]));
+    d.insert(
+        "PayloadContent".into(),
+        Value::Array(vec![Value::Dictionary(payload)]),
+    );
     crate::protocol::dict::to_xml(d)
 }
 
@@ -116,8 +138,15 @@ fn profiles_install_list_and_remove() {
     let install = CommandRequest::InstallProfile {
         payload: profile_xml("com.example.wifi"),
     };
-    assert_eq!(report(&device, &mut state, install).status, ReportStatus::Acknowledged);
-    let list = report(&device, &mut state, CommandRequest::ProfileList { managed_only: None });
+    assert_eq!(
+        report(&device, &mut state, install).status,
+        ReportStatus::Acknowledged
+    );
+    let list = report(
+        &device,
+        &mut state,
+        CommandRequest::ProfileList { managed_only: None },
+    );
     let profiles = commands::information::parse_profile_list(&list.body).unwrap();
     assert_eq!(profiles.len(), 1);
     assert_eq!(profiles[0].payload_identifier, "com.example.wifi");
@@ -125,7 +154,10 @@ fn profiles_install_list_and_remove() {
     let remove = CommandRequest::RemoveProfile {
         identifier: "com.example.wifi".into(),
     };
-    assert_eq!(report(&device, &mut state, remove.clone()).status, ReportStatus::Acknowledged);
+    assert_eq!(
+        report(&device, &mut state, remove.clone()).status,
+        ReportStatus::Acknowledged
+    );
     let again = report(&device, &mut state, remove);
     assert_eq!(again.status, ReportStatus::Error);
     assert_eq!(again.error_chain[0].error_domain, "MCProfileErrorDomain");
@@ -145,7 +177,11 @@ fn os_update_commands_answer_with_parsable_results() {
     assert_eq!(offered[0].version.as_deref(), Some("18.1.1"));
     assert_eq!(offered[0].build.as_deref(), Some("22B91"));
 
-    let scan = report(&device, &mut state, CommandRequest::ScheduleOsUpdateScan { force: Some(true) });
+    let scan = report(
+        &device,
+        &mut state,
+        CommandRequest::ScheduleOsUpdateScan { force: Some(true) },
+    );
     assert_eq!(scan.body["ScanInitiated"], Value::Boolean(true));
 
     let schedule = CommandRequest::ScheduleOsUpdate {
@@ -168,7 +204,10 @@ fn declarative_management_hands_over_the_data() {
     let mut state = DeviceState::for_profile(&device);
     let json = br#"{"SyncTokens":{"DeclarationsToken":"t"}}"#;
     let command = received(CommandRequest::declarative_management(Some(json)));
-    assert_eq!(state.answer(&device, &command), Answer::Declarative(Some(json.to_vec())));
+    assert_eq!(
+        state.answer(&device, &command),
+        Answer::Declarative(Some(json.to_vec()))
+    );
     let security = report(&device, &mut state, CommandRequest::SecurityInfo);
     let info = commands::SecurityInfo::from_result(&security.body).unwrap();
     assert_eq!(info.passcode_present, Some(true));
