@@ -68,3 +68,49 @@ async fn a_profile_behind_a_token_needs_the_token() {
         app.state.enrollment.site_challenge().expose()
     );
 }
+
+/// Every result the simulator gives, checked against the `responsekeys` of Apple's schema for
+/// the command (names, types, allowed values, required keys), for each platform. `ProfileList`
+/// is left out: the reference snapshot has no response keys for it.
+#[test]
+fn simulated_results_match_apples_response_schemas() {
+    use crate::command_schemas::{check_dict, key_specs, load_schema};
+    use orchard::protocol::commands::{Command, CommandRequest, InstallAction, ScheduledUpdate};
+    use orchard::sim::device::{Answer, DeviceState, ReceivedCommand};
+
+    let requests = [
+        CommandRequest::device_information_for_updates(),
+        CommandRequest::SecurityInfo,
+        CommandRequest::AvailableOsUpdates,
+        CommandRequest::ScheduleOsUpdateScan { force: None },
+        CommandRequest::ScheduleOsUpdate {
+            updates: vec![ScheduledUpdate::by_version("18.1.1", InstallAction::Default)],
+        },
+        CommandRequest::OsUpdateStatus,
+    ];
+    let platforms = [
+        DeviceProfile::iphone(),
+        DeviceProfile::ipad(),
+        DeviceProfile::apple_tv(),
+        DeviceProfile::mac(),
+        DeviceProfile::intel_mac(),
+    ];
+    let mut errors = Vec::new();
+    for device in &platforms {
+        let mut state = DeviceState::for_profile(device);
+        for request in &requests {
+            let command = ReceivedCommand::parse(&Command::new(request.clone()).to_plist()).unwrap();
+            let Answer::Acknowledged(keys) = state.answer(device, &command) else {
+                panic!("{} not acknowledged", command.request_type);
+            };
+            let schema = load_schema(&command.request_type);
+            let path = format!("{} {}", device.product_name, command.request_type);
+            check_dict(&keys, &key_specs(&schema, "responsekeys"), &path, &mut errors);
+            if command.request_type == "DeviceInformation" {
+                let asked = keys["QueryResponses"].as_dictionary().unwrap();
+                assert!(asked.len() >= 15, "{path}: {asked:?}");
+            }
+        }
+    }
+    assert!(errors.is_empty(), "{errors:#?}");
+}

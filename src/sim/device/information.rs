@@ -191,6 +191,14 @@ pub fn available_os_updates(p: &DeviceProfile, offered: &[OfferedUpdate]) -> Dic
             d.insert("HumanReadableName".into(), text(&format!("{name} {}", o.version)));
             d.insert("HumanReadableNameLocale".into(), text("en"));
             d.insert("ProductName".into(), text(&format!("{name} {}", o.version)));
+            d.insert(
+                "MetadataURL".into(),
+                text(&format!(
+                    "https://swdist.apple.com/content/downloads/{}/{}.dist",
+                    o.build, o.product_key
+                )),
+            );
+            d.insert("AppIdentifiersToClose".into(), Value::Array(Vec::new()));
             d.insert("Version".into(), text(&o.version));
             d.insert("Build".into(), text(&o.build));
             d.insert("DownloadSize".into(), Value::Integer(1_215_000_000u64.into()));
