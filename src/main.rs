@@ -312,11 +312,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Enrollment {
             command: EnrollmentCommand::Token { command },
-        } => token_command(config, command),
+        } => {
+            // The appliance's services (push among them) are built on a runtime.
+            let runtime = runtime()?;
+            let _entered = runtime.enter();
+            token_command(config, command)
+        }
         Command::Apns { command } => apns_command(&config, command),
         Command::Catalog { command } => {
             init_logging(&config);
-            catalog_command(config, command)
+            let runtime = runtime()?;
+            let _entered = runtime.enter();
+            catalog_command(config, command, &runtime)
         }
         Command::Serve => {
             init_logging(&config);
@@ -471,7 +478,11 @@ fn apns_command(config: &Config, command: ApnsCommand) -> anyhow::Result<()> {
     }
 }
 
-fn catalog_command(config: Config, command: CatalogCommand) -> anyhow::Result<()> {
+fn catalog_command(
+    config: Config,
+    command: CatalogCommand,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
     use orchard::catalog::import::ImportProgress;
     let state = orchard::app::prepare(config, Arc::new(SystemClock))?;
     let catalog = &state.catalog;
@@ -502,10 +513,6 @@ fn catalog_command(config: Config, command: CatalogCommand) -> anyhow::Result<()
             }
         }
         CatalogCommand::Refresh => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
             let outcomes = runtime.block_on(catalog.refresh())?;
             let mut failed = 0;
             for o in outcomes {

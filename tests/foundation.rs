@@ -68,8 +68,8 @@ fn corrupt_database_is_refused_and_never_overwritten() {
     assert_eq!(std::fs::read(db).unwrap(), garbage);
 }
 
-#[test]
-fn replaced_ca_under_existing_database_is_refused() {
+#[tokio::test]
+async fn replaced_ca_under_existing_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path());
     let clock = std::sync::Arc::new(orchard::clock::SystemClock);

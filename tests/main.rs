@@ -26,6 +26,7 @@ mod ddm_service_sync;
 mod ddm_settings;
 mod ddm_status;
 mod ddm_tokens;
+mod device_channel;
 mod enroll;
 mod foundation;
 mod identity;

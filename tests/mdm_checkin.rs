@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use mdm_support::*;
 use orchard::config::MdmConfig;
-use orchard::mdm::{CheckinResponse, DeclarativeHandler, DeclarativeResponse, MdmError};
+use orchard::mdm::{CheckinResponse, DeclarativeError, DeclarativeHandler, DeclarativeResponse, MdmError};
 use orchard::protocol::ProtocolError;
 use orchard::protocol::checkin::{DeclarativeEndpoint, DeclarativeManagementRequest};
 use orchard::store::commands::{self as command_store, CommandStatus, NewCommand};
@@ -332,7 +332,10 @@ fn user_channel_bootstrap_token_and_get_token_are_answered_as_documented() {
 struct FixedTokens;
 
 impl DeclarativeHandler for FixedTokens {
-    fn handle(&self, request: &DeclarativeManagementRequest) -> Result<DeclarativeResponse, String> {
+    fn handle(
+        &self,
+        request: &DeclarativeManagementRequest,
+    ) -> Result<DeclarativeResponse, DeclarativeError> {
         Ok(match &request.endpoint {
             DeclarativeEndpoint::Tokens => {
                 DeclarativeResponse::Json(format!("{{\"for\":\"{}\"}}", request.udid).into_bytes())

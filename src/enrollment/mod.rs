@@ -5,7 +5,7 @@ mod profile;
 mod scep;
 mod tokens;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -50,6 +50,13 @@ impl From<AuthorityError> for EnrollmentError {
     }
 }
 
+/// Told when a device renews its identity certificate (SCEP `RenewalReq`), so that the new
+/// certificate speaks for the device the old one was bound to. Fingerprints are SHA-256 of the
+/// DER certificates, lower-case hex. Called on a blocking thread after the issuance is recorded.
+pub trait RenewalObserver: Send + Sync {
+    fn renewed(&self, old_fingerprint: &str, new_fingerprint: &str);
+}
+
 /// The certificate and key that sign enrollment profiles.
 struct ProfileSigner {
     cert: x509_cert::Certificate,
@@ -64,6 +71,7 @@ pub struct Enrollment {
     authority: Arc<Authority>,
     profile_signer: ProfileSigner,
     site_challenge: Secret,
+    renewals: OnceLock<Arc<dyn RenewalObserver>>,
 }
 
 impl Enrollment {
@@ -91,7 +99,13 @@ impl Enrollment {
             authority,
             profile_signer,
             site_challenge,
+            renewals: OnceLock::new(),
         })
+    }
+
+    /// Sets who is told of certificate renewals (the MDM service); only the first call counts.
+    pub fn observe_renewals(&self, observer: Arc<dyn RenewalObserver>) {
+        let _ = self.renewals.set(observer);
     }
 
     pub fn authority(&self) -> &Arc<Authority> {

@@ -67,6 +67,9 @@ impl Enrollment {
             serial = %issued.serial,
             "issued a device identity certificate"
         );
+        if let (Grant::Renewal { renewed_from, .. }, Some(observer)) = (&grant, self.renewals.get()) {
+            observer.renewed(renewed_from, &hex::encode(Sha256::digest(&issued.der)));
+        }
         self.reply(&request, Reply::Issued(&issued.cert), now)
     }
 

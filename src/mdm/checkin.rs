@@ -4,7 +4,8 @@
 use rusqlite::Connection;
 
 use super::{
-    CertFingerprint, CheckinResponse, DeclarativeResponse, ENROLLMENT_PRIORITY, MdmError, MdmService,
+    CertFingerprint, CheckinResponse, DeclarativeError, DeclarativeResponse, ENROLLMENT_PRIORITY, MdmError,
+    MdmService,
 };
 use crate::protocol::Udid;
 use crate::protocol::checkin::{self, Authenticate, CheckinMessage, TokenUpdate};
@@ -26,6 +27,16 @@ pub(super) fn authorize(conn: &Connection, identity: &CertFingerprint, udid: &Ud
     }
 }
 
+/// [`authorize`], and the device must be enrolled (not checked out, not between `Authenticate`
+/// and its first `TokenUpdate`).
+fn authorize_enrolled(conn: &Connection, identity: &CertFingerprint, udid: &Udid) -> Result<(), MdmError> {
+    authorize(conn, identity, udid)?;
+    match devices::get(conn, udid.as_str())? {
+        Some(d) if d.state == devices::EnrollmentState::Enrolled => Ok(()),
+        _ => Err(MdmError::UnknownDevice(udid.to_string())),
+    }
+}
+
 impl MdmService {
     /// Handles one check-in message (`PUT /mdm/checkin`) made with the identity `identity`.
     pub fn checkin(&self, identity: &CertFingerprint, body: &[u8]) -> Result<CheckinResponse, MdmError> {
@@ -44,17 +55,23 @@ impl MdmService {
             }),
             CheckinMessage::DeclarativeManagement(m) => {
                 self.store
-                    .read_blocking(|c| Ok(authorize(c, identity, &m.udid)))??;
+                    .read_blocking(|c| Ok(authorize_enrolled(c, identity, &m.udid)))??;
                 let Some(handler) = &self.declarative else {
-                    // No DDM service yet: Orchard holds no declarations, and 404 is what Apple
+                    // No DDM service: Orchard holds no declarations, and 404 is what Apple
                     // documents for a declaration the server does not have.
                     return Ok(CheckinResponse::NotFound);
                 };
-                let response = handler.handle(&m).map_err(MdmError::Declarative)?;
+                let response = handler.handle(&m).map_err(|e| match e {
+                    DeclarativeError::Refused { status, reason } => {
+                        MdmError::DeclarativeRefused { status, reason }
+                    }
+                    DeclarativeError::Failed(reason) => MdmError::Declarative(reason),
+                })?;
                 self.in_transaction(|tx| Ok(devices::touch(tx, m.udid.as_str(), self.clock.now())?))?;
                 Ok(match response {
                     DeclarativeResponse::Json(body) => CheckinResponse::Json(body),
                     DeclarativeResponse::Empty => CheckinResponse::Empty,
+                    DeclarativeResponse::NoContent => CheckinResponse::NoContent,
                     DeclarativeResponse::NotFound => CheckinResponse::NotFound,
                 })
             }
@@ -156,18 +173,36 @@ impl MdmService {
             };
             let first = devices::record_token_update(tx, m.udid.as_str(), &creds, now)?;
             if first {
-                for request in [
-                    CommandRequest::device_information_for_updates(),
-                    CommandRequest::declarative_management(None),
-                ] {
-                    self.enqueue_in(tx, &m.udid, &request, ENROLLMENT_PRIORITY)?;
+                self.enqueue_in(
+                    tx,
+                    &m.udid,
+                    &CommandRequest::device_information_for_updates(),
+                    ENROLLMENT_PRIORITY,
+                )?;
+                if self.declarative.is_none() {
+                    self.enqueue_in(
+                        tx,
+                        &m.udid,
+                        &CommandRequest::declarative_management(None),
+                        ENROLLMENT_PRIORITY,
+                    )?;
                 }
             }
             Ok(first)
         })?;
         if first {
-            tracing::info!(udid = %m.udid, "device enrolled; DeviceInformation and DeclarativeManagement queued");
+            tracing::info!(udid = %m.udid, "device enrolled; DeviceInformation queued");
             self.push.request_push(&m.udid);
+            // The DDM service queues `DeclarativeManagement` with the device's sync tokens.
+            if let Some(handler) = &self.declarative
+                && !handler.enrolled(&m.udid)
+            {
+                self.enqueue(
+                    &m.udid,
+                    CommandRequest::declarative_management(None),
+                    ENROLLMENT_PRIORITY,
+                )?;
+            }
         }
         Ok(CheckinResponse::Empty)
     }

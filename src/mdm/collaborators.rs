@@ -11,10 +11,24 @@ use crate::protocol::checkin::DeclarativeManagementRequest;
 pub enum DeclarativeResponse {
     /// 200 with a JSON body (`tokens`, `declaration-items`, a declaration).
     Json(Vec<u8>),
-    /// 200 with no body (Apple documents an empty 200 for `status`; 204 is also accepted).
+    /// 200 with no body.
     Empty,
+    /// 204: a status report was taken.
+    NoContent,
     /// 404: the declaration is not on the server, so the device removes its copy.
     NotFound,
+}
+
+/// Why a declarative-management check-in was not answered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeclarativeError {
+    /// What the device sent is wrong (a bad path, a malformed or oversized status report):
+    /// answered with `status` (a 4xx) and the reason; nothing was stored.
+    #[error("{reason}")]
+    Refused { status: u16, reason: String },
+    /// Orchard could not answer (storage): a 5xx.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Answers the `DeclarativeManagement` check-in. Implemented by the DDM service.
@@ -22,7 +36,16 @@ pub enum DeclarativeResponse {
 /// Called from a blocking thread, outside any database transaction of the MDM service, so an
 /// implementation may use the store freely.
 pub trait DeclarativeHandler: Send + Sync {
-    fn handle(&self, request: &DeclarativeManagementRequest) -> Result<DeclarativeResponse, String>;
+    fn handle(&self, request: &DeclarativeManagementRequest)
+    -> Result<DeclarativeResponse, DeclarativeError>;
+
+    /// The device finished an enrollment (its first `TokenUpdate`, also after a re-enrollment):
+    /// tell it to sync its declarations. Called from a blocking thread after the enrollment is
+    /// committed. Returns `false` when the implementation does not do this, so that the MDM
+    /// service queues a plain `DeclarativeManagement` command itself.
+    fn enrolled(&self, _udid: &Udid) -> bool {
+        false
+    }
 }
 
 /// Asks for an APNs push to a device. Implemented by the push service, which coalesces
@@ -31,6 +54,13 @@ pub trait DeclarativeHandler: Send + Sync {
 /// Called after the command is committed; it must not block on the network.
 pub trait PushRequester: Send + Sync {
     fn request_push(&self, udid: &Udid);
+
+    /// Many devices at once (a declaration change reaching a whole group).
+    fn request_pushes(&self, udids: &[Udid]) {
+        for udid in udids {
+            self.request_push(udid);
+        }
+    }
 }
 
 /// A `PushRequester` that only records what was asked, for tests and for an appliance without

@@ -19,7 +19,9 @@ use crate::config::MdmConfig;
 use crate::protocol::ProtocolError;
 use crate::store::{Store, StoreError};
 
-pub use collaborators::{DeclarativeHandler, DeclarativeResponse, PushRequester, RecordingPushRequester};
+pub use collaborators::{
+    DeclarativeError, DeclarativeHandler, DeclarativeResponse, PushRequester, RecordingPushRequester,
+};
 pub use identity::CertFingerprint;
 
 /// Priority of the commands queued automatically at enrollment: ahead of anything else.
@@ -49,6 +51,9 @@ pub enum MdmError {
     /// 409: the new certificate is already bound to another device.
     #[error("that identity certificate is already bound to another device")]
     IdentityInUse,
+    /// The DDM service refused what the device sent: its own 4xx status and reason.
+    #[error("declarative management: {reason}")]
+    DeclarativeRefused { status: u16, reason: String },
     /// 500.
     #[error("declarative management failed: {0}")]
     Declarative(String),
@@ -68,6 +73,8 @@ impl From<rusqlite::Error> for MdmError {
 pub enum CheckinResponse {
     /// 200, empty body.
     Empty,
+    /// 204 (a declarative status report was taken).
+    NoContent,
     /// 200, an XML property list (`application/xml`).
     Plist(Vec<u8>),
     /// 200, JSON (declarative management).
@@ -83,6 +90,7 @@ impl CheckinResponse {
     pub fn http_status(&self) -> u16 {
         match self {
             CheckinResponse::Empty | CheckinResponse::Plist(_) | CheckinResponse::Json(_) => 200,
+            CheckinResponse::NoContent => 204,
             CheckinResponse::NotFound => 404,
             CheckinResponse::Gone => 410,
         }

@@ -12,6 +12,8 @@ use crate::store::devices::{self, EnrollmentState, Inventory};
 
 /// Rows deleted per pruning transaction.
 const PRUNE_BATCH: usize = 5_000;
+/// Devices per transaction when one command goes to many devices.
+const SUPERSEDE_BATCH: usize = 1_000;
 
 impl MdmService {
     /// Handles a `PUT /mdm/connect`: stores the reported result, then returns the next command
@@ -109,6 +111,38 @@ impl MdmService {
         })?;
         self.push.request_push(udid);
         Ok(uuid)
+    }
+
+    /// Queues one command per device, superseding a command of the same type the device has
+    /// not been sent yet (a newer `DeclarativeManagement` replaces an older one), and asks for
+    /// the pushes. Devices that are not enrolled are skipped and returned: they get theirs when
+    /// they enroll. Works in batches, so the writer is never held for long.
+    pub fn enqueue_superseding(
+        &self,
+        requests: &[(Udid, CommandRequest)],
+        priority: i64,
+    ) -> Result<Vec<Udid>, MdmError> {
+        let mut skipped = Vec::new();
+        for batch in requests.chunks(SUPERSEDE_BATCH) {
+            let (queued, batch_skipped) = self.in_transaction(|tx| {
+                let now = self.clock.now();
+                let mut queued = Vec::with_capacity(batch.len());
+                let mut skipped = Vec::new();
+                for (udid, request) in batch {
+                    if !devices::is_enrolled(tx, udid.as_str())? {
+                        skipped.push(udid.clone());
+                        continue;
+                    }
+                    command_store::supersede_unsent(tx, udid.as_str(), request.request_type(), now)?;
+                    self.enqueue_in(tx, udid, request, priority)?;
+                    queued.push(udid.clone());
+                }
+                Ok((queued, skipped))
+            })?;
+            self.push.request_pushes(&queued);
+            skipped.extend(batch_skipped);
+        }
+        Ok(skipped)
     }
 
     pub(super) fn enqueue_in(

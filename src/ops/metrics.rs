@@ -108,8 +108,16 @@ impl Metrics {
 
     /// The exposition text.
     pub fn render(&self) -> Result<String, fmt::Error> {
+        self.render_with("")
+    }
+
+    /// The registry's families followed by `extra` (families rendered by other services, in the
+    /// same text format), then the closing `# EOF`.
+    pub fn render_with(&self, extra: &str) -> Result<String, fmt::Error> {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        prometheus_client::encoding::text::encode_registry(&mut out, &self.registry)?;
+        out.push_str(extra);
+        prometheus_client::encoding::text::encode_eof(&mut out)?;
         Ok(out)
     }
 }

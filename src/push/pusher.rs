@@ -223,8 +223,8 @@ impl Pusher {
         ));
         out.push_str("# TYPE orchard_push_devices_pending gauge\n");
         out.push_str(&format!("orchard_push_devices_pending {}\n", h.devices_pending));
-        out.push_str("# HELP orchard_push_total Push requests and results by kind.\n");
-        out.push_str("# TYPE orchard_push_total counter\n");
+        out.push_str("# HELP orchard_push Push requests and results by kind.\n");
+        out.push_str("# TYPE orchard_push counter\n");
         for (kind, value) in [
             ("requested", h.requested),
             ("coalesced", h.coalesced),

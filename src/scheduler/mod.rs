@@ -1,5 +1,7 @@
-//! Recurring housekeeping jobs (in memory, tokio-cron-scheduler): the daily catalog refresh and a
-//! minute check that picks up catalog changes made by another process (`orchard catalog import`).
+//! Recurring housekeeping jobs (in memory, tokio-cron-scheduler): the daily catalog refresh, a
+//! minute check that picks up catalog changes made by another process (`orchard catalog import`),
+//! the retry of declaration sync notifications, daily pruning of old commands and declaration
+//! sets, and the daily push-certificate expiry warning. Times are UTC.
 //! Deadlines are not kept here: they live in SQLite as data.
 
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -50,10 +52,65 @@ fn reload_catalog(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<
     })
 }
 
+/// Daily: completed commands past their retention, and declaration sets no device can be
+/// served any more.
+fn prune(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let mdm = state.mdm.clone();
+        match tokio::task::spawn_blocking(move || mdm.prune_completed()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "command pruning failed"),
+            Err(e) => tracing::warn!(error = %e, "command pruning task failed"),
+        }
+        if let Err(e) = state.ddm.prune().await {
+            tracing::warn!(error = %e, "declaration pruning failed");
+        }
+    })
+}
+
+/// Every minute: sync notifications that could not be queued before are retried.
+fn flush_ddm_notifications(
+    state: AppState,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        match state.ddm.flush_notifications().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(devices = n, "queued pending declaration sync notifications"),
+            Err(e) => tracing::warn!(error = %e, "declaration sync notifications still pending"),
+        }
+    })
+}
+
+/// Daily: warns in the log as the push certificate nears its end (30/14/7 days, expired).
+fn check_push_certificate(
+    state: AppState,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        if let Err(e) = crate::push::import::daily_expiry_check(&state.store, state.clock.now()).await {
+            tracing::warn!(error = %e, "push certificate check failed");
+        }
+    })
+}
+
 /// Builds the jobs (so a bad schedule stops start-up with a clear message) and runs them on the
 /// current Tokio runtime.
 pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerError> {
-    let mut jobs = vec![job("catalog reload", "0 * * * * *", state, reload_catalog)?];
+    let mut jobs = vec![
+        job("catalog reload", "0 * * * * *", state, reload_catalog)?,
+        job(
+            "declaration sync retry",
+            "30 * * * * *",
+            state,
+            flush_ddm_notifications,
+        )?,
+        job("pruning", "0 17 3 * * *", state, prune)?,
+        job(
+            "push certificate check",
+            "0 0 9 * * *",
+            state,
+            check_push_certificate,
+        )?,
+    ];
     if state.config.catalog.auto_refresh {
         jobs.push(job(
             "catalog refresh",

@@ -74,6 +74,9 @@ pub struct Device {
     pub bootstrap_token: Option<Vec<u8>>,
     pub inventory: Inventory,
     pub inventory_updated_at: Option<String>,
+    /// When the last push (after any retries) ended, and how (`delivered`, `token_invalid: ...`).
+    pub last_push_at: Option<String>,
+    pub last_push_result: Option<String>,
 }
 
 impl fmt::Debug for Device {
@@ -100,7 +103,8 @@ const DEVICE_COLUMNS: &str = "udid, enrollment_state, enrollment_count, first_se
     enrolled_at, unenrolled_at, last_seen_at, topic, push_token, push_magic, unlock_token,
     awaiting_configuration, identity_fingerprint, bootstrap_token, serial_number, os_version,
     build_version, supplemental_build_version, supplemental_os_version_extra, product_name, model,
-    model_name, device_name, is_supervised, software_update_device_id, inventory_updated_at";
+    model_name, device_name, is_supervised, software_update_device_id, inventory_updated_at,
+    last_push_at, last_push_result";
 
 fn device_from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
     Ok(Device {
@@ -133,6 +137,8 @@ fn device_from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
             software_update_device_id: r.get(25)?,
         },
         inventory_updated_at: r.get(26)?,
+        last_push_at: r.get(27)?,
+        last_push_result: r.get(28)?,
     })
 }
 
@@ -371,6 +377,41 @@ pub fn rebind_identity(conn: &Connection, old: &str, new: &str) -> Result<Option
             params![old, new],
             |r| r.get(0),
         )
+        .optional()?)
+}
+
+/// Whether the device is enrolled now.
+pub fn is_enrolled(conn: &Connection, udid: &str) -> Result<bool, StoreError> {
+    let state: Option<String> = conn
+        .prepare_cached("SELECT enrollment_state FROM devices WHERE udid = ?1")?
+        .query_row([udid], |r| r.get(0))
+        .optional()?;
+    Ok(state.is_some_and(|s| EnrollmentState::from_db(&s) == EnrollmentState::Enrolled))
+}
+
+/// What it takes to push a device: APNs token, `PushMagic` and topic; `None` for a device
+/// without push credentials (not enrolled yet, or checked out).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PushAddress {
+    pub token: Vec<u8>,
+    pub push_magic: String,
+    pub topic: String,
+}
+
+pub fn push_address(conn: &Connection, udid: &str) -> Result<Option<PushAddress>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT push_token, push_magic, topic FROM devices
+             WHERE udid = ?1 AND enrollment_state = 'enrolled'
+               AND push_token IS NOT NULL AND push_magic IS NOT NULL",
+        )?
+        .query_row([udid], |r| {
+            Ok(PushAddress {
+                token: r.get(0)?,
+                push_magic: r.get(1)?,
+                topic: r.get(2)?,
+            })
+        })
         .optional()?)
 }
 

@@ -15,13 +15,16 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 
-use actix_web::dev::{Extensions, Payload};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Extensions, Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use base64::Engine as _;
 use futures_util::StreamExt as _;
 
 use crate::app::AppState;
+use crate::mdm::CertFingerprint;
 use crate::pki::identity::{self, DeviceIdentity, IdentityError};
 
 pub const MDM_SIGNATURE_HEADER: &str = "Mdm-Signature";
@@ -91,19 +94,57 @@ impl FromRequest for SignedDeviceRequest {
                 .app_data::<web::Data<AppState>>()
                 .ok_or(DeviceAuthError::State)?
                 .clone();
-            let limit = state.config.server.max_body_bytes;
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| DeviceAuthError::Body)?;
-                if body.len() + chunk.len() > limit {
-                    return Err(DeviceAuthError::TooLarge(limit));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            let body = body.freeze();
+            let body = read_limited(&mut payload, state.config.server.max_body_bytes).await?;
             let identity = authenticate(&req, &state, &body)?;
             Ok(SignedDeviceRequest { identity, body })
         })
+    }
+}
+
+/// Reads a body of at most `limit` bytes.
+async fn read_limited(payload: &mut Payload, limit: usize) -> Result<web::Bytes, DeviceAuthError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| DeviceAuthError::Body)?;
+        if body.len() + chunk.len() > limit {
+            return Err(DeviceAuthError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Middleware for the device endpoints: reads the body, verifies the request's identity (see the
+/// module documentation), and puts the certificate's [`CertFingerprint`] into the request
+/// extensions for the handlers; the body is handed on unchanged. A request without a valid
+/// identity never reaches the handlers.
+pub async fn require_device<B: MessageBody + 'static>(
+    mut req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let verified = async {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or(DeviceAuthError::State)?
+            .clone();
+        let mut payload = req.take_payload();
+        let body = read_limited(&mut payload, state.config.server.max_body_bytes).await?;
+        let identity = authenticate(req.request(), &state, &body)?;
+        Ok::<_, DeviceAuthError>((identity, body))
+    }
+    .await;
+    match verified {
+        Ok((identity, body)) => {
+            req.extensions_mut()
+                .insert(CertFingerprint::of_certificate_der(&identity.certificate_der));
+            req.set_payload(Payload::from(body));
+            next.call(req).await.map(ServiceResponse::map_into_left_body)
+        }
+        Err(error) => {
+            tracing::info!(error = %error, path = req.path(), "device request refused");
+            let response = error.error_response();
+            Ok(req.into_response(response).map_into_right_body())
+        }
     }
 }
 

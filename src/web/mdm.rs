@@ -15,6 +15,24 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseErr
 use crate::mdm::{CertFingerprint, CheckinResponse, MdmError, MdmService};
 use crate::store::StoreError;
 
+/// The routes as the appliance mounts them: every request must prove its device identity
+/// (see [`crate::web::identity::require_device`]) before it reaches the handlers.
+pub fn authenticated_scope(
+    service: MdmService,
+) -> actix_web::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<actix_web::body::EitherBody<BoxBody>>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    scope(service).wrap(actix_web::middleware::from_fn(
+        crate::web::identity::require_device,
+    ))
+}
+
 /// The routes, with a body limit one byte over the service's own, so that an oversized
 /// message gets the service's 413 with its reason.
 pub fn scope(service: MdmService) -> actix_web::Scope {
@@ -63,7 +81,10 @@ async fn checkin(
     Ok(match response {
         CheckinResponse::Plist(body) => builder.content_type("application/xml").body(body),
         CheckinResponse::Json(body) => builder.content_type("application/json").body(body),
-        CheckinResponse::Empty | CheckinResponse::NotFound | CheckinResponse::Gone => builder.finish(),
+        CheckinResponse::Empty
+        | CheckinResponse::NoContent
+        | CheckinResponse::NotFound
+        | CheckinResponse::Gone => builder.finish(),
     })
 }
 
@@ -92,6 +113,10 @@ impl ResponseError for MdmError {
             MdmError::BadMessage(_) | MdmError::UnknownCommand { .. } => StatusCode::BAD_REQUEST,
             MdmError::Forbidden(_) | MdmError::UnknownDevice(_) => StatusCode::FORBIDDEN,
             MdmError::NotEnrolled(_) | MdmError::IdentityInUse => StatusCode::CONFLICT,
+            MdmError::DeclarativeRefused { status, .. } => StatusCode::from_u16(*status)
+                .ok()
+                .filter(StatusCode::is_client_error)
+                .unwrap_or(StatusCode::BAD_REQUEST),
             MdmError::Declarative(_) | MdmError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -37,9 +37,16 @@ async fn not_found() -> Result<HttpResponse, WebError> {
 
 /// Prometheus metrics (OpenMetrics text).
 async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let mut extra = String::new();
+    let expiry = crate::push::import::expiry_status(&state.store, state.clock.now())
+        .await
+        .map_err(|e| WebError::Internal(format!("cannot read the push certificate: {e}")))?;
+    crate::push::expiry::render_metrics(expiry.as_ref(), &mut extra);
+    state.pusher.render_metrics(&mut extra);
+    extra.push_str(&state.catalog.health().prometheus());
     let text = state
         .metrics
-        .render()
+        .render_with(&extra)
         .map_err(|e| WebError::Internal(format!("cannot encode metrics: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type(crate::ops::metrics::CONTENT_TYPE)

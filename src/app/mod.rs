@@ -1,6 +1,8 @@
 //! Composition root: builds the store, PKI and services from a [`Config`], and starts the HTTP
 //! server. Tests call [`prepare`] and [`start`] in-process on port 0.
 
+pub mod devices;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,11 +14,15 @@ use crate::admin::{AdminError, Admins, setup};
 use crate::catalog::{CatalogError, CatalogService};
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::ddm::DdmService;
 use crate::enrollment::Enrollment;
+use crate::mdm::MdmService;
 use crate::ops::metrics::Metrics;
 use crate::pki::{Pki, PkiError, ca};
+use crate::push::{PushError, Pusher};
 use crate::store::settings::{self, CA_KEY_ID};
 use crate::store::{Store, StoreError};
+pub use devices::DeviceServices;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -34,6 +40,8 @@ pub enum StartError {
     Catalog(#[from] CatalogError),
     #[error("{0}")]
     Scheduler(#[from] crate::scheduler::SchedulerError),
+    #[error("push service: {0}")]
+    Push(#[from] PushError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -48,6 +56,12 @@ pub struct AppState {
     pub enrollment: Arc<Enrollment>,
     pub metrics: Arc<Metrics>,
     pub catalog: Arc<CatalogService>,
+    /// Check-ins and the command queue.
+    pub mdm: MdmService,
+    /// Declarations, sync tokens and status reports.
+    pub ddm: DdmService,
+    /// APNs: wakes devices when something is queued for them.
+    pub pusher: Pusher,
 }
 
 /// Creates the data directory (if needed) and opens the migrated database, without the keys:
@@ -57,7 +71,8 @@ pub fn open_store(config: &Config, clock: &SharedClock) -> Result<Store, StartEr
     Ok(Store::open(&config.database_path(), &clock.now().to_rfc3339())?)
 }
 
-/// Creates the data directory, opens and migrates the database, loads or creates the keys.
+/// Creates the data directory, opens and migrates the database, loads or creates the keys, and
+/// builds the services. Must run inside a Tokio runtime (the push service sends from it).
 pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartError> {
     let data_dir = config.storage.data_dir.clone();
     create_data_dir(&data_dir)?;
@@ -91,7 +106,12 @@ pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartErro
     }
     let enrollment = Enrollment::start(&config, store.clone(), clock.clone(), &pki)?;
     let catalog = CatalogService::load(store.clone(), clock.clone(), config.catalog.clone())?;
+    let devices = DeviceServices::build(&config, store.clone(), clock.clone())?;
+    enrollment.observe_renewals(Arc::new(devices.mdm.clone()));
     Ok(AppState {
+        mdm: devices.mdm,
+        ddm: devices.ddm,
+        pusher: devices.pusher,
         config: Arc::new(config),
         metrics: Arc::new(Metrics::new(store.clone())),
         store,
@@ -187,6 +207,7 @@ pub fn start_with(
             .wrap(actix_web::middleware::from_fn(
                 crate::web::middleware::request_context,
             ))
+            .service(crate::web::mdm::authenticated_scope(shared.mdm.clone()))
             .configure(crate::web::configure)
             .configure(extra_routes)
     })
@@ -232,6 +253,12 @@ impl AppState {
     pub async fn first_admin_setup_link(&self, bound: SocketAddr) -> Result<Option<String>, AdminError> {
         let token = self.admins().issue_setup_token().await?;
         Ok(token.map(|t| setup::setup_link(&self.public_url(bound), &t)))
+    }
+
+    /// Starts using a newly imported push certificate (after an import from the UI or CLI).
+    pub fn reload_push_certificate(&self) -> Result<(), PushError> {
+        self.pusher
+            .reload(&self.config.apns, &self.config.storage.data_dir)
     }
 
     /// The base URL devices and browsers use.

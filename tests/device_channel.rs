@@ -1,0 +1,364 @@
+//! The assembled device channel over the real listener: a device enrolled by SCEP signs its
+//! check-ins, the appliance pushes it through a fake APNs (real HTTP/2 over TLS), the command
+//! queue hands it DeviceInformation and DeclarativeManagement with its sync tokens, the DDM
+//! endpoints answer through the check-in, and a status report updates the inventory.
+
+use crate::common::{self, EnrolledDevice, TestApp};
+
+use std::time::Duration;
+
+use orchard::protocol::ddm::management::{ManagementProperties, PropertyValue};
+use orchard::protocol::ddm::{Declaration, DeclarationIdentifier};
+use orchard::push::import::{self, ImportSource};
+use orchard::sim::fake_apns::FakeApns;
+use plist::{Dictionary, Value};
+
+const SITE: &str = "device-channel-challenge";
+const TOPIC: &str = "com.apple.mgmt.External.5b1a2e3c-7d0f-4c55-9a9e-0f1d2c3b4a59";
+const UDID: &str = "0000FE00-3C1B4A2D5E6F7081";
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Rig {
+    app: TestApp,
+    apns: FakeApns,
+}
+
+async fn rig() -> Rig {
+    let apns = FakeApns::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("fake-apns-ca.pem");
+    std::fs::write(&ca_file, apns.ca_pem()).unwrap();
+    let url = apns.url().to_string();
+    let app = common::spawn_app_with(dir, |c| {
+        c.security.scep_challenge = orchard::config::Secret::new(SITE);
+        c.apns.url = url;
+        c.apns.ca_file = Some(ca_file);
+        c.apns.coalesce_millis = 200;
+        c.apns.retry_base_millis = 10;
+    })
+    .await;
+    let pair = apns
+        .issue_push_certificate(TOPIC, chrono::Utc::now() + chrono::Duration::days(365))
+        .unwrap();
+    let source = ImportSource::Pem {
+        certificate: pair.certificate,
+        key: pair.key,
+    };
+    import::import_blocking(
+        &app.state.store,
+        &app.state.config.storage.data_dir,
+        &source,
+        chrono::Utc::now(),
+        false,
+    )
+    .unwrap();
+    app.state.reload_push_certificate().unwrap();
+    Rig { app, apns }
+}
+
+fn plist(pairs: Vec<(&str, Value)>) -> Vec<u8> {
+    let mut d = Dictionary::new();
+    for (k, v) in pairs {
+        d.insert(k.to_string(), v);
+    }
+    let mut out = Vec::new();
+    Value::Dictionary(d).to_writer_xml(&mut out).unwrap();
+    out
+}
+
+fn s(v: &str) -> Value {
+    Value::String(v.into())
+}
+
+/// Sends `body` to `path`, signed by `device` as a real device does (`Mdm-Signature`).
+async fn put(app: &TestApp, device: &EnrolledDevice, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
+    let signature = orchard::pki::scep_client::mdm_signature(&body, &device.cert, &device.key).unwrap();
+    let res = app
+        .client
+        .put(app.url(path))
+        .header("Mdm-Signature", signature)
+        .header("content-type", "application/x-apple-aspen-mdm-checkin")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.bytes().await.unwrap().to_vec())
+}
+
+async fn enroll(app: &TestApp, udid: &str, token: &[u8]) -> EnrolledDevice {
+    let device = common::scep_enroll(app, SITE)
+        .await
+        .1
+        .expect("SCEP issued a certificate");
+    let auth = plist(vec![
+        ("MessageType", s("Authenticate")),
+        ("UDID", s(udid)),
+        ("Topic", s(TOPIC)),
+        ("OSVersion", s("18.6")),
+        ("BuildVersion", s("22G86")),
+        ("ProductName", s("iPhone17,3")),
+        ("SerialNumber", s("F2LZK0EXAMPLE")),
+    ]);
+    assert_eq!(put(app, &device, "/mdm/checkin", auth).await.0, 200);
+    let token_update = plist(vec![
+        ("MessageType", s("TokenUpdate")),
+        ("UDID", s(udid)),
+        ("Topic", s(TOPIC)),
+        ("Token", Value::Data(token.to_vec())),
+        ("PushMagic", s("7C3E5B2A-0D4F-4E61-8A9B-1C2D3E4F5A6B")),
+        ("AwaitingConfiguration", Value::Boolean(false)),
+    ]);
+    assert_eq!(put(app, &device, "/mdm/checkin", token_update).await.0, 200);
+    device
+}
+
+fn command(body: &[u8]) -> (String, Dictionary) {
+    let v = Value::from_reader_xml(body).unwrap();
+    let d = v.as_dictionary().unwrap();
+    let uuid = d["CommandUUID"].as_string().unwrap().to_string();
+    (uuid, d["Command"].as_dictionary().unwrap().clone())
+}
+
+fn idle(udid: &str) -> Vec<u8> {
+    plist(vec![("UDID", s(udid)), ("Status", s("Idle"))])
+}
+
+fn acknowledged(udid: &str, uuid: &str, extra: Vec<(&str, Value)>) -> Vec<u8> {
+    let mut pairs = vec![
+        ("UDID", s(udid)),
+        ("Status", s("Acknowledged")),
+        ("CommandUUID", s(uuid)),
+    ];
+    pairs.extend(extra);
+    plist(pairs)
+}
+
+fn declarative(udid: &str, endpoint: &str, data: Option<&[u8]>) -> Vec<u8> {
+    let mut pairs = vec![
+        ("MessageType", s("DeclarativeManagement")),
+        ("UDID", s(udid)),
+        ("Endpoint", s(endpoint)),
+    ];
+    if let Some(data) = data {
+        pairs.push(("Data", Value::Data(data.to_vec())));
+    }
+    plist(pairs)
+}
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap()
+}
+
+#[tokio::test]
+async fn an_enrolled_device_is_pushed_runs_its_commands_and_syncs_its_declarations() {
+    let Rig { app, apns } = rig().await;
+    let token = [0xA5u8; 32];
+    let device = enroll(&app, UDID, &token).await;
+
+    // One push for the enrollment burst (DeviceInformation + DeclarativeManagement), to the
+    // device's token, with its PushMagic.
+    let pushes = apns.wait_for(1, WAIT).await.unwrap();
+    assert_eq!(pushes.len(), 1);
+    assert_eq!(pushes[0].token, hex::encode(token));
+    assert_eq!(pushes[0].topic.as_deref(), Some(TOPIC));
+    assert_eq!(pushes[0].status, 200);
+    let body = pushes[0].json().unwrap();
+    assert_eq!(body["mdm"], "7C3E5B2A-0D4F-4E61-8A9B-1C2D3E4F5A6B");
+
+    // DeviceInformation first; its result fills the inventory.
+    let (status, body) = put(&app, &device, "/mdm/connect", idle(UDID)).await;
+    assert_eq!(status, 200);
+    let (uuid, cmd) = command(&body);
+    assert_eq!(cmd["RequestType"].as_string(), Some("DeviceInformation"));
+    let mut answers = Dictionary::new();
+    answers.insert("OSVersion".into(), s("18.6"));
+    answers.insert("SoftwareUpdateDeviceID".into(), s("iPhone17,3"));
+    answers.insert("IsSupervised".into(), Value::Boolean(true));
+    let result = acknowledged(UDID, &uuid, vec![("QueryResponses", Value::Dictionary(answers))]);
+    let (status, body) = put(&app, &device, "/mdm/connect", result).await;
+    assert_eq!(status, 200);
+
+    // Then DeclarativeManagement carrying the device's sync tokens.
+    let (uuid, cmd) = command(&body);
+    assert_eq!(cmd["RequestType"].as_string(), Some("DeclarativeManagement"));
+    let data = cmd["Data"]
+        .as_data()
+        .expect("the command carries the sync tokens");
+    let announced = json(data)["SyncTokens"]["DeclarationsToken"].clone();
+    let (status, body) = put(&app, &device, "/mdm/connect", acknowledged(UDID, &uuid, vec![])).await;
+    assert_eq!((status, body.len()), (200, 0), "nothing else is queued");
+
+    // The DDM endpoints through the check-in.
+    let (status, body) = put(&app, &device, "/mdm/checkin", declarative(UDID, "tokens", None)).await;
+    assert_eq!(status, 200);
+    assert_eq!(json(&body)["SyncTokens"]["DeclarationsToken"], announced);
+    let (status, body) = put(
+        &app,
+        &device,
+        "/mdm/checkin",
+        declarative(UDID, "declaration-items", None),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(json(&body)["DeclarationsToken"], announced);
+
+    // A status report moves the inventory.
+    let report = serde_json::json!({
+        "StatusItems": {"device": {"operating-system": {"version": "18.7", "build-version": "22H20"}}},
+        "Errors": []
+    });
+    let report = serde_json::to_vec(&report).unwrap();
+    let (status, _) = put(
+        &app,
+        &device,
+        "/mdm/checkin",
+        declarative(UDID, "status", Some(&report)),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let stored = app
+        .state
+        .store
+        .read_blocking(|c| orchard::store::devices::get(c, UDID))
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.inventory.os_version.as_deref(), Some("18.7"));
+    assert_eq!(stored.inventory.build_version.as_deref(), Some("22H20"));
+    assert_eq!(
+        stored.inventory.software_update_device_id.as_deref(),
+        Some("iPhone17,3")
+    );
+    assert_eq!(stored.inventory.is_supervised, Some(true));
+    assert_eq!(stored.last_push_result.as_deref(), Some("delivered"));
+}
+
+#[tokio::test]
+async fn a_declaration_change_queues_one_sync_command_and_one_push_per_device() {
+    let Rig { app, apns } = rig().await;
+    let phone = enroll(&app, UDID, &[1; 32]).await;
+    let _pad = enroll(&app, "00008120-0011223344556677", &[2; 32]).await;
+    apns.wait_for(2, WAIT).await.unwrap();
+
+    let properties = Declaration::new(
+        DeclarationIdentifier::parse("com.example.properties").unwrap(),
+        &ManagementProperties([("site".to_string(), PropertyValue::Text("north".into()))].into()),
+    )
+    .unwrap();
+    app.state
+        .ddm
+        .set_shared_declarations(vec![properties])
+        .await
+        .unwrap();
+    let pushes = apns.wait_for(4, WAIT).await.unwrap();
+    assert_eq!(pushes.len(), 4, "one more push per device");
+
+    // The phone's queue: DeviceInformation, then only the newest DeclarativeManagement (the one
+    // queued at enrollment was superseded, never sent).
+    let (_, body) = put(&app, &phone, "/mdm/connect", idle(UDID)).await;
+    let (uuid, cmd) = command(&body);
+    assert_eq!(cmd["RequestType"].as_string(), Some("DeviceInformation"));
+    let (_, body) = put(&app, &phone, "/mdm/connect", acknowledged(UDID, &uuid, vec![])).await;
+    let (uuid, cmd) = command(&body);
+    assert_eq!(cmd["RequestType"].as_string(), Some("DeclarativeManagement"));
+    let token = json(cmd["Data"].as_data().unwrap())["SyncTokens"]["DeclarationsToken"].clone();
+    let (_, body) = put(&app, &phone, "/mdm/connect", acknowledged(UDID, &uuid, vec![])).await;
+    assert!(body.is_empty(), "the superseded command is not sent");
+    let (_, body) = put(
+        &app,
+        &phone,
+        "/mdm/checkin",
+        declarative(UDID, "declaration-items", None),
+    )
+    .await;
+    let items = json(&body);
+    assert_eq!(items["DeclarationsToken"], token);
+    assert!(
+        items["Declarations"]["Management"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["Identifier"] == "com.example.properties"),
+        "{items}"
+    );
+    let (status, body) = put(
+        &app,
+        &phone,
+        "/mdm/checkin",
+        declarative(UDID, "declaration/management/com.example.properties", None),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(json(&body)["Payload"]["site"], "north");
+}
+
+#[tokio::test]
+async fn bad_declarative_requests_are_refused_and_store_nothing() {
+    let Rig { app, apns: _apns } = rig().await;
+    let device = enroll(&app, UDID, &[3; 32]).await;
+    let snapshot = |app: &TestApp| {
+        app.state
+            .store
+            .read_blocking(|c| {
+                let count =
+                    |t: &str| c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get::<_, i64>(0));
+                Ok((count("ddm_status_items")?, count("ddm_status_history")?))
+            })
+            .unwrap()
+    };
+    let before = snapshot(&app);
+    let huge = vec![b' '; 2 * 1024 * 1024];
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        (
+            "malformed status",
+            declarative(UDID, "status", Some(b"{not json")),
+            400,
+        ),
+        (
+            "status over the limit",
+            declarative(UDID, "status", Some(&huge)),
+            413,
+        ),
+        (
+            "dot-dot path",
+            declarative(UDID, "declaration/configuration/../x", None),
+            400,
+        ),
+        (
+            "unknown class",
+            declarative(UDID, "declaration/gadget/x", None),
+            400,
+        ),
+        ("unknown endpoint", declarative(UDID, "everything", None), 400),
+    ];
+    for (what, body, want) in cases {
+        let (status, reason) = put(&app, &device, "/mdm/checkin", body).await;
+        assert_eq!(status, want, "{what}: {}", String::from_utf8_lossy(&reason));
+    }
+    assert_eq!(snapshot(&app), before);
+
+    // A declaration this device does not have: 404, as Apple documents.
+    let (status, _) = put(
+        &app,
+        &device,
+        "/mdm/checkin",
+        declarative(UDID, "declaration/configuration/com.example.absent", None),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // Checked out: its DDM check-ins are refused.
+    let checkout = plist(vec![("MessageType", s("CheckOut")), ("UDID", s(UDID))]);
+    assert_eq!(put(&app, &device, "/mdm/checkin", checkout).await.0, 200);
+    let (status, _) = put(&app, &device, "/mdm/checkin", declarative(UDID, "tokens", None)).await;
+    assert_eq!(status, 403);
+
+    // Unsigned: no identity, nothing reaches the service.
+    let res = app
+        .client
+        .put(app.url("/mdm/checkin"))
+        .body(declarative(UDID, "tokens", None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
