@@ -98,6 +98,16 @@ fn dump(app: &TestApp) -> String {
     crate::mdm_support::dump(&app.state.store)
 }
 
+/// The `Mdm-Signature` of a hostile request.
+enum Proof {
+    /// Signed by the phone's own identity.
+    Device,
+    Unsigned,
+    Header(String),
+}
+
+type Case = (&'static str, &'static str, Vec<u8>, Proof, u16);
+
 #[tokio::test]
 async fn hostile_requests_over_the_listener_get_4xx_and_store_nothing() {
     use base64::Engine as _;
@@ -162,12 +172,12 @@ async fn hostile_requests_over_the_listener_get_4xx_and_store_nothing() {
     ]);
 
     // (what, path, body, Mdm-Signature, expected status)
-    let cases: Vec<(&str, &str, Vec<u8>, Option<String>, u16)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "malformed plist",
             "/mdm/checkin",
             b"<plist><dict><key>".to_vec(),
-            None,
+            Proof::Device,
             400,
         ),
         (
@@ -178,59 +188,59 @@ async fn hostile_requests_over_the_listener_get_4xx_and_store_nothing() {
                 ("UDID", phone.udid()),
                 ("Topic", TOPIC),
             ]),
-            None,
+            Proof::Device,
             400,
         ),
         (
             "missing signature",
             "/mdm/connect",
             idle_of(phone.udid()),
-            Some(String::new()),
+            Proof::Unsigned,
             401,
         ),
         (
             "truncated signature",
             "/mdm/connect",
             idle_of(phone.udid()),
-            Some(truncated),
+            Proof::Header(truncated),
             400,
         ),
         (
             "certificate from another CA",
             "/mdm/connect",
             idle_of(phone.udid()),
-            Some(stranger_signature),
+            Proof::Header(stranger_signature),
             403,
         ),
         (
             "A's certificate for B's Idle",
             "/mdm/connect",
             idle_of(pad.udid()),
-            None,
+            Proof::Device,
             403,
         ),
         (
             "A's certificate for B's TokenUpdate",
             "/mdm/checkin",
             token_update_for(pad.udid()),
-            None,
+            Proof::Device,
             403,
         ),
-        ("over the size limit", "/mdm/checkin", huge, None, 413),
+        ("over the size limit", "/mdm/checkin", huge, Proof::Device, 413),
         (
             "result for an unknown command",
             "/mdm/connect",
             unknown_result,
-            None,
+            Proof::Device,
             400,
         ),
     ];
     let before = dump(&app);
     for (what, path, body, signature, want) in cases {
         let signature = match signature {
-            None => Some(sign(&body)),
-            Some(s) if s.is_empty() => None,
-            Some(s) => Some(s),
+            Proof::Device => Some(sign(&body)),
+            Proof::Unsigned => None,
+            Proof::Header(s) => Some(s),
         };
         let mut request = app.client.put(app.url(path)).body(body);
         if let Some(signature) = signature {
