@@ -193,3 +193,79 @@ async fn a_renewed_certificate_takes_over_and_check_out_unenrolls() {
     pad.check_out().await.unwrap();
     assert_eq!(stored(&app, pad.udid()).state, EnrollmentState::Unenrolled);
 }
+
+/// The `orchard-sim` binary against the appliance: one device, then a small load run.
+#[tokio::test]
+async fn orchard_sim_enrolls_a_device_and_runs_a_load() {
+    let app = common::spawn_app().await;
+    common::set_topic(&app, TOPIC);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &app.state.pki.ca_cert_pem).unwrap();
+    // The server runs on this test's runtime: the binary is waited for on the blocking pool.
+    let sim = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_orchard-sim"));
+        command
+            .args(["--url", &app.base, "--ca", ca.to_str().unwrap()])
+            .args(args);
+        async move {
+            tokio::task::spawn_blocking(move || command.output())
+                .await
+                .unwrap()
+        }
+    };
+    let out = sim(&[
+        "enroll",
+        "--platform",
+        "mac",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ])
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let udid = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("udid "))
+        .expect("the UDID is printed")
+        .to_string();
+    assert!(dir.path().join(format!("{udid}.pem")).is_file());
+    assert!(dir.path().join(format!("{udid}.key")).is_file());
+    assert!(stdout.contains("answered DeviceInformation"), "{stdout}");
+    let device = stored(&app, &udid);
+    assert_eq!(device.inventory.product_name.as_deref(), Some("Mac15,12"));
+
+    let out = sim(&[
+        "load",
+        "--devices",
+        "3",
+        "--concurrency",
+        "2",
+        "--rounds",
+        "2",
+        "--key-pool",
+        "1",
+    ])
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("enrolled 3 devices"), "{stdout}");
+    assert!(stdout.contains("6 requests in"), "{stdout}");
+    assert!(stdout.contains(", 0 errors"), "{stdout}");
+
+    // A CA file that is not the appliance's: the TLS handshake fails, nothing enrolls.
+    let other = common::spawn_app().await;
+    std::fs::write(&ca, &other.state.pki.ca_cert_pem).unwrap();
+    let out = sim(&["enroll"]).await.unwrap();
+    assert!(!out.status.success());
+}
