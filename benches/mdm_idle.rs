@@ -152,6 +152,27 @@ async fn main() -> anyhow::Result<()> {
     let idles = fleet.prepared_idles()?;
 
     let appliance = measure("appliance Idle", &client, &idles, concurrency, seconds, runs).await;
+    // Where the time goes: the same requests without their signature are refused at the identity
+    // check (401), so they cost TLS, HTTP, routing, middleware and the body read, but no CMS/X.509
+    // verification and no SQLite transaction.
+    let unsigned: Arc<Vec<PreparedRequest>> = Arc::new(
+        idles
+            .iter()
+            .map(|r| PreparedRequest {
+                signature: None,
+                ..r.clone()
+            })
+            .collect(),
+    );
+    let refused = measure(
+        "appliance unsigned Idle (401)",
+        &client,
+        &unsigned,
+        concurrency,
+        seconds,
+        runs,
+    )
+    .await;
 
     let tls = state.pki.rustls_server_config()?;
     let (trivial_handle, port) = trivial_server(tls, workers)?;
@@ -178,13 +199,18 @@ async fn main() -> anyhow::Result<()> {
 
     let (a_rate, a_p50, a_p99) = medians(&appliance);
     let (t_rate, t_p50, t_p99) = medians(&trivial);
-    let errors: usize = appliance.iter().map(|r| r.errors + r.with_body).sum();
+    let (u_rate, u_p50, u_p99) = medians(&refused);
+    let errors: usize = appliance.iter().map(|r| r.errors + r.with_body).sum::<usize>()
+        + trivial.iter().map(|r| r.errors).sum::<usize>();
     println!();
     println!(
         "| load (median of {runs} × {seconds} s, concurrency {concurrency}) | connects/s | p50 ms | p99 ms |"
     );
     println!("| --- | ---: | ---: | ---: |");
     println!("| appliance: signed Idle, {devices} devices | {a_rate:.0} | {a_p50:.2} | {a_p99:.2} |");
+    println!(
+        "| appliance: the same Idle unsigned (401 at the identity check) | {u_rate:.0} | {u_p50:.2} | {u_p99:.2} |"
+    );
     println!("| trivial actix handler, same TLS | {t_rate:.0} | {t_p50:.2} | {t_p99:.2} |");
     println!(
         "| ratio appliance / trivial | {:.2} | | |",

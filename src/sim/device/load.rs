@@ -56,7 +56,7 @@ pub struct LoadReport {
     /// 2xx answers with a body (a command instead of "nothing to do").
     pub with_body: usize,
     pub elapsed: Duration,
-    /// Latency of every successful request, sorted.
+    /// Latency of every answered request (any status), sorted.
     pub latencies: Vec<Duration>,
 }
 
@@ -113,7 +113,7 @@ pub async fn run_load(
         .map(|_| {
             let (client, requests, next) = (client.clone(), requests.clone(), next.clone());
             tokio::spawn(async move {
-                let mut tally = (Vec::new(), 0usize, 0usize);
+                let mut tally = (Vec::new(), 0usize, 0usize, 0usize);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= limit || deadline.is_some_and(|d| Instant::now() >= d) || requests.is_empty() {
@@ -121,10 +121,15 @@ pub async fn run_load(
                     }
                     let r = &requests[i % requests.len()];
                     let t0 = Instant::now();
+                    tally.3 += 1;
                     match send(&client, r).await {
-                        Ok(body_len) => {
+                        Ok((status, body_len)) => {
                             tally.0.push(t0.elapsed());
-                            tally.2 += usize::from(body_len > 0);
+                            if (200..300).contains(&status) {
+                                tally.2 += usize::from(body_len > 0);
+                            } else {
+                                tally.1 += 1;
+                            }
                         }
                         Err(_) => tally.1 += 1,
                     }
@@ -141,7 +146,8 @@ pub async fn run_load(
     };
     for worker in workers {
         match worker.await {
-            Ok((latencies, errors, with_body)) => {
+            Ok((latencies, errors, with_body, sent)) => {
+                report.requests += sent;
                 report.latencies.extend(latencies);
                 report.errors += errors;
                 report.with_body += with_body;
@@ -150,12 +156,11 @@ pub async fn run_load(
         }
     }
     report.elapsed = started.elapsed();
-    report.requests = report.latencies.len() + report.errors;
     report.latencies.sort_unstable();
     report
 }
 
-async fn send(client: &reqwest::Client, r: &PreparedRequest) -> Result<usize, SimError> {
+async fn send(client: &reqwest::Client, r: &PreparedRequest) -> Result<(u16, usize), SimError> {
     let mut request = client
         .put(&r.url)
         .header(reqwest::header::CONTENT_TYPE, r.content_type)
@@ -164,16 +169,9 @@ async fn send(client: &reqwest::Client, r: &PreparedRequest) -> Result<usize, Si
         request = request.header("Mdm-Signature", signature.as_str());
     }
     let response = request.send().await?;
-    let status = response.status();
+    let status = response.status().as_u16();
     let body = response.bytes().await?;
-    if !status.is_success() {
-        return Err(SimError::Status {
-            url: r.url.clone(),
-            status: status.as_u16(),
-            body: String::new(),
-        });
-    }
-    Ok(body.len())
+    Ok((status, body.len()))
 }
 
 /// What to enroll.
