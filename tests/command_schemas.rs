@@ -36,12 +36,12 @@ fn schema_path(request_type: &str) -> PathBuf {
         .join(file)
 }
 
-fn load_schema(request_type: &str) -> Yaml {
+pub(crate) fn load_schema(request_type: &str) -> Yaml {
     let text = std::fs::read_to_string(schema_path(request_type)).unwrap();
     serde_yaml::from_str(&text).unwrap()
 }
 
-fn key_specs(node: &Yaml, field: &str) -> Vec<Yaml> {
+pub(crate) fn key_specs(node: &Yaml, field: &str) -> Vec<Yaml> {
     node.get(field)
         .and_then(Yaml::as_sequence)
         .cloned()
@@ -108,7 +108,7 @@ fn check_value(spec: &Yaml, value: &Value, path: &str, errors: &mut Vec<String>)
     }
 }
 
-fn check_dict(dict: &Dictionary, specs: &[Yaml], path: &str, errors: &mut Vec<String>) {
+pub(crate) fn check_dict(dict: &Dictionary, specs: &[Yaml], path: &str, errors: &mut Vec<String>) {
     let any = specs.iter().find(|s| name(s) == "ANY");
     for spec in specs {
         let required = spec.get("presence").and_then(Yaml::as_str) == Some("required");

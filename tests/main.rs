@@ -48,3 +48,4 @@ mod ui_catalog;
 mod ui_devices;
 mod ui_enrollment;
 mod ui_settings;
+mod sim_mdm;

@@ -68,7 +68,13 @@ pub struct SignRequest<'a> {
 
 /// Builds a DER `ContentInfo` holding SignedData with one SHA-256/RSA signer.
 pub fn sign(req: SignRequest<'_>) -> Result<Vec<u8>, CmsError> {
-    let digest = DigestAlg::Sha256;
+    sign_with_digest(req, DigestAlg::Sha256)
+}
+
+/// Like [`sign`], with `digest` as the CMS digestAlgorithm (the content's messageDigest). The
+/// signature over the signed attributes stays sha256WithRSAEncryption, the one RSA signature
+/// aws-lc-rs makes; the device simulator uses this to send SHA-1 digested `Mdm-Signature`s.
+pub fn sign_with_digest(req: SignRequest<'_>, digest: DigestAlg) -> Result<Vec<u8>, CmsError> {
     let mut attributes = vec![
         attribute(OID_CONTENT_TYPE, Any::encode_from(&req.content_type)?)?,
         attribute(
