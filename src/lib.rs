@@ -9,6 +9,7 @@ pub mod config;
 pub mod ddm;
 pub mod enrollment;
 pub mod mdm;
+pub mod policy;
 pub mod ops;
 pub mod pki;
 pub mod protocol;
