@@ -6,6 +6,7 @@ mod ddm_fixture;
 mod mdm_support;
 mod process;
 mod push_support;
+mod policy_support;
 mod schema;
 
 mod admin_cli;
@@ -35,6 +36,9 @@ mod mdm_http;
 mod mdm_queue;
 mod mdm_store_plan;
 mod packaging;
+mod policy_plan;
+mod policy_security;
+mod policy_validate;
 mod push_certificate;
 mod push_delivery;
 mod request_context;

@@ -283,6 +283,9 @@ pub fn plan(
         (Selection::Enforce { choice, upcoming }, Ok(road)) => {
             let (enforce, why) = enforce(choice, road, ring, device.utc_offset);
             notes.push(why);
+            if let Some(u) = &upcoming {
+                notes.push(format!("{} becomes visible on {}", u.version, u.visible_from));
+            }
             (Target::Enforce(enforce), upcoming.map(|u| shift(u, ring)))
         }
     };
