@@ -4,9 +4,9 @@
 mod common;
 mod ddm_fixture;
 mod mdm_support;
+mod policy_support;
 mod process;
 mod push_support;
-mod policy_support;
 mod schema;
 
 mod admin_cli;

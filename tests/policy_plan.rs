@@ -3,8 +3,8 @@
 
 use chrono::{FixedOffset, Weekday};
 use orchard::policy::{
-    AutomaticLatest, DeferralPeriods, Enforcement, MaintenanceWindow, MajorPolicy, NewestMajor, NoAction, Plan,
-    RingAssignment, RingSchedule, RollingWindow, Target, plan,
+    AutomaticLatest, DeferralPeriods, Enforcement, MaintenanceWindow, MajorPolicy, NewestMajor, NoAction,
+    Plan, RingAssignment, RingSchedule, RollingWindow, Target, plan,
 };
 use orchard::protocol::ddm::Platform;
 
@@ -29,7 +29,11 @@ fn automatic(combined: u32, grace: u32) -> Enforcement {
     })
 }
 
-fn run(device: &orchard::policy::DeviceView, policy: &orchard::policy::Policy, now: chrono::DateTime<chrono::Utc>) -> Plan {
+fn run(
+    device: &orchard::policy::DeviceView,
+    policy: &orchard::policy::Policy,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Plan {
     plan(device, catalog(), policy, None, now)
 }
 
@@ -64,7 +68,11 @@ fn rolling_release_posted_the_day_before_a_blocked_weekday_moves_to_the_next_all
         "Thursday 2026-04-09 is a blocked weekday",
         "deadline 2026-04-10 18:00 local",
     ] {
-        assert!(blocked.explanation.contains(part), "{part:?} not in {}", blocked.explanation);
+        assert!(
+            blocked.explanation.contains(part),
+            "{part:?} not in {}",
+            blocked.explanation
+        );
     }
 }
 
@@ -74,7 +82,12 @@ fn ring_base_date_offsets_and_maintenance_window_set_each_rings_deadline() {
     let p = policy("rolling-2d", IOS, rolling(RollingWindow::TwoDays));
     let schedule = RingSchedule {
         base_date: Some(day(2026, 4, 10)),
-        offset_days: [("First".to_string(), 0), ("Second".to_string(), 3), ("Last".to_string(), 7)].into(),
+        offset_days: [
+            ("First".to_string(), 0),
+            ("Second".to_string(), 3),
+            ("Last".to_string(), 7),
+        ]
+        .into(),
         blocked_weekdays: vec![Weekday::Sat, Weekday::Sun],
         blocked_dates: vec![day(2026, 4, 20)],
         window: Some(MaintenanceWindow {
@@ -100,30 +113,59 @@ fn ring_base_date_offsets_and_maintenance_window_set_each_rings_deadline() {
         let Target::Enforce(e) = &got.target else {
             panic!("{ring}: {}", summary(&got))
         };
-        assert_eq!(e.deadline.local.to_string(), deadline, "{ring}: {}", got.explanation);
-        assert!(got.explanation.contains("ring base date 2026-04-10"), "{}", got.explanation);
+        assert_eq!(
+            e.deadline.local.to_string(),
+            deadline,
+            "{ring}: {}",
+            got.explanation
+        );
+        assert!(
+            got.explanation.contains("ring base date 2026-04-10"),
+            "{}",
+            got.explanation
+        );
     }
 }
 
 #[test]
 fn minimum_and_specific_versions() {
-    let p_min = |v: &str| policy("min", IOS, Enforcement::Minimum {
-        version: v.parse().unwrap(),
-        deadline: local(2026, 4, 20, 18, 0),
-    });
-    let p_spec = |v: &str, b: Option<&str>| policy("spec", IOS, Enforcement::Specific {
-        version: v.parse().unwrap(),
-        build: b.map(|b| b.parse().unwrap()),
-        deadline: local(2026, 4, 20, 18, 0),
-    });
+    let p_min = |v: &str| {
+        policy(
+            "min",
+            IOS,
+            Enforcement::Minimum {
+                version: v.parse().unwrap(),
+                deadline: local(2026, 4, 20, 18, 0),
+            },
+        )
+    };
+    let p_spec = |v: &str, b: Option<&str>| {
+        policy(
+            "spec",
+            IOS,
+            Enforcement::Specific {
+                version: v.parse().unwrap(),
+                build: b.map(|b| b.parse().unwrap()),
+                deadline: local(2026, 4, 20, 18, 0),
+            },
+        )
+    };
     let now = utc(2026, 4, 12, 8);
     let behind_sup = supervised("iPhone14,2", "26.2", "23C55");
     let behind_unsup = unsupervised("iPhone14,2", "26.2", "23C55");
     let above = unsupervised("iPhone14,2", "26.4.1", "23E254");
     let old_ipad = supervised("iPad7,11", "18.7.7", "22H340");
     let table = [
-        (&above, p_min("26.4"), "no action: already at or above the minimum 26.4"),
-        (&above, p_min("26.4.1"), "no action: already at or above the minimum 26.4.1"),
+        (
+            &above,
+            p_min("26.4"),
+            "no action: already at or above the minimum 26.4",
+        ),
+        (
+            &above,
+            p_min("26.4.1"),
+            "no action: already at or above the minimum 26.4.1",
+        ),
         // The minimum itself when the device may take it (supervised: AssetSets offers 26.3.1)...
         (
             &behind_sup,
@@ -136,7 +178,11 @@ fn minimum_and_specific_versions() {
             p_min("26.3.1"),
             "enforce 26.4.1 (23E254) by 2026-04-20T18:00:00 visible 2026-04-08 Declarative",
         ),
-        (&old_ipad, p_min("26.4"), "no action: 26.4 is not offered to this model"),
+        (
+            &old_ipad,
+            p_min("26.4"),
+            "no action: 26.4 is not offered to this model",
+        ),
         (
             &behind_sup,
             p_spec("26.3.1", Some("23D9133")),
@@ -147,10 +193,26 @@ fn minimum_and_specific_versions() {
             p_spec("26.3.1", None),
             "enforce 26.3.1 (23D8133) by 2026-04-20T18:00:00 visible 2026-03-04 Declarative",
         ),
-        (&above, p_spec("26.4.1", None), "no action: already at or above the target 26.4.1"),
-        (&above, p_spec("26.3", None), "no action: already at or above the target 26.3"),
-        (&behind_unsup, p_spec("26.3.1", None), "no action: 26.3.1 is not offered to this model"),
-        (&behind_sup, p_spec("26.3.1", Some("23D1")), "no action: 26.3.1 is not offered to this model"),
+        (
+            &above,
+            p_spec("26.4.1", None),
+            "no action: already at or above the target 26.4.1",
+        ),
+        (
+            &above,
+            p_spec("26.3", None),
+            "no action: already at or above the target 26.3",
+        ),
+        (
+            &behind_unsup,
+            p_spec("26.3.1", None),
+            "no action: 26.3.1 is not offered to this model",
+        ),
+        (
+            &behind_sup,
+            p_spec("26.3.1", Some("23D1")),
+            "no action: 26.3.1 is not offered to this model",
+        ),
     ];
     for (device, p, want) in table {
         assert_eq!(summary(&run(device, &p, now)), want, "{:?}", p.enforcement);
@@ -164,13 +226,22 @@ fn a_device_whose_model_is_unknown_is_unknown_never_up_to_date() {
     let ghost = unsupervised("iPhone99,9", "26.4.1", "23E254");
     let got = run(&ghost, &p, now);
     assert!(matches!(got.target, Target::Unknown { .. }), "{}", summary(&got));
-    assert_eq!(summary(&got), "unknown: model iPhone99,9 (update id ?) is not in the catalog");
+    assert_eq!(
+        summary(&got),
+        "unknown: model iPhone99,9 (update id ?) is not in the catalog"
+    );
     let mut nameless = ghost.clone();
     nameless.model = None;
-    assert_eq!(summary(&run(&nameless, &p, now)), "unknown: the device's platform is not known yet");
+    assert_eq!(
+        summary(&run(&nameless, &p, now)),
+        "unknown: the device's platform is not known yet"
+    );
     let empty = orchard::catalog::CatalogIndex::default();
     let known = unsupervised("iPhone14,2", "26.4", "23E246");
-    assert_eq!(summary(&plan(&known, &empty, &p, None, now)), "unknown: no update catalog loaded yet");
+    assert_eq!(
+        summary(&plan(&known, &empty, &p, None, now)),
+        "unknown: no update catalog loaded yet"
+    );
 }
 
 #[test]
@@ -193,16 +264,50 @@ fn majors_only_when_allowed_and_never_beyond_the_newest_allowed_major() {
     };
     let week = || rolling(RollingWindow::OneWeek);
     let table = [
-        (&on_18, with(week(), false, NewestMajor::N), "enforce 18.7.7 (22H340) by 2026-04-08T18:00:00 visible 2026-04-01 Declarative"),
-        (&on_18, with(week(), true, NewestMajor::NMinusOne), "enforce 18.7.7 (22H340) by 2026-04-08T18:00:00 visible 2026-04-01 Declarative"),
-        (&on_18, with(week(), true, NewestMajor::N), "enforce 26.4.1 (23E254) by 2026-04-15T18:00:00 visible 2026-04-08 Declarative"),
-        (&on_18, with(spec(), true, NewestMajor::NMinusOne), "no action: 26.4.1 is beyond the newest major the policy allows (18)"),
-        (&on_18, with(spec(), false, NewestMajor::N), "no action: 26.4.1 is a major upgrade and the policy does not allow major upgrades"),
-        (&on_18_latest, with(week(), false, NewestMajor::N), "no action: 26.4.1 is a major upgrade and the policy does not allow major upgrades"),
-        (&on_18_latest, with(spec(), true, NewestMajor::N), "enforce 26.4.1 (23E254) by 2026-04-30T18:00:00 visible 2026-04-08 Declarative"),
+        (
+            &on_18,
+            with(week(), false, NewestMajor::N),
+            "enforce 18.7.7 (22H340) by 2026-04-08T18:00:00 visible 2026-04-01 Declarative",
+        ),
+        (
+            &on_18,
+            with(week(), true, NewestMajor::NMinusOne),
+            "enforce 18.7.7 (22H340) by 2026-04-08T18:00:00 visible 2026-04-01 Declarative",
+        ),
+        (
+            &on_18,
+            with(week(), true, NewestMajor::N),
+            "enforce 26.4.1 (23E254) by 2026-04-15T18:00:00 visible 2026-04-08 Declarative",
+        ),
+        (
+            &on_18,
+            with(spec(), true, NewestMajor::NMinusOne),
+            "no action: 26.4.1 is beyond the newest major the policy allows (18)",
+        ),
+        (
+            &on_18,
+            with(spec(), false, NewestMajor::N),
+            "no action: 26.4.1 is a major upgrade and the policy does not allow major upgrades",
+        ),
+        (
+            &on_18_latest,
+            with(week(), false, NewestMajor::N),
+            "no action: 26.4.1 is a major upgrade and the policy does not allow major upgrades",
+        ),
+        (
+            &on_18_latest,
+            with(spec(), true, NewestMajor::N),
+            "enforce 26.4.1 (23E254) by 2026-04-30T18:00:00 visible 2026-04-08 Declarative",
+        ),
     ];
     for (device, p, want) in table {
-        assert_eq!(summary(&run(device, &p, now)), want, "{:?} {:?}", p.enforcement, p.majors);
+        assert_eq!(
+            summary(&run(device, &p, now)),
+            want,
+            "{:?} {:?}",
+            p.enforcement,
+            p.majors
+        );
     }
 }
 
@@ -229,7 +334,10 @@ fn automatic_latest_deferral_and_grace_boundaries() {
         assert_eq!(summary(&got), want, "at {now}");
         if let Target::NoAction { .. } = got.target {
             let up = got.upcoming.expect("the deferred release is announced");
-            assert_eq!((up.visible_from, up.deadline), (day(2026, 4, 15), local(2026, 4, 25, 18, 0)));
+            assert_eq!(
+                (up.visible_from, up.deadline),
+                (day(2026, 4, 15), local(2026, 4, 25, 18, 0))
+            );
         }
     }
     // No grace: enforced the day the deferral ends.
@@ -247,23 +355,31 @@ fn automatic_latest_deferral_and_grace_boundaries() {
         "enforce 26.4 (23E246) by 2026-04-10T18:00:00 visible 2026-03-31 Declarative"
     );
     assert_eq!(got.upcoming.map(|u| u.version.to_string()), Some("26.4.1".into()));
-    assert!(got.explanation.contains("26.4.1 becomes visible on 2026-04-15"), "{}", got.explanation);
+    assert!(
+        got.explanation.contains("26.4.1 becomes visible on 2026-04-15"),
+        "{}",
+        got.explanation
+    );
 }
 
 #[test]
 fn macos_defers_majors_and_minors_separately() {
     let mac = supervised("Mac14,9", "15.7.4", "24G517");
-    let mut p = policy("mac-auto", MAC, Enforcement::AutomaticLatest(AutomaticLatest {
-        deferral: DeferralPeriods {
-            major: Some(30),
-            minor: Some(3),
-            system: Some(5),
-            combined: None,
-        },
-        grace_days: 5,
-        at: time(20, 0),
-        details_url: None,
-    }));
+    let mut p = policy(
+        "mac-auto",
+        MAC,
+        Enforcement::AutomaticLatest(AutomaticLatest {
+            deferral: DeferralPeriods {
+                major: Some(30),
+                minor: Some(3),
+                system: Some(5),
+                combined: None,
+            },
+            grace_days: 5,
+            at: time(20, 0),
+            details_url: None,
+        }),
+    );
     // Minor step: 15.7.5 (its public entry posted 04-09) is visible after 3 days, 04-12.
     let got = run(&mac, &p, utc(2026, 4, 12, 8));
     assert_eq!(
@@ -279,7 +395,10 @@ fn macos_defers_majors_and_minors_separately() {
         "enforce 26.3.1 (25D2128) by 2026-04-08T20:00:00 visible 2026-04-03 Declarative"
     );
     let up = got.upcoming.expect("the major is announced");
-    assert_eq!((up.version.to_string(), up.visible_from), ("26.4.1".to_string(), day(2026, 5, 9)));
+    assert_eq!(
+        (up.version.to_string(), up.visible_from),
+        ("26.4.1".to_string(), day(2026, 5, 9))
+    );
 }
 
 #[test]
@@ -287,16 +406,24 @@ fn an_expired_release_is_not_enforced() {
     // Every release of the sample expires by 2026-07-11.
     let now = utc(2026, 7, 12, 8);
     let behind = supervised("iPhone14,2", "26.2", "23C55");
-    let specific = policy("spec", IOS, Enforcement::Specific {
-        version: "26.3.1".parse().unwrap(),
-        build: Some("23D8133".parse().unwrap()),
-        deadline: local(2026, 7, 20, 18, 0),
-    });
+    let specific = policy(
+        "spec",
+        IOS,
+        Enforcement::Specific {
+            version: "26.3.1".parse().unwrap(),
+            build: Some("23D8133".parse().unwrap()),
+            deadline: local(2026, 7, 20, 18, 0),
+        },
+    );
     assert_eq!(
         summary(&run(&behind, &specific, now)),
         "no action: 26.3.1 expired on 2026-07-11: Apple no longer offers it, so it is not enforced"
     );
-    let got = run(&behind, &policy("rolling", IOS, rolling(RollingWindow::OneWeek)), now);
+    let got = run(
+        &behind,
+        &policy("rolling", IOS, rolling(RollingWindow::OneWeek)),
+        now,
+    );
     assert_eq!(
         summary(&got),
         "no action: 26.4.1 expired on 2026-07-11: Apple no longer offers it, so it is not enforced"
@@ -310,7 +437,11 @@ fn an_expired_release_is_not_enforced() {
 fn deadlines_are_local_on_the_device_and_utc_for_the_scheduler() {
     let mut iphone = unsupervised("iPhone14,2", "26.4", "23E246");
     iphone.utc_offset = FixedOffset::east_opt(2 * 3600).unwrap();
-    let got = run(&iphone, &policy("rolling-1d", IOS, rolling(RollingWindow::OneDay)), utc(2026, 4, 8, 12));
+    let got = run(
+        &iphone,
+        &policy("rolling-1d", IOS, rolling(RollingWindow::OneDay)),
+        utc(2026, 4, 8, 12),
+    );
     let Target::Enforce(e) = got.target else {
         panic!("{}", got.explanation)
     };
@@ -329,7 +460,11 @@ fn legacy_path_for_devices_without_declarative_enforcement() {
         summary(&got),
         "enforce 16.7.15 (20H380) by 2026-04-13T18:00:00 visible 2026-04-11 Legacy"
     );
-    assert!(got.explanation.contains("legacy path: ScheduleOSUpdate"), "{}", got.explanation);
+    assert!(
+        got.explanation.contains("legacy path: ScheduleOSUpdate"),
+        "{}",
+        got.explanation
+    );
     match &got.settings {
         orchard::policy::SettingsPlan::Legacy(l) => assert_eq!(l.delay_days, 3),
         other => panic!("legacy deferrals expected, got {other:?}"),
@@ -359,10 +494,18 @@ fn a_policy_for_other_platforms_and_do_not_manage_enforce_nothing() {
     let now = utc(2026, 4, 12, 8);
     let iphone = unsupervised("iPhone14,2", "26.4", "23E246");
     let mac_policy = policy("mac", MAC, rolling(RollingWindow::OneDay));
-    assert_eq!(summary(&run(&iphone, &mac_policy, now)), "no action: the policy does not cover iOS");
+    assert_eq!(
+        summary(&run(&iphone, &mac_policy, now)),
+        "no action: the policy does not cover iOS"
+    );
     let hands_off = policy("off", IOS, Enforcement::DoNotManage);
     let got = run(&iphone, &hands_off, now);
-    assert_eq!(got.target, Target::NoAction { reason: NoAction::NotManaged });
+    assert_eq!(
+        got.target,
+        Target::NoAction {
+            reason: NoAction::NotManaged
+        }
+    );
     let ipad = unsupervised("iPad13,18", "26.4", "23E246");
     assert_eq!(ipad.platform(), Some(Platform::IpadOs));
 }

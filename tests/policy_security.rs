@@ -6,7 +6,11 @@ use orchard::policy::{BsiPolicy, Enforcement, SecuritySla, Target, plan};
 use crate::policy_support::*;
 
 fn sla() -> orchard::policy::Policy {
-    policy("sla", IOS, Enforcement::SecuritySla(SecuritySla::with_defaults(time(9, 0))))
+    policy(
+        "sla",
+        IOS,
+        Enforcement::SecuritySla(SecuritySla::with_defaults(time(9, 0))),
+    )
 }
 
 #[test]
@@ -21,15 +25,33 @@ fn security_sla_follows_the_releases_security_content() {
         "enforce 26.3 (23D127) by 2026-02-25T09:00:00 visible 2026-02-11 Declarative",
         "exploited: 14 days"
     );
-    assert!(got.explanation.contains("26.3 (posted 2026-02-11) fixes actively exploited CVEs, + 14 days"), "{}", got.explanation);
+    assert!(
+        got.explanation
+            .contains("26.3 (posted 2026-02-11) fixes actively exploited CVEs, + 14 days"),
+        "{}",
+        got.explanation
+    );
 
     // Several releases behind: the oldest unfixed release (26.2.1, no CVEs: 28 days → 02-23) is
     // due before 26.3's 14 days (02-25).
     let two_behind = supervised("iPhone14,2", "26.2", "23C55");
     let got = plan(&two_behind, &feb, &sla(), None, now);
-    assert_eq!(summary(&got), "enforce 26.3 (23D127) by 2026-02-23T09:00:00 visible 2026-02-11 Declarative");
-    assert!(got.explanation.contains("26.2.1 (posted 2026-01-26) lists no CVEs, + 28 days"), "{}", got.explanation);
-    assert!(got.explanation.contains("earliest deadline of 2 unfixed releases"), "{}", got.explanation);
+    assert_eq!(
+        summary(&got),
+        "enforce 26.3 (23D127) by 2026-02-23T09:00:00 visible 2026-02-11 Declarative"
+    );
+    assert!(
+        got.explanation
+            .contains("26.2.1 (posted 2026-01-26) lists no CVEs, + 28 days"),
+        "{}",
+        got.explanation
+    );
+    assert!(
+        got.explanation
+            .contains("earliest deadline of 2 unfixed releases"),
+        "{}",
+        got.explanation
+    );
 
     // Other CVEs, none exploited: iOS 26.4 (posted 03-24, 44 CVEs) → 21 days.
     let march = catalog_as_of(day(2026, 3, 25));
@@ -42,8 +64,16 @@ fn security_sla_follows_the_releases_security_content() {
     // The full catalog, a device five releases behind: the target is the newest (26.4.1), the
     // deadline that of the oldest unfixed (26.2.1 → 02-23): long overdue.
     let got = plan(&two_behind, catalog(), &sla(), None, utc(2026, 4, 12, 8));
-    assert_eq!(summary(&got), "enforce 26.4.1 (23E254) by 2026-02-23T09:00:00 visible 2026-04-08 Declarative");
-    assert!(got.explanation.contains("earliest deadline of 5 unfixed releases"), "{}", got.explanation);
+    assert_eq!(
+        summary(&got),
+        "enforce 26.4.1 (23E254) by 2026-02-23T09:00:00 visible 2026-04-08 Declarative"
+    );
+    assert!(
+        got.explanation
+            .contains("earliest deadline of 5 unfixed releases"),
+        "{}",
+        got.explanation
+    );
 
     // Configurable: exploited in 3 days.
     let mut fast = sla();
@@ -59,7 +89,10 @@ fn security_sla_follows_the_releases_security_content() {
 
 fn bsi_only() -> orchard::policy::Policy {
     let mut p = policy("bsi", IOS, Enforcement::DoNotManage);
-    p.bsi = BsiPolicy::Within { days: 3, at: time(20, 0) };
+    p.bsi = BsiPolicy::Within {
+        days: 3,
+        at: time(20, 0),
+    };
     p
 }
 
@@ -73,15 +106,29 @@ fn bsi_is_enforced_only_on_the_latest_minor_with_the_prerequisite_build() {
     let got = plan(&on_latest, &march, &bsi_only(), None, now);
     assert_eq!(summary(&got), "no action: OS version not managed by this policy");
     let b = got.bsi.expect("a BSI is enforced");
-    assert_eq!((b.version.to_string(), b.build.to_string()), ("26.3.1 (a)".into(), "23D771330a".into()));
+    assert_eq!(
+        (b.version.to_string(), b.build.to_string()),
+        ("26.3.1 (a)".into(), "23D771330a".into())
+    );
     assert_eq!(b.deadline.local.to_string(), "2026-03-20T20:00:00");
-    assert!(got.explanation.contains("Background Security Improvement 26.3.1 (a) (23D771330a) posted on 2026-03-17, + 3 days"), "{}", got.explanation);
+    assert!(
+        got.explanation.contains(
+            "Background Security Improvement 26.3.1 (a) (23D771330a) posted on 2026-03-17, + 3 days"
+        ),
+        "{}",
+        got.explanation
+    );
 
     // The other paired build is not the prerequisite.
     let other_build = supervised("iPhone14,2", "26.3.1", "23D9133");
     let got = plan(&other_build, &march, &bsi_only(), None, now);
     assert!(got.bsi.is_none());
-    assert!(got.explanation.contains("none has build 23D9133 as its prerequisite"), "{}", got.explanation);
+    assert!(
+        got.explanation
+            .contains("none has build 23D9133 as its prerequisite"),
+        "{}",
+        got.explanation
+    );
 
     // Already applied.
     let mut applied = on_latest.clone();
@@ -91,7 +138,12 @@ fn bsi_is_enforced_only_on_the_latest_minor_with_the_prerequisite_build() {
     // Not on the latest minor: by 2026-04-12 26.4.1 is out, the BSI is no longer offered to it.
     let got = plan(&on_latest, catalog(), &bsi_only(), None, utc(2026, 4, 12, 8));
     assert!(got.bsi.is_none(), "{:?}", got.bsi);
-    assert!(got.explanation.contains("not on the latest minor release (26.4.1 is available)"), "{}", got.explanation);
+    assert!(
+        got.explanation
+            .contains("not on the latest minor release (26.4.1 is available)"),
+        "{}",
+        got.explanation
+    );
 
     // A version enforcement supersedes it.
     let mut both = bsi_only();

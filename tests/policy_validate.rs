@@ -2,8 +2,8 @@
 //! settings a platform will not receive reported as such.
 
 use orchard::policy::{
-    AutomaticLatest, BsiPolicy, DeferralPeriods, Enforcement, MaintenanceWindow, Problem, RingSchedule, SecuritySla,
-    Severity, ValidationContext, acceptable, default_rings, validate, validate_schedule,
+    AutomaticLatest, BsiPolicy, DeferralPeriods, Enforcement, MaintenanceWindow, Problem, RingSchedule,
+    SecuritySla, Severity, ValidationContext, acceptable, default_rings, validate, validate_schedule,
 };
 use orchard::protocol::ddm::{
     AutomaticActions, Beta, BetaProgram, Platform, RecommendedCadence, SoftwareUpdateSettings, UserControl,
@@ -27,20 +27,28 @@ fn errors(problems: &[Problem]) -> Vec<(String, String)> {
 }
 
 fn fields(problems: &[Problem], severity: Severity) -> Vec<String> {
-    problems.iter().filter(|p| p.severity == severity).map(|p| p.field.clone()).collect()
+    problems
+        .iter()
+        .filter(|p| p.severity == severity)
+        .map(|p| p.field.clone())
+        .collect()
 }
 
 #[test]
 fn out_of_range_days_and_a_non_http_details_url_are_refused_with_their_reasons() {
-    let p = policy("auto", IOS, Enforcement::AutomaticLatest(AutomaticLatest {
-        deferral: DeferralPeriods {
-            combined: Some(91),
-            ..DeferralPeriods::default()
-        },
-        grace_days: 366,
-        at: time(18, 0),
-        details_url: Some("ftp://intranet.example/updates".into()),
-    }));
+    let p = policy(
+        "auto",
+        IOS,
+        Enforcement::AutomaticLatest(AutomaticLatest {
+            deferral: DeferralPeriods {
+                combined: Some(91),
+                ..DeferralPeriods::default()
+            },
+            grace_days: 366,
+            at: time(18, 0),
+            details_url: Some("ftp://intranet.example/updates".into()),
+        }),
+    );
     let problems = validate(&p, &ctx());
     assert!(!acceptable(&problems));
     assert_eq!(
@@ -70,13 +78,19 @@ fn out_of_range_days_and_a_non_http_details_url_are_refused_with_their_reasons()
         at: time(18, 0),
         details_url: Some("https://intranet.example/updates".into()),
     });
-    assert_eq!(fields(&validate(&zero, &ctx()), Severity::Error), ["enforcement.deferral.combined"]);
+    assert_eq!(
+        fields(&validate(&zero, &ctx()), Severity::Error),
+        ["enforcement.deferral.combined"]
+    );
     let mut sla = p.clone();
     sla.enforcement = Enforcement::SecuritySla(SecuritySla {
         exploited_days: 0,
         ..SecuritySla::with_defaults(time(9, 0))
     });
-    sla.bsi = BsiPolicy::Within { days: 91, at: time(9, 0) };
+    sla.bsi = BsiPolicy::Within {
+        days: 91,
+        at: time(9, 0),
+    };
     assert_eq!(
         fields(&validate(&sla, &ctx()), Severity::Error),
         ["enforcement.exploited_days", "bsi.days"]
@@ -86,10 +100,14 @@ fn out_of_range_days_and_a_non_http_details_url_are_refused_with_their_reasons()
 #[test]
 fn versions_must_exist_for_every_platform_and_deadlines_must_be_in_the_future() {
     let both = &[Platform::Ios, Platform::MacOs];
-    let p = policy("min", both, Enforcement::Minimum {
-        version: "18.7.7".parse().unwrap(),
-        deadline: local(2026, 4, 1, 18, 0),
-    });
+    let p = policy(
+        "min",
+        both,
+        Enforcement::Minimum {
+            version: "18.7.7".parse().unwrap(),
+            deadline: local(2026, 4, 1, 18, 0),
+        },
+    );
     assert_eq!(
         errors(&validate(&p, &ctx())),
         [
@@ -103,17 +121,29 @@ fn versions_must_exist_for_every_platform_and_deadlines_must_be_in_the_future() 
             ),
         ]
     );
-    let good = policy("spec", IOS, Enforcement::Specific {
-        version: "26.3.1".parse().unwrap(),
-        build: Some("23D9133".parse().unwrap()),
-        deadline: local(2026, 4, 20, 18, 0),
-    });
-    assert!(validate(&good, &ctx()).is_empty(), "{:?}", validate(&good, &ctx()));
-    let wrong_build = policy("spec", IOS, Enforcement::Specific {
-        version: "26.3.1".parse().unwrap(),
-        build: Some("23E254".parse().unwrap()),
-        deadline: local(2026, 4, 20, 18, 0),
-    });
+    let good = policy(
+        "spec",
+        IOS,
+        Enforcement::Specific {
+            version: "26.3.1".parse().unwrap(),
+            build: Some("23D9133".parse().unwrap()),
+            deadline: local(2026, 4, 20, 18, 0),
+        },
+    );
+    assert!(
+        validate(&good, &ctx()).is_empty(),
+        "{:?}",
+        validate(&good, &ctx())
+    );
+    let wrong_build = policy(
+        "spec",
+        IOS,
+        Enforcement::Specific {
+            version: "26.3.1".parse().unwrap(),
+            build: Some("23E254".parse().unwrap()),
+            deadline: local(2026, 4, 20, 18, 0),
+        },
+    );
     assert_eq!(
         errors(&validate(&wrong_build, &ctx())),
         [(
@@ -126,7 +156,11 @@ fn versions_must_exist_for_every_platform_and_deadlines_must_be_in_the_future() 
         catalog: &empty,
         now_local: local(2026, 4, 12, 10, 0),
     };
-    assert!(errors(&validate(&good, &no_catalog))[0].1.contains("no update catalog is loaded"));
+    assert!(
+        errors(&validate(&good, &no_catalog))[0]
+            .1
+            .contains("no update catalog is loaded")
+    );
 }
 
 #[test]
@@ -140,8 +174,16 @@ fn invalid_automatic_actions_and_beta_combinations_are_refused_as_the_device_wou
     let e = errors(&validate(&p, &ctx()));
     assert_eq!(e.len(), 1, "{e:?}");
     assert_eq!(e[0].0, "settings.AutomaticActions.InstallOSUpdates");
-    assert!(e[0].1.contains("installation cannot be forced when downloading is disabled"), "{}", e[0].1);
-    for (download, install) in [(UserControl::Allowed, UserControl::AlwaysOn), (UserControl::AlwaysOff, UserControl::Allowed)] {
+    assert!(
+        e[0].1
+            .contains("installation cannot be forced when downloading is disabled"),
+        "{}",
+        e[0].1
+    );
+    for (download, install) in [
+        (UserControl::Allowed, UserControl::AlwaysOn),
+        (UserControl::AlwaysOff, UserControl::Allowed),
+    ] {
         p.settings.automatic_actions = Some(AutomaticActions {
             download: Some(download),
             install_os_updates: Some(install),
@@ -159,18 +201,28 @@ fn invalid_automatic_actions_and_beta_combinations_are_refused_as_the_device_wou
         offer_programs: None,
         require_program: Some(program),
     });
-    assert_eq!(fields(&validate(&p, &ctx()), Severity::Error), ["settings.Beta.RequireProgram"]);
+    assert_eq!(
+        fields(&validate(&p, &ctx()), Severity::Error),
+        ["settings.Beta.RequireProgram"]
+    );
 }
 
 #[test]
 fn settings_a_platform_does_not_take_are_reported_not_applicable() {
-    let mut p = policy("mixed", &[Platform::Ios, Platform::MacOs, Platform::TvOs], Enforcement::DoNotManage);
+    let mut p = policy(
+        "mixed",
+        &[Platform::Ios, Platform::MacOs, Platform::TvOs],
+        Enforcement::DoNotManage,
+    );
     p.settings = SoftwareUpdateSettings {
         recommended_cadence: Some(RecommendedCadence::Newest),
         allow_standard_user_os_updates: Some(false),
         ..SoftwareUpdateSettings::default()
     };
-    p.bsi = BsiPolicy::Within { days: 2, at: time(20, 0) };
+    p.bsi = BsiPolicy::Within {
+        days: 2,
+        at: time(20, 0),
+    };
     let problems = validate(&p, &ctx());
     assert!(acceptable(&problems), "{problems:?}");
     let notes: Vec<(String, String)> = problems
@@ -181,7 +233,10 @@ fn settings_a_platform_does_not_take_are_reported_not_applicable() {
     assert_eq!(
         notes,
         [
-            ("bsi".to_string(), "Apple offers no Background Security Improvements for tvOS".to_string()),
+            (
+                "bsi".to_string(),
+                "Apple offers no Background Security Improvements for tvOS".to_string()
+            ),
             (
                 "settings.RecommendedCadence".to_string(),
                 "does not apply to macOS, tvOS: those devices will not receive it".to_string()
@@ -192,17 +247,21 @@ fn settings_a_platform_does_not_take_are_reported_not_applicable() {
             ),
         ]
     );
-    let mut deferrals = policy("mixed", &[Platform::Ios, Platform::MacOs], Enforcement::AutomaticLatest(AutomaticLatest {
-        deferral: DeferralPeriods {
-            combined: Some(5),
-            major: Some(30),
-            minor: None,
-            system: None,
-        },
-        grace_days: 7,
-        at: time(18, 0),
-        details_url: None,
-    }));
+    let mut deferrals = policy(
+        "mixed",
+        &[Platform::Ios, Platform::MacOs],
+        Enforcement::AutomaticLatest(AutomaticLatest {
+            deferral: DeferralPeriods {
+                combined: Some(5),
+                major: Some(30),
+                minor: None,
+                system: None,
+            },
+            grace_days: 7,
+            at: time(18, 0),
+            details_url: None,
+        }),
+    );
     assert_eq!(
         fields(&validate(&deferrals, &ctx()), Severity::NotApplicable),
         ["enforcement.deferral.combined", "enforcement.deferral.major"]

@@ -4,7 +4,8 @@
 //! supplemental letter).
 
 use super::model::BsiPolicy;
-use super::plan::{BsiEnforce, Target, deadline, schedule};
+use super::outcome::{BsiEnforce, Target};
+use super::plan::{deadline, schedule};
 use super::rings::RingAssignment;
 use super::select::{Context, add_days};
 
@@ -19,7 +20,11 @@ pub(super) fn plan_bsi(
         return None;
     };
     let current = ctx.current();
-    if let Some(latest) = ctx.answer.latest_in_major.filter(|l| l.version.base() > current.base()) {
+    if let Some(latest) = ctx
+        .answer
+        .latest_in_major
+        .filter(|l| l.version.base() > current.base())
+    {
         notes.push(format!(
             "no Background Security Improvement: the device is not on the latest minor release ({} is available), and Apple offers them only there",
             latest.version

@@ -27,7 +27,9 @@ pub enum SettingsPlan {
     Declarative(TargetedSettings),
     Legacy(LegacyDeferrals),
     /// The policy sets something this device cannot take: shown, never sent.
-    NotSent { reason: String },
+    NotSent {
+        reason: String,
+    },
 }
 
 /// The declaration content the policy asks for: its settings, with the automatic-latest
@@ -50,7 +52,12 @@ pub fn declared_settings(policy: &Policy) -> SoftwareUpdateSettings {
     settings
 }
 
-pub(super) fn settings_plan(policy: &Policy, device: &DeviceView, platform: Platform, path: UpdatePath) -> SettingsPlan {
+pub(super) fn settings_plan(
+    policy: &Policy,
+    device: &DeviceView,
+    platform: Platform,
+    path: UpdatePath,
+) -> SettingsPlan {
     let wanted = declared_settings(policy);
     let empty = wanted == SoftwareUpdateSettings::default();
     match path {

@@ -11,6 +11,7 @@
 mod bsi;
 pub mod delivery;
 pub mod model;
+pub mod outcome;
 pub mod plan;
 pub mod precedence;
 pub mod rings;
@@ -20,13 +21,11 @@ pub mod validate;
 
 pub use delivery::{LegacyDeferrals, SettingsPlan, declared_settings};
 pub use model::{
-    AutomaticLatest, BsiPolicy, DEFAULT_GRACE_DAYS, DeferralPeriods, Enforcement, MajorPolicy, NewestMajor, Policy,
-    RollingWindow, SecuritySla,
+    AutomaticLatest, BsiPolicy, DEFAULT_GRACE_DAYS, DeferralPeriods, Enforcement, MajorPolicy, NewestMajor,
+    Policy, RollingWindow, SecuritySla,
 };
-pub use plan::{
-    BsiEnforce, Deadline, DeviceView, Enforce, EnforcementPath, NoAction, Plan, Target, Unknown, Upcoming, family_of,
-    plan,
-};
+pub use outcome::{BsiEnforce, Deadline, Enforce, EnforcementPath, NoAction, Target, Unknown, Upcoming};
+pub use plan::{DeviceView, Plan, family_of, plan};
 pub use precedence::{Conflict, resolve};
 pub use rings::{DefaultRing, MaintenanceWindow, RingAssignment, RingSchedule, default_rings};
 pub use validate::{Problem, Severity, ValidationContext, acceptable, validate, validate_schedule};

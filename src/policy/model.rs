@@ -51,7 +51,10 @@ impl Policy {
 pub enum Enforcement {
     DoNotManage,
     /// Each new release is enforced within `within` of its release, at local time `at`.
-    Rolling { within: RollingWindow, at: NaiveTime },
+    Rolling {
+        within: RollingWindow,
+        at: NaiveTime,
+    },
     /// Devices below `version` install it by `deadline` (device-local); others are left alone.
     Minimum {
         #[serde(with = "version_text")]
@@ -271,7 +274,10 @@ pub enum NewestMajor {
 pub enum BsiPolicy {
     #[default]
     None,
-    Within { days: u32, at: NaiveTime },
+    Within {
+        days: u32,
+        at: NaiveTime,
+    },
 }
 
 impl BsiPolicy {
@@ -353,7 +359,8 @@ mod tests {
 
     #[test]
     fn automatic_latest_defaults_to_thirty_days_of_grace_and_bad_versions_are_refused() {
-        let json = serde_json::json!({"mode": "automatic-latest", "at": "18:00:00", "deferral": {"combined": 7}});
+        let json =
+            serde_json::json!({"mode": "automatic-latest", "at": "18:00:00", "deferral": {"combined": 7}});
         let e: Enforcement = serde_json::from_value(json).unwrap();
         let Enforcement::AutomaticLatest(a) = e else {
             panic!("not automatic latest")
@@ -361,14 +368,18 @@ mod tests {
         assert_eq!(a.grace_days, 30);
         assert_eq!(a.deferral.for_release(Platform::Ios, true), 7);
         assert_eq!(a.deferral.for_release(Platform::MacOs, false), 0);
-        let bad = serde_json::json!({"mode": "minimum", "version": "26.x", "deadline": "2026-04-01T18:00:00"});
+        let bad =
+            serde_json::json!({"mode": "minimum", "version": "26.x", "deadline": "2026-04-01T18:00:00"});
         assert!(serde_json::from_value::<Enforcement>(bad).is_err());
     }
 
     #[test]
     fn rolling_windows_count_days_and_calendar_months() {
         let d = NaiveDate::from_ymd_opt(2026, 1, 31).unwrap();
-        let after: Vec<String> = RollingWindow::ALL.iter().map(|w| w.after(d).to_string()).collect();
+        let after: Vec<String> = RollingWindow::ALL
+            .iter()
+            .map(|w| w.after(d).to_string())
+            .collect();
         assert_eq!(
             after,
             [

@@ -1,17 +1,18 @@
 //! `plan(device, catalog, policy, ring, now)`: what one device is told, and when. Pure: time is a
 //! parameter, the catalog is an in-memory index.
 
-use std::fmt;
-
-use chrono::{DateTime, Days, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Days, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde::Serialize;
 
 use super::delivery::{SettingsPlan, settings_plan};
 use super::model::{BsiPolicy, Enforcement, Policy};
+use super::outcome::{BsiEnforce, Deadline, Enforce, EnforcementPath, NoAction, Target, Unknown, Upcoming};
 use super::rings::RingAssignment;
 use super::select::{Choice, Selection, select};
 use crate::catalog::{Applicability, Build, CatalogIndex, DeviceQuery, OsFamily, OsVersion, UnknownReason};
-use crate::protocol::ddm::{self, DeviceTarget, ENFORCEMENT_AVAILABILITY, Enrollment, Platform, TargetLocalDateTime, UpdatePath};
+use crate::protocol::ddm::{
+    self, DeviceTarget, ENFORCEMENT_AVAILABILITY, Enrollment, Platform, TargetLocalDateTime, UpdatePath,
+};
 
 /// What the appliance knows about a device, as the planner needs it.
 #[derive(Debug, Clone)]
@@ -59,7 +60,11 @@ impl DeviceView {
 
     pub(super) fn target(&self, platform: Platform) -> DeviceTarget {
         let v = self.os_version;
-        DeviceTarget::new(platform, ddm::OsVersion::new(v.major, v.minor, v.patch), self.enrollment)
+        DeviceTarget::new(
+            platform,
+            ddm::OsVersion::new(v.major, v.minor, v.patch),
+            self.enrollment,
+        )
     }
 }
 
@@ -69,141 +74,6 @@ pub fn family_of(platform: Platform) -> OsFamily {
         Platform::MacOs => OsFamily::MacOs,
         Platform::TvOs => OsFamily::TvOs,
         Platform::VisionOs => OsFamily::VisionOs,
-    }
-}
-
-/// The road an enforcement takes to the device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EnforcementPath {
-    /// `softwareupdate.enforcement.specific` with `TargetLocalDateTime`.
-    Declarative,
-    /// Restrictions deferrals, then `ScheduleOSUpdate` at the deadline.
-    Legacy,
-}
-
-/// A deadline, as the device reads it (local, no zone) and as the scheduler waits for it (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Deadline {
-    pub utc: DateTime<Utc>,
-    pub local: TargetLocalDateTime,
-}
-
-/// Install this release by this deadline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Enforce {
-    pub version: OsVersion,
-    pub build: Build,
-    pub deadline: Deadline,
-    /// The local date from which the device shows the update (end of the deferral).
-    pub visible_from: NaiveDate,
-    pub release_posted: NaiveDate,
-    pub path: EnforcementPath,
-}
-
-/// Install this Background Security Improvement by this deadline (declarative only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BsiEnforce {
-    /// The version with its letter, e.g. `26.3.1 (a)`.
-    pub version: OsVersion,
-    /// The supplemental build, e.g. `23D771330a`: the `TargetBuildVersion` to send.
-    pub build: Build,
-    pub deadline: Deadline,
-    pub release_posted: NaiveDate,
-}
-
-/// The next release that will become the target once its deferral ends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Upcoming {
-    pub version: OsVersion,
-    pub visible_from: NaiveDate,
-    pub deadline: NaiveDateTime,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "decision", rename_all = "kebab-case")]
-pub enum Target {
-    NoAction { reason: NoAction },
-    /// The planner cannot tell (model not in the catalog): never reported as up to date.
-    Unknown { reason: Unknown },
-    Enforce(Enforce),
-}
-
-/// Why a device gets no version enforcement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "why", rename_all = "kebab-case")]
-pub enum NoAction {
-    NotManaged,
-    PlatformNotCovered { platform: Platform },
-    UpToDate { version: OsVersion },
-    AtOrAboveMinimum { minimum: OsVersion },
-    AtOrAboveTarget { target: OsVersion },
-    ReleaseExpired { version: OsVersion, expired_on: NaiveDate },
-    NotOffered { version: OsVersion },
-    MajorNotAllowed { version: OsVersion },
-    BeyondNewestMajor { version: OsVersion, newest_allowed: String },
-    Deferred { version: OsVersion, visible_from: NaiveDate },
-    NeedsSupervision,
-    UserEnrollment,
-    NoUpdatePath,
-}
-
-impl fmt::Display for NoAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NoAction::NotManaged => f.write_str("OS version not managed by this policy"),
-            NoAction::PlatformNotCovered { platform } => write!(f, "the policy does not cover {platform}"),
-            NoAction::UpToDate { version } => write!(f, "up to date on {version}"),
-            NoAction::AtOrAboveMinimum { minimum } => write!(f, "already at or above the minimum {minimum}"),
-            NoAction::AtOrAboveTarget { target } => write!(f, "already at or above the target {target}"),
-            NoAction::ReleaseExpired { version, expired_on } => write!(
-                f,
-                "{version} expired on {expired_on}: Apple no longer offers it, so it is not enforced"
-            ),
-            NoAction::NotOffered { version } => write!(f, "{version} is not offered to this model"),
-            NoAction::MajorNotAllowed { version } => write!(
-                f,
-                "{version} is a major upgrade and the policy does not allow major upgrades"
-            ),
-            NoAction::BeyondNewestMajor {
-                version,
-                newest_allowed,
-            } => write!(
-                f,
-                "{version} is beyond the newest major the policy allows ({newest_allowed})"
-            ),
-            NoAction::Deferred { version, visible_from } => {
-                write!(f, "{version} is deferred until {visible_from}")
-            }
-            NoAction::NeedsSupervision => f.write_str("update enforcement on this device needs supervision"),
-            NoAction::UserEnrollment => f.write_str("User Enrollment does not allow update enforcement"),
-            NoAction::NoUpdatePath => f.write_str(
-                "this OS has no way for an MDM to enforce updates (no declarative enforcement, no legacy commands)",
-            ),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "why", rename_all = "kebab-case")]
-pub enum Unknown {
-    NoCatalog,
-    UnknownModel { model: Option<String>, device_id: Option<String> },
-    UnknownPlatform,
-}
-
-impl fmt::Display for Unknown {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Unknown::NoCatalog => f.write_str("no update catalog loaded yet"),
-            Unknown::UnknownModel { model, device_id } => write!(
-                f,
-                "model {} (update id {}) is not in the catalog",
-                model.as_deref().unwrap_or("?"),
-                device_id.as_deref().unwrap_or("?")
-            ),
-            Unknown::UnknownPlatform => f.write_str("the device's platform is not known yet"),
-        }
     }
 }
 
@@ -234,31 +104,51 @@ pub fn plan(
         head.push_str(&format!(", ring {}", r.name));
     }
     let Some(platform) = device.platform() else {
-        return finished(None, head, Target::Unknown { reason: Unknown::UnknownPlatform }, SettingsPlan::Nothing);
+        return finished(
+            None,
+            head,
+            Target::Unknown {
+                reason: Unknown::UnknownPlatform,
+            },
+            SettingsPlan::Nothing,
+        );
     };
     if !policy.covers(platform) {
         let reason = NoAction::PlatformNotCovered { platform };
-        return finished(Some(platform), head, Target::NoAction { reason }, SettingsPlan::Nothing);
+        return finished(
+            Some(platform),
+            head,
+            Target::NoAction { reason },
+            SettingsPlan::Nothing,
+        );
     }
     let path = update_path(device, platform);
     let settings = settings_plan(policy, device, platform, path);
     if matches!(policy.enforcement, Enforcement::DoNotManage) && policy.bsi == BsiPolicy::None {
-        return finished(Some(platform), head, Target::NoAction { reason: NoAction::NotManaged }, settings);
+        return finished(
+            Some(platform),
+            head,
+            Target::NoAction {
+                reason: NoAction::NotManaged,
+            },
+            settings,
+        );
     }
     let family = family_of(platform);
-    let answer = match catalog.applicability(&device.query(family, device.enrollment == Enrollment::Supervised)) {
-        Applicability::Known(answer) => answer,
-        Applicability::Unknown(why) => {
-            let reason = match why {
-                UnknownReason::NoCatalog => Unknown::NoCatalog,
-                UnknownReason::UnknownModel => Unknown::UnknownModel {
-                    model: device.model.clone(),
-                    device_id: device.software_update_device_id.clone(),
-                },
-            };
-            return finished(Some(platform), head, Target::Unknown { reason }, settings);
-        }
-    };
+    let answer =
+        match catalog.applicability(&device.query(family, device.enrollment == Enrollment::Supervised)) {
+            Applicability::Known(answer) => answer,
+            Applicability::Unknown(why) => {
+                let reason = match why {
+                    UnknownReason::NoCatalog => Unknown::NoCatalog,
+                    UnknownReason::UnknownModel => Unknown::UnknownModel {
+                        model: device.model.clone(),
+                        device_id: device.software_update_device_id.clone(),
+                    },
+                };
+                return finished(Some(platform), head, Target::Unknown { reason }, settings);
+            }
+        };
     let local_now = now.with_timezone(&device.utc_offset).naive_local();
     let ctx = super::select::Context {
         device,
@@ -275,9 +165,14 @@ pub fn plan(
     let declarative = matches!(usable, Ok(EnforcementPath::Declarative));
     let (target, upcoming) = match (select(&ctx), usable) {
         (Selection::NoAction(reason), _) => (Target::NoAction { reason }, None),
-        (Selection::Enforce { .. } | Selection::Deferred { .. }, Err(reason)) => (Target::NoAction { reason }, None),
+        (Selection::Enforce { .. } | Selection::Deferred { .. }, Err(reason)) => {
+            (Target::NoAction { reason }, None)
+        }
         (Selection::Deferred { reason, upcoming }, Ok(_)) => {
-            notes.push(format!("{} becomes visible on {}", upcoming.version, upcoming.visible_from));
+            notes.push(format!(
+                "{} becomes visible on {}",
+                upcoming.version, upcoming.visible_from
+            ));
             (Target::NoAction { reason }, Some(shift(upcoming, ring)))
         }
         (Selection::Enforce { choice, upcoming }, Ok(road)) => {
@@ -330,7 +225,11 @@ pub(super) fn update_path(device: &DeviceView, platform: Platform) -> UpdatePath
     }
 }
 
-fn enforcement_blocker(device: &DeviceView, platform: Platform, path: UpdatePath) -> Result<EnforcementPath, NoAction> {
+fn enforcement_blocker(
+    device: &DeviceView,
+    platform: Platform,
+    path: UpdatePath,
+) -> Result<EnforcementPath, NoAction> {
     match path {
         UpdatePath::Declarative => match ENFORCEMENT_AVAILABILITY.refusal(&device.target(platform)) {
             None => Ok(EnforcementPath::Declarative),
@@ -349,12 +248,17 @@ fn enforcement_blocker(device: &DeviceView, platform: Platform, path: UpdatePath
 }
 
 /// Adds the ring's offset and applies its calendar to a wanted local deadline.
-pub(super) fn schedule(wanted: NaiveDateTime, ring: Option<&RingAssignment<'_>>) -> (NaiveDateTime, Vec<String>) {
+pub(super) fn schedule(
+    wanted: NaiveDateTime,
+    ring: Option<&RingAssignment<'_>>,
+) -> (NaiveDateTime, Vec<String>) {
     let Some(ring) = ring else {
         return (wanted, Vec::new());
     };
     let offset = ring.offset_days();
-    let shifted = wanted.checked_add_days(Days::new(offset.into())).unwrap_or(wanted);
+    let shifted = wanted
+        .checked_add_days(Days::new(offset.into()))
+        .unwrap_or(wanted);
     let adjusted = ring.schedule.adjust(shifted);
     let mut moves = Vec::new();
     if offset > 0 {
@@ -381,7 +285,12 @@ fn shift(mut upcoming: Upcoming, ring: Option<&RingAssignment<'_>>) -> Upcoming 
     upcoming
 }
 
-fn enforce(choice: Choice<'_>, path: EnforcementPath, ring: Option<&RingAssignment<'_>>, offset: FixedOffset) -> (Enforce, String) {
+fn enforce(
+    choice: Choice<'_>,
+    path: EnforcementPath,
+    ring: Option<&RingAssignment<'_>>,
+    offset: FixedOffset,
+) -> (Enforce, String) {
     let (local, moves) = schedule(choice.wanted_deadline, ring);
     let mut why = format!(
         "{} ({}) posted on {}, {}",

@@ -38,7 +38,9 @@ pub fn resolve<'a>(assigned: &[&'a Policy], platform: Platform) -> Result<Option
     };
     let mut winners = covering().filter(|p| p.priority == top);
     let first = winners.next();
-    let rest: Vec<&Policy> = winners.filter(|p| Some(p.name.as_str()) != first.map(|f| f.name.as_str())).collect();
+    let rest: Vec<&Policy> = winners
+        .filter(|p| Some(p.name.as_str()) != first.map(|f| f.name.as_str()))
+        .collect();
     match (first, rest.is_empty()) {
         (Some(p), true) => Ok(Some(p)),
         (first, _) => Err(Conflict {
@@ -85,7 +87,10 @@ mod tests {
         assert!(conflict.to_string().contains("higher priority"), "{conflict}");
         // The same policy reached twice (through two groups) is not a conflict with itself.
         assert_eq!(
-            resolve(&[&ios_high, &ios_high], Platform::Ios).unwrap().unwrap().name,
+            resolve(&[&ios_high, &ios_high], Platform::Ios)
+                .unwrap()
+                .unwrap()
+                .name,
             "ios-high"
         );
     }

@@ -76,7 +76,10 @@ impl RingSchedule {
         let mut time = wanted.time();
         if let Some(w) = self.window {
             if time < w.start {
-                moves.push(format!("moved into the maintenance window at {}", w.start.format("%H:%M")));
+                moves.push(format!(
+                    "moved into the maintenance window at {}",
+                    w.start.format("%H:%M")
+                ));
                 time = w.start;
             } else if time > w.end {
                 moves.push(format!(
@@ -108,13 +111,13 @@ impl RingSchedule {
     /// True when some day of the week can still carry a deadline.
     pub fn has_allowed_weekday(&self) -> bool {
         [
-                Weekday::Mon,
-                Weekday::Tue,
-                Weekday::Wed,
-                Weekday::Thu,
-                Weekday::Fri,
-                Weekday::Sat,
-                Weekday::Sun,
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+            Weekday::Sat,
+            Weekday::Sun,
         ]
         .iter()
         .any(|d| !self.blocked_weekdays.contains(d))
@@ -160,7 +163,10 @@ pub fn default_rings() -> Vec<DefaultRing> {
     rings
         .iter()
         .map(|&(name, slug, deferral, grace)| {
-            let policy = |suffix: &str, label: &str, platforms: Vec<Platform>, deferral_days: DeferralPeriods| Policy {
+            let policy = |suffix: &str,
+                          label: &str,
+                          platforms: Vec<Platform>,
+                          deferral_days: DeferralPeriods| Policy {
                 name: format!("ring-{slug}-{suffix}"),
                 label: format!("{name} ({label})"),
                 platforms,
@@ -277,8 +283,10 @@ mod tests {
                 assert_eq!(a.deferral.for_release(platform, false), ring.deferral_days);
             }
         }
-        let names: std::collections::HashSet<String> =
-            rings.iter().flat_map(|r| r.policies.iter().map(|p| p.name.clone())).collect();
+        let names: std::collections::HashSet<String> = rings
+            .iter()
+            .flat_map(|r| r.policies.iter().map(|p| p.name.clone()))
+            .collect();
         assert_eq!(names.len(), 8, "policy names are unique");
     }
 }

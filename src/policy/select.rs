@@ -4,7 +4,8 @@
 use chrono::{Days, NaiveDate, NaiveDateTime};
 
 use super::model::{AutomaticLatest, Enforcement, NewestMajor, Policy};
-use super::plan::{DeviceView, NoAction, Upcoming};
+use super::outcome::{NoAction, Upcoming};
+use super::plan::DeviceView;
 use crate::catalog::applicability::Answer;
 use crate::catalog::gdmf::{Audience, Release};
 use crate::catalog::{CatalogIndex, OsFamily, OsVersion};
@@ -39,7 +40,10 @@ pub(super) enum Selection<'a> {
         upcoming: Option<Upcoming>,
     },
     /// Something newer exists, but no candidate has finished its deferral.
-    Deferred { reason: NoAction, upcoming: Upcoming },
+    Deferred {
+        reason: NoAction,
+        upcoming: Upcoming,
+    },
 }
 
 pub(super) fn add_days(date: NaiveDate, days: u32) -> NaiveDate {
@@ -159,7 +163,13 @@ pub(super) fn select<'a>(ctx: &Context<'a>) -> Selection<'a> {
             if ctx.current().base() >= version.base() {
                 return Selection::NoAction(NoAction::AtOrAboveMinimum { minimum: *version });
             }
-            let mut offered = ctx.answer.installable.iter().rev().filter(|r| r.version.base() >= version.base()).peekable();
+            let mut offered = ctx
+                .answer
+                .installable
+                .iter()
+                .rev()
+                .filter(|r| r.version.base() >= version.base())
+                .peekable();
             if offered.peek().is_none() {
                 return Selection::NoAction(NoAction::NotOffered { version: *version });
             }
@@ -167,7 +177,14 @@ pub(super) fn select<'a>(ctx: &Context<'a>) -> Selection<'a> {
             for &r in offered {
                 match ctx.refusal(r) {
                     None => {
-                        return fixed(r, *deadline, format!("minimum version {version} by {}", deadline.format("%Y-%m-%d %H:%M")));
+                        return fixed(
+                            r,
+                            *deadline,
+                            format!(
+                                "minimum version {version} by {}",
+                                deadline.format("%Y-%m-%d %H:%M")
+                            ),
+                        );
                     }
                     Some(why) => {
                         refused.get_or_insert(why);
@@ -193,14 +210,26 @@ pub(super) fn select<'a>(ctx: &Context<'a>) -> Selection<'a> {
                         && (supervised || r.audience == Audience::Public)
                         && r.devices.iter().any(|d| d == ctx.answer.catalog_id)
                 }),
-                None => ctx.answer.installable.iter().copied().find(|r| r.version == *version),
+                None => ctx
+                    .answer
+                    .installable
+                    .iter()
+                    .copied()
+                    .find(|r| r.version == *version),
             };
             let Some(r) = found else {
                 return Selection::NoAction(NoAction::NotOffered { version: *version });
             };
             match ctx.refusal(r) {
                 Some(why) => Selection::NoAction(why),
-                None => fixed(r, *deadline, format!("specific version {version} by {}", deadline.format("%Y-%m-%d %H:%M"))),
+                None => fixed(
+                    r,
+                    *deadline,
+                    format!(
+                        "specific version {version} by {}",
+                        deadline.format("%Y-%m-%d %H:%M")
+                    ),
+                ),
             }
         }
     }

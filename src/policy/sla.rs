@@ -57,7 +57,11 @@ pub(super) fn sla_deadline(ctx: &Context<'_>, target: &Release, sla: &SecuritySl
     let current = ctx.current();
     let due = |r: &Release| {
         let c = content(ctx, r);
-        (add_days(ctx.anchor(r.posting_date), c.days(sla)), r.posting_date, c)
+        (
+            add_days(ctx.anchor(r.posting_date), c.days(sla)),
+            r.posting_date,
+            c,
+        )
     };
     let all = match ctx.catalog.applicability(&ctx.device.query(ctx.family, true)) {
         Applicability::Known(answer) => answer.installable,
