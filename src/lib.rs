@@ -11,6 +11,7 @@ pub mod enrollment;
 pub mod mdm;
 pub mod ops;
 pub mod pki;
+pub mod policy;
 pub mod protocol;
 pub mod push;
 pub mod scheduler;

@@ -107,7 +107,10 @@ async fn a_simulated_iphone_is_told_to_update_installs_at_the_deadline_and_repor
     });
     let mut ddm = DdmClient::new(transport, clock.clone(), model);
     // The enrollment push (a later change within its coalescing window would ride on it).
-    rig.apns.wait_for(1, std::time::Duration::from_secs(10)).await.unwrap();
+    rig.apns
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
 
     // Enrollment: inventory, then the first sync, which brings the status subscription; the
     // device's first report reaches the inventory.

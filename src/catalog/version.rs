@@ -133,6 +133,13 @@ impl fmt::Display for OsVersion {
     }
 }
 
+/// Written as Apple writes it (`26.3.1 (a)`), for plans and previews shown as JSON.
+impl serde::Serialize for OsVersion {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// A build: Darwin-based number, train letter, build number, optional supplemental letter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Build {
@@ -204,6 +211,13 @@ impl fmt::Display for Build {
             write!(f, "{c}")?;
         }
         Ok(())
+    }
+}
+
+/// Written as Apple writes it (`25D771280a`).
+impl serde::Serialize for Build {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
