@@ -173,28 +173,33 @@ impl DevicePage {
         d.on_device
             .as_ref()
             .map(|s| {
-                s.reasons
-                    .iter()
-                    .map(|r| match &r.description {
-                        Some(text) => format!("{}: {text}", r.code),
-                        None => r.code.clone(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                reasons_text(
+                    s.reasons
+                        .iter()
+                        .map(|r| (r.code.as_str(), r.description.as_deref())),
+                )
             })
             .unwrap_or_default()
     }
 
     fn error_text(&self, e: &StatusErrorView) -> String {
-        e.reasons
-            .iter()
-            .map(|r| match &r.description {
-                Some(text) => format!("{}: {text}", r.code),
-                None => r.code.clone(),
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
+        reasons_text(
+            e.reasons
+                .iter()
+                .map(|r| (r.code.as_str(), r.description.as_deref())),
+        )
     }
+}
+
+/// `code: description; code` — the reasons a device gave, as one line.
+fn reasons_text<'a>(reasons: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> String {
+    reasons
+        .map(|(code, description)| match description {
+            Some(text) => format!("{code}: {text}"),
+            None => code.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn change_text(value: &Option<serde_json::Value>) -> String {
