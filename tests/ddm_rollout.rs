@@ -188,4 +188,31 @@ async fn a_simulated_iphone_is_told_to_update_installs_at_the_deadline_and_repor
         .find(|i| i.name == "device.operating-system.version")
         .map(|i| i.value.clone());
     assert_eq!(version, Some(serde_json::json!("18.7")));
+
+    // The device page tells the story: the enforcement active on the device, the version history
+    // and the install states it went through.
+    rig.app.create_admin("vic", orchard::admin::Role::Viewer).await;
+    let viewer = rig.app.signed_in("vic").await;
+    let page = viewer
+        .get(rig.app.url(&format!("/devices/{}", channel::UDID)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let install = &page[page
+        .find("Update install history")
+        .expect("install history section")..];
+    assert!(
+        install.contains("softwareupdate.install-state") && install.contains("installing"),
+        "{install}"
+    );
+    let versions =
+        &page[page.find("OS version history").unwrap()..page.find("Update install history").unwrap()];
+    assert!(
+        versions.contains("18.6") && versions.contains("18.7"),
+        "{versions}"
+    );
+    assert!(page.contains("com.example.enforce"));
 }

@@ -162,6 +162,7 @@ struct DevicePage {
     status_items: Vec<StatusItemView>,
     status_errors: Vec<StatusErrorView>,
     os_history: Vec<StatusChange>,
+    install_history: Vec<StatusChange>,
     safe_commands: &'static [(&'static str, &'static str)],
     can_send: bool,
     notice: Option<String>,
@@ -259,6 +260,10 @@ async fn show(
         .os_version_history(&udid, HISTORY_LIMIT)
         .await
         .map_err(|e| failed(e.to_string()))?;
+    let install_history = ddm
+        .install_state_history(&udid, HISTORY_LIMIT)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
     let notice = query
         .queued
         .as_deref()
@@ -282,6 +287,7 @@ async fn show(
             status_items,
             status_errors,
             os_history,
+            install_history,
             safe_commands: &SAFE_COMMANDS,
             can_send,
             notice,
