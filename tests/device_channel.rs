@@ -4,12 +4,12 @@
 //! endpoints answer through the check-in, and a status report updates the inventory.
 
 use crate::common::{self, EnrolledDevice, TestApp};
+use crate::mdm_support::{plist, s};
 
 use std::time::Duration;
 
 use orchard::protocol::ddm::management::{ManagementProperties, PropertyValue};
 use orchard::protocol::ddm::{Declaration, DeclarationIdentifier};
-use orchard::push::import::{self, ImportSource};
 use orchard::sim::fake_apns::FakeApns;
 use plist::{Dictionary, Value};
 
@@ -24,50 +24,14 @@ pub(crate) struct Rig {
 }
 
 pub(crate) async fn rig() -> Rig {
-    let apns = FakeApns::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = dir.path().join("fake-apns-ca.pem");
-    std::fs::write(&ca_file, apns.ca_pem()).unwrap();
-    let url = apns.url().to_string();
-    let app = common::spawn_app_with(dir, |c| {
+    let (app, apns) = common::spawn_app_with_fake_apns(|c| {
         c.security.scep_challenge = orchard::config::Secret::new(SITE);
-        c.apns.url = url;
-        c.apns.ca_file = Some(ca_file);
         c.apns.coalesce_millis = 200;
         c.apns.retry_base_millis = 10;
     })
     .await;
-    let pair = apns
-        .issue_push_certificate(TOPIC, chrono::Utc::now() + chrono::Duration::days(365))
-        .unwrap();
-    let source = ImportSource::Pem {
-        certificate: pair.certificate,
-        key: pair.key,
-    };
-    import::import_blocking(
-        &app.state.store,
-        &app.state.config.storage.data_dir,
-        &source,
-        chrono::Utc::now(),
-        false,
-    )
-    .unwrap();
-    app.state.reload_push_certificate().unwrap();
+    common::import_push_certificate(&app, &apns, TOPIC);
     Rig { app, apns }
-}
-
-pub(crate) fn plist(pairs: Vec<(&str, Value)>) -> Vec<u8> {
-    let mut d = Dictionary::new();
-    for (k, v) in pairs {
-        d.insert(k.to_string(), v);
-    }
-    let mut out = Vec::new();
-    Value::Dictionary(d).to_writer_xml(&mut out).unwrap();
-    out
-}
-
-pub(crate) fn s(v: &str) -> Value {
-    Value::String(v.into())
 }
 
 /// Sends `body` to `path`, signed by `device` as a real device does (`Mdm-Signature`).
@@ -99,7 +63,7 @@ pub(crate) async fn enroll_running(
         .await
         .1
         .expect("SCEP issued a certificate");
-    let auth = plist(vec![
+    let auth = plist(&[
         ("MessageType", s("Authenticate")),
         ("UDID", s(udid)),
         ("Topic", s(TOPIC)),
@@ -109,7 +73,7 @@ pub(crate) async fn enroll_running(
         ("SerialNumber", s("F2LZK0EXAMPLE")),
     ]);
     assert_eq!(put(app, &device, "/mdm/checkin", auth).await.0, 200);
-    let token_update = plist(vec![
+    let token_update = plist(&[
         ("MessageType", s("TokenUpdate")),
         ("UDID", s(udid)),
         ("Topic", s(TOPIC)),
@@ -129,7 +93,7 @@ pub(crate) fn command(body: &[u8]) -> (String, Dictionary) {
 }
 
 pub(crate) fn idle(udid: &str) -> Vec<u8> {
-    plist(vec![("UDID", s(udid)), ("Status", s("Idle"))])
+    plist(&[("UDID", s(udid)), ("Status", s("Idle"))])
 }
 
 pub(crate) fn acknowledged(udid: &str, uuid: &str, extra: Vec<(&str, Value)>) -> Vec<u8> {
@@ -139,7 +103,7 @@ pub(crate) fn acknowledged(udid: &str, uuid: &str, extra: Vec<(&str, Value)>) ->
         ("CommandUUID", s(uuid)),
     ];
     pairs.extend(extra);
-    plist(pairs)
+    plist(&pairs)
 }
 
 pub(crate) fn declarative(udid: &str, endpoint: &str, data: Option<&[u8]>) -> Vec<u8> {
@@ -151,7 +115,7 @@ pub(crate) fn declarative(udid: &str, endpoint: &str, data: Option<&[u8]>) -> Ve
     if let Some(data) = data {
         pairs.push(("Data", Value::Data(data.to_vec())));
     }
-    plist(pairs)
+    plist(&pairs)
 }
 
 pub(crate) fn json(body: &[u8]) -> serde_json::Value {
@@ -398,7 +362,7 @@ async fn bad_declarative_requests_are_refused_and_store_nothing() {
     assert_eq!(status, 404);
 
     // Checked out: its DDM check-ins are refused.
-    let checkout = plist(vec![("MessageType", s("CheckOut")), ("UDID", s(UDID))]);
+    let checkout = plist(&[("MessageType", s("CheckOut")), ("UDID", s(UDID))]);
     assert_eq!(put(&app, &device, "/mdm/checkin", checkout).await.0, 200);
     let (status, _) = put(&app, &device, "/mdm/checkin", declarative(UDID, "tokens", None)).await;
     assert_eq!(status, 403);

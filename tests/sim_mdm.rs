@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use orchard::protocol::Udid;
 use orchard::protocol::commands::CommandRequest;
-use orchard::push::import::{self, ImportSource};
 use orchard::sim::device::{DeviceProfile, HandledCommand, SignatureDigest, SimDevice, SimError};
 use orchard::sim::fake_apns::FakeApns;
 use orchard::store::commands::{self as command_store, CommandStatus};
@@ -27,35 +26,13 @@ fn device_for(app: &TestApp, profile: DeviceProfile) -> SimDevice {
 /// The appliance with a fake APNs as its push endpoint and a push certificate for `topic`
 /// issued by the fake's CA, imported as an operator would.
 async fn rig_for(topic: &str) -> (TestApp, FakeApns) {
-    let apns = FakeApns::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = dir.path().join("fake-apns-ca.pem");
-    std::fs::write(&ca_file, apns.ca_pem()).unwrap();
-    let url = apns.url().to_string();
-    let app = common::spawn_app_with(dir, |c| {
-        c.apns.url = url;
-        c.apns.ca_file = Some(ca_file);
+    let (app, apns) = common::spawn_app_with_fake_apns(|c| {
         c.apns.coalesce_millis = 200;
         c.apns.retry_base_millis = 10;
         c.apns.max_attempts = 3;
     })
     .await;
-    let pair = apns
-        .issue_push_certificate(topic, chrono::Utc::now() + chrono::Duration::days(365))
-        .unwrap();
-    let source = ImportSource::Pem {
-        certificate: pair.certificate,
-        key: pair.key,
-    };
-    import::import_blocking(
-        &app.state.store,
-        &app.state.config.storage.data_dir,
-        &source,
-        chrono::Utc::now(),
-        false,
-    )
-    .unwrap();
-    app.state.reload_push_certificate().unwrap();
+    common::import_push_certificate(&app, &apns, topic);
     (app, apns)
 }
 

@@ -293,20 +293,9 @@ async fn expiry_warnings_at_30_14_and_7_days_and_once_expired_reach_the_dashboar
 #[tokio::test]
 async fn an_imported_certificate_is_used_for_the_next_push_without_a_restart() {
     use orchard::push::PushTarget;
-    use orchard::sim::fake_apns::FakeApns;
     use std::time::Duration as StdDuration;
 
-    let apns = FakeApns::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = dir.path().join("fake-apns-ca.pem");
-    std::fs::write(&ca_file, apns.ca_pem()).unwrap();
-    let url = apns.url().to_string();
-    let app = spawn_app_with(dir, |c| {
-        c.apns.url = url;
-        c.apns.ca_file = Some(ca_file);
-        c.apns.coalesce_millis = 10;
-    })
-    .await;
+    let (app, apns) = spawn_app_with_fake_apns(|c| c.apns.coalesce_millis = 10).await;
     with_roles(&app).await;
     let target = PushTarget {
         device_id: "UDID-1".into(),

@@ -85,6 +85,48 @@ impl TestApp {
     }
 }
 
+/// The appliance with an in-repo fake APNs (a real HTTP/2 server over TLS) as its push endpoint:
+/// `[apns]` points at the fake and trusts its CA; `tweak` adjusts the rest. No push certificate
+/// is imported yet (see [`import_push_certificate`]).
+pub async fn spawn_app_with_fake_apns(
+    tweak: impl FnOnce(&mut Config),
+) -> (TestApp, orchard::sim::fake_apns::FakeApns) {
+    let apns = orchard::sim::fake_apns::FakeApns::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("fake-apns-ca.pem");
+    std::fs::write(&ca_file, apns.ca_pem()).unwrap();
+    let url = apns.url().to_string();
+    let app = spawn_app_with(dir, |c| {
+        c.apns.url = url;
+        c.apns.ca_file = Some(ca_file);
+        tweak(c);
+    })
+    .await;
+    (app, apns)
+}
+
+/// Imports, as an operator would, a push certificate for `topic` issued by the fake's CA, and
+/// has the running appliance use it.
+pub fn import_push_certificate(app: &TestApp, apns: &orchard::sim::fake_apns::FakeApns, topic: &str) {
+    use orchard::push::import::{self, ImportSource};
+    let pair = apns
+        .issue_push_certificate(topic, Utc::now() + chrono::Duration::days(365))
+        .unwrap();
+    let source = ImportSource::Pem {
+        certificate: pair.certificate,
+        key: pair.key,
+    };
+    import::import_blocking(
+        &app.state.store,
+        &app.state.config.storage.data_dir,
+        &source,
+        Utc::now(),
+        false,
+    )
+    .unwrap();
+    app.state.reload_push_certificate().unwrap();
+}
+
 /// Like [`spawn_app_with`], with extra routes mounted (to reach building blocks over real TLS).
 pub async fn spawn_app_with_routes(
     dir: tempfile::TempDir,
