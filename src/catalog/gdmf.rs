@@ -56,23 +56,13 @@ impl OsFamily {
         })
     }
 
-    /// The family of one device identifier as gdmf lists it.
+    /// The family of one device identifier as gdmf lists it: by its model prefix, else by the
+    /// list it is in (macOS board ids such as `J413AP` have no telling prefix).
     fn of_device(list: &str, device: &str) -> OsFamily {
-        let prefixes = [
-            ("iPhone", OsFamily::Ios),
-            ("iPad", OsFamily::Ios),
-            ("iPod", OsFamily::Ios),
-            ("Watch", OsFamily::WatchOs),
-            ("AppleTV", OsFamily::TvOs),
-            ("AudioAccessory", OsFamily::AudioOs),
-            ("RealityDevice", OsFamily::VisionOs),
-        ];
-        for (prefix, family) in prefixes {
-            if device.starts_with(prefix) {
-                return family;
-            }
+        match super::fleet::family_of_model(device) {
+            OsFamily::Other => OsFamily::parse(list).unwrap_or(OsFamily::Other),
+            family => family,
         }
-        OsFamily::parse(list).unwrap_or(OsFamily::Other)
     }
 
     /// The family of an entry: tvOS wins over audioOS when Apple TV and HomePod share an entry.
