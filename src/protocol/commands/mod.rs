@@ -70,6 +70,31 @@ impl CommandRequest {
         }
     }
 
+    /// The commands that only ask the device something (or to look for updates) and change
+    /// nothing on it, by `RequestType`: what an operator may send without further thought.
+    pub const QUERY_REQUEST_TYPES: [&'static str; 6] = [
+        "DeviceInformation",
+        "SecurityInfo",
+        "ProfileList",
+        "ScheduleOSUpdateScan",
+        "AvailableOSUpdates",
+        "OSUpdateStatus",
+    ];
+
+    /// The query command of `request_type` (one of [`Self::QUERY_REQUEST_TYPES`]), with the
+    /// arguments Orchard uses; `None` for any other command.
+    pub fn query(request_type: &str) -> Option<CommandRequest> {
+        Some(match request_type {
+            "DeviceInformation" => CommandRequest::device_information_for_updates(),
+            "SecurityInfo" => CommandRequest::SecurityInfo,
+            "ProfileList" => CommandRequest::ProfileList { managed_only: None },
+            "ScheduleOSUpdateScan" => CommandRequest::ScheduleOsUpdateScan { force: None },
+            "AvailableOSUpdates" => CommandRequest::AvailableOsUpdates,
+            "OSUpdateStatus" => CommandRequest::OsUpdateStatus,
+            _ => return None,
+        })
+    }
+
     /// The `RequestType` value, as in the schema's `payload.requesttype`.
     pub fn request_type(&self) -> &'static str {
         match self {
@@ -168,6 +193,24 @@ impl Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_commands_are_exactly_the_listed_read_only_ones() {
+        for name in CommandRequest::QUERY_REQUEST_TYPES {
+            let request = CommandRequest::query(name).expect(name);
+            assert_eq!(request.request_type(), name);
+        }
+        for other in [
+            "RestartDevice",
+            "InstallProfile",
+            "RemoveProfile",
+            "ScheduleOSUpdate",
+            "",
+            "x",
+        ] {
+            assert_eq!(CommandRequest::query(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn envelope_carries_uuid_request_type_and_keys() {

@@ -28,8 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/devices/{udid}/commands", web::post().to(queue_command));
 }
 
-/// Commands an operator may send from the device page: each only asks the device for
-/// information or to look for updates, so none can harm it.
+/// The buttons of the device page: the query commands ([`CommandRequest::QUERY_REQUEST_TYPES`]),
+/// each with its label.
 const SAFE_COMMANDS: [(&str, &str); 6] = [
     ("DeviceInformation", "Refresh inventory"),
     ("SecurityInfo", "Security info"),
@@ -38,18 +38,6 @@ const SAFE_COMMANDS: [(&str, &str); 6] = [
     ("AvailableOSUpdates", "Available updates"),
     ("OSUpdateStatus", "Update status"),
 ];
-
-fn safe_request(name: &str) -> Option<CommandRequest> {
-    Some(match name {
-        "DeviceInformation" => CommandRequest::device_information_for_updates(),
-        "SecurityInfo" => CommandRequest::SecurityInfo,
-        "ProfileList" => CommandRequest::ProfileList { managed_only: None },
-        "ScheduleOSUpdateScan" => CommandRequest::ScheduleOsUpdateScan { force: None },
-        "AvailableOSUpdates" => CommandRequest::AvailableOsUpdates,
-        "OSUpdateStatus" => CommandRequest::OsUpdateStatus,
-        _ => return None,
-    })
-}
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -310,7 +298,7 @@ async fn queue_command(
 ) -> Result<HttpResponse, UiError> {
     let udid_text = path.into_inner();
     let layout = auth.layout("Device", Section::Devices);
-    let (Some(request), Ok(udid)) = (safe_request(&form.command), Udid::parse(&udid_text)) else {
+    let (Some(request), Ok(udid)) = (CommandRequest::query(&form.command), Udid::parse(&udid_text)) else {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
             "Only the information and update-scan commands listed on the device page can be sent from here."
@@ -366,4 +354,14 @@ fn refuse(status: StatusCode, message: String, layout: &Layout) -> UiError {
 
 fn urlencode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_button_is_a_query_command_and_every_query_command_has_a_button() {
+        use crate::protocol::commands::CommandRequest;
+        let buttons: Vec<&str> = super::SAFE_COMMANDS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(buttons, CommandRequest::QUERY_REQUEST_TYPES);
+    }
 }
