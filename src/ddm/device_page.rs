@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -101,92 +102,146 @@ fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, DdmError> {
     serde_json::from_str(text).map_err(|e| DdmError::Inconsistent(format!("stored status JSON: {e}")))
 }
 
+/// Everything the device page shows of a device's DDM side, read at once.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceDdmView {
+    /// `None` for a device DDM has not seen.
+    pub sync: Option<DeviceSyncView>,
+    pub declarations: Vec<DeclarationOnDevice>,
+    pub status_items: Vec<StatusItemView>,
+    pub status_errors: Vec<StatusErrorView>,
+    /// The latest `history_limit` changes of the OS version items, oldest first.
+    pub os_history: Vec<StatusChange>,
+    /// The latest `history_limit` changes of the install-state items, oldest first.
+    pub install_history: Vec<StatusChange>,
+}
+
+fn sync_view(conn: &Connection, udid: &str) -> Result<Option<DeviceSyncView>, DdmError> {
+    let Some(device) = store::device(conn, udid)? else {
+        return Ok(None);
+    };
+    Ok(Some(DeviceSyncView {
+        latest_token_at: parse_timestamp(&device.latest_set_at)?,
+        latest_token: device.latest_set,
+        offered_token: device.offered_set,
+        manifest_token: device.manifest_set,
+        enrolled_at: device.enrolled_at.as_deref().map(parse_timestamp).transpose()?,
+    }))
+}
+
+fn declarations_on_device(conn: &Connection, udid: &str) -> Result<Vec<DeclarationOnDevice>, DdmError> {
+    let mut states: BTreeMap<String, status_store::DeclarationStateRow> =
+        status_store::declaration_states(conn, udid)?
+            .into_iter()
+            .map(|state| (state.identifier.clone(), state))
+            .collect();
+    let mut rows = Vec::new();
+    if let Some(device) = store::device(conn, udid)? {
+        for declaration in load_set(conn, &device.latest_set)?.iter() {
+            let identifier = declaration.identifier().to_string();
+            let state = states.remove(&identifier);
+            rows.push(view(
+                identifier,
+                declaration.class().as_str().to_string(),
+                Some(declaration.declaration_type().to_string()),
+                Some(declaration.server_token().to_string()),
+                state,
+            )?);
+        }
+    }
+    for (identifier, state) in states {
+        let class = state.class.clone();
+        rows.push(view(identifier, class, None, None, Some(state))?);
+    }
+    Ok(rows)
+}
+
+fn status_items(conn: &Connection, udid: &str) -> Result<Vec<StatusItemView>, DdmError> {
+    status_store::items(conn, udid)?
+        .into_iter()
+        .map(|row| {
+            Ok(StatusItemView {
+                value: json(&row.value)?,
+                updated_at: parse_timestamp(&row.updated_at)?,
+                name: row.name,
+            })
+        })
+        .collect()
+}
+
+fn status_errors(conn: &Connection, udid: &str) -> Result<Vec<StatusErrorView>, DdmError> {
+    status_store::errors(conn, udid)?
+        .into_iter()
+        .map(|row| {
+            Ok(StatusErrorView {
+                reasons: json(&row.reasons)?,
+                reported_at: parse_timestamp(&row.reported_at)?,
+                status_item: row.status_item,
+            })
+        })
+        .collect()
+}
+
+fn status_history(
+    conn: &Connection,
+    udid: &str,
+    names: &[&str],
+    limit: usize,
+) -> Result<Vec<StatusChange>, DdmError> {
+    status_store::history(conn, udid, names, limit)?
+        .into_iter()
+        .map(|row| {
+            Ok(StatusChange {
+                old: row.old_value.as_deref().map(json).transpose()?,
+                new: row.new_value.as_deref().map(json).transpose()?,
+                changed_at: parse_timestamp(&row.changed_at)?,
+                name: row.name,
+            })
+        })
+        .collect()
+}
+
 impl DdmService {
+    /// What the device page shows, in one read.
+    pub async fn device_view(&self, udid: &str, history_limit: usize) -> Result<DeviceDdmView, DdmError> {
+        let udid = udid.to_string();
+        self.reading(move |conn| {
+            Ok(DeviceDdmView {
+                sync: sync_view(conn, &udid)?,
+                declarations: declarations_on_device(conn, &udid)?,
+                status_items: status_items(conn, &udid)?,
+                status_errors: status_errors(conn, &udid)?,
+                os_history: status_history(conn, &udid, OS_VERSION_ITEMS, history_limit)?,
+                install_history: status_history(conn, &udid, INSTALL_STATE_ITEMS, history_limit)?,
+            })
+        })
+        .await
+    }
+
     /// The device's sync state; `None` for a device DDM has not seen.
     pub async fn sync_view(&self, udid: &str) -> Result<Option<DeviceSyncView>, DdmError> {
         let udid = udid.to_string();
-        self.reading(move |conn| {
-            let Some(device) = store::device(conn, &udid)? else {
-                return Ok(None);
-            };
-            Ok(Some(DeviceSyncView {
-                latest_token_at: parse_timestamp(&device.latest_set_at)?,
-                latest_token: device.latest_set,
-                offered_token: device.offered_set,
-                manifest_token: device.manifest_set,
-                enrolled_at: device.enrolled_at.as_deref().map(parse_timestamp).transpose()?,
-            }))
-        })
-        .await
+        self.reading(move |conn| sync_view(conn, &udid)).await
     }
 
     /// The device's assigned declarations with their state on the device, then the ones the
     /// device still reports but no longer has assigned; by identifier.
     pub async fn declarations_on_device(&self, udid: &str) -> Result<Vec<DeclarationOnDevice>, DdmError> {
         let udid = udid.to_string();
-        self.reading(move |conn| {
-            let mut states: BTreeMap<String, status_store::DeclarationStateRow> =
-                status_store::declaration_states(conn, &udid)?
-                    .into_iter()
-                    .map(|state| (state.identifier.clone(), state))
-                    .collect();
-            let mut rows = Vec::new();
-            if let Some(device) = store::device(conn, &udid)? {
-                for declaration in load_set(conn, &device.latest_set)?.iter() {
-                    let identifier = declaration.identifier().to_string();
-                    let state = states.remove(&identifier);
-                    rows.push(view(
-                        identifier,
-                        declaration.class().as_str().to_string(),
-                        Some(declaration.declaration_type().to_string()),
-                        Some(declaration.server_token().to_string()),
-                        state,
-                    )?);
-                }
-            }
-            for (identifier, state) in states {
-                let class = state.class.clone();
-                rows.push(view(identifier, class, None, None, Some(state))?);
-            }
-            Ok(rows)
-        })
-        .await
+        self.reading(move |conn| declarations_on_device(conn, &udid))
+            .await
     }
 
     /// The latest value of every status item, by name.
     pub async fn status_items(&self, udid: &str) -> Result<Vec<StatusItemView>, DdmError> {
         let udid = udid.to_string();
-        self.reading(move |conn| {
-            status_store::items(conn, &udid)?
-                .into_iter()
-                .map(|row| {
-                    Ok(StatusItemView {
-                        value: json(&row.value)?,
-                        updated_at: parse_timestamp(&row.updated_at)?,
-                        name: row.name,
-                    })
-                })
-                .collect()
-        })
-        .await
+        self.reading(move |conn| status_items(conn, &udid)).await
     }
 
     /// The status items the device last said it could not report, with its reasons.
     pub async fn status_errors(&self, udid: &str) -> Result<Vec<StatusErrorView>, DdmError> {
         let udid = udid.to_string();
-        self.reading(move |conn| {
-            status_store::errors(conn, &udid)?
-                .into_iter()
-                .map(|row| {
-                    Ok(StatusErrorView {
-                        reasons: json(&row.reasons)?,
-                        reported_at: parse_timestamp(&row.reported_at)?,
-                        status_item: row.status_item,
-                    })
-                })
-                .collect()
-        })
-        .await
+        self.reading(move |conn| status_errors(conn, &udid)).await
     }
 
     /// Changes of the named items (every item when empty), oldest first, the latest `limit`.
@@ -197,20 +252,8 @@ impl DdmService {
         limit: usize,
     ) -> Result<Vec<StatusChange>, DdmError> {
         let udid = udid.to_string();
-        self.reading(move |conn| {
-            status_store::history(conn, &udid, names, limit)?
-                .into_iter()
-                .map(|row| {
-                    Ok(StatusChange {
-                        old: row.old_value.as_deref().map(json).transpose()?,
-                        new: row.new_value.as_deref().map(json).transpose()?,
-                        changed_at: parse_timestamp(&row.changed_at)?,
-                        name: row.name,
-                    })
-                })
-                .collect()
-        })
-        .await
+        self.reading(move |conn| status_history(conn, &udid, names, limit))
+            .await
     }
 
     /// The history of the device's OS version, build and supplemental (RSR/BSI) version.

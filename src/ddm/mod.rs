@@ -28,8 +28,8 @@ use crate::store::Store;
 
 pub use crate::store::ddm::Pruned;
 pub use device_page::{
-    DeclarationCondition, DeclarationOnDevice, DeviceDeclarationState, DeviceSyncView, StatusChange,
-    StatusErrorView, StatusItemView,
+    DeclarationCondition, DeclarationOnDevice, DeviceDdmView, DeviceDeclarationState, DeviceSyncView,
+    StatusChange, StatusErrorView, StatusItemView,
 };
 pub use error::DdmError;
 pub use status::{INSTALL_STATE_ITEMS, OS_VERSION_ITEMS, StatusInventory};

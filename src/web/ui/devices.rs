@@ -233,23 +233,9 @@ async fn show(
             &layout,
         ));
     };
-    let ddm = &state.ddm;
-    let sync = ddm.sync_view(&udid).await.map_err(|e| failed(e.to_string()))?;
-    let declarations = ddm
-        .declarations_on_device(&udid)
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    let status_items = ddm.status_items(&udid).await.map_err(|e| failed(e.to_string()))?;
-    let status_errors = ddm
-        .status_errors(&udid)
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    let os_history = ddm
-        .os_version_history(&udid, HISTORY_LIMIT)
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    let install_history = ddm
-        .install_state_history(&udid, HISTORY_LIMIT)
+    let ddm = state
+        .ddm
+        .device_view(&udid, HISTORY_LIMIT)
         .await
         .map_err(|e| failed(e.to_string()))?;
     let notice = query
@@ -270,12 +256,12 @@ async fn show(
             },
             device,
             commands: history.into_iter().map(CommandRow::from).collect(),
-            declarations,
-            in_sync: sync.map(|s| s.is_in_sync()),
-            status_items,
-            status_errors,
-            os_history,
-            install_history,
+            in_sync: ddm.sync.map(|s| s.is_in_sync()),
+            declarations: ddm.declarations,
+            status_items: ddm.status_items,
+            status_errors: ddm.status_errors,
+            os_history: ddm.os_history,
+            install_history: ddm.install_history,
             safe_commands: &SAFE_COMMANDS,
             can_send,
             notice,
