@@ -55,7 +55,8 @@ impl Enrollment {
             now,
             self.config.identity_validity_days,
         )?;
-        match self.record(&request, &issued, &grant, now) {
+        let fingerprint = hex::encode(Sha256::digest(&issued.der));
+        match self.record(&request, &issued, &fingerprint, &grant, now) {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 return self.reply(&request, Reply::Failed(FailInfo::BadRequest), now);
@@ -69,7 +70,7 @@ impl Enrollment {
             "issued a device identity certificate"
         );
         if let (Grant::Renewal { renewed_from, .. }, Some(observer)) = (&grant, self.renewals.get()) {
-            observer.renewed(renewed_from, &hex::encode(Sha256::digest(&issued.der)));
+            observer.renewed(renewed_from, &fingerprint);
         }
         self.reply(&request, Reply::Issued(&issued.cert), now)
     }
@@ -136,6 +137,7 @@ impl Enrollment {
         &self,
         request: &PkiRequest,
         issued: &Issued,
+        fingerprint: &str,
         grant: &Grant,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -150,7 +152,7 @@ impl Enrollment {
         };
         let row = IssuedRow {
             serial: issued.serial.clone(),
-            fingerprint: hex::encode(Sha256::digest(&issued.der)),
+            fingerprint: fingerprint.to_string(),
             subject: issued.cert.tbs_certificate.subject.to_string(),
             not_before: to_chrono(&validity.not_before).to_rfc3339(),
             not_after: to_chrono(&validity.not_after).to_rfc3339(),
