@@ -31,25 +31,20 @@ impl FleetEntry {
     }
 }
 
-/// The platform of a model identifier (`iPhone14,2`, `iPad13,18`, `AppleTV14,1`, `Mac14,9`).
+/// The platform of a model identifier (`iPhone14,2`, `iPad13,18`, `AppleTV14,1`, `Mac14,9`):
+/// the managed platforms as the protocol layer knows them (iPad folded into iOS, as gdmf lists
+/// it), plus the two families only the catalog meets.
 pub fn family_of_model(model: &str) -> OsFamily {
-    const PREFIXES: [(&str, OsFamily); 10] = [
-        ("iPhone", OsFamily::Ios),
-        ("iPad", OsFamily::Ios),
-        ("iPod", OsFamily::Ios),
-        ("AppleTV", OsFamily::TvOs),
-        ("Watch", OsFamily::WatchOs),
-        ("RealityDevice", OsFamily::VisionOs),
-        ("AudioAccessory", OsFamily::AudioOs),
-        ("Mac", OsFamily::MacOs),
-        ("iMac", OsFamily::MacOs),
-        ("VirtualMac", OsFamily::MacOs),
-    ];
-    PREFIXES
-        .iter()
-        .find(|(prefix, _)| model.starts_with(prefix))
-        .map(|(_, family)| *family)
-        .unwrap_or(OsFamily::Other)
+    use crate::protocol::ddm::Platform;
+    match Platform::of_model_identifier(model) {
+        Some(Platform::Ios | Platform::IpadOs) => OsFamily::Ios,
+        Some(Platform::TvOs) => OsFamily::TvOs,
+        Some(Platform::MacOs) => OsFamily::MacOs,
+        Some(Platform::VisionOs) => OsFamily::VisionOs,
+        None if model.starts_with("Watch") => OsFamily::WatchOs,
+        None if model.starts_with("AudioAccessory") => OsFamily::AudioOs,
+        None => OsFamily::Other,
+    }
 }
 
 /// The parsed entry of a device, or `None` when it has not reported a readable OS version
