@@ -15,6 +15,7 @@ pub mod enrollment;
 pub mod error;
 pub mod guard;
 pub mod login;
+pub mod policy_form;
 pub mod sections;
 pub mod settings;
 pub mod setup;
