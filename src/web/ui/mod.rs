@@ -16,6 +16,8 @@ pub mod error;
 pub mod guard;
 pub mod login;
 pub mod policy_form;
+pub mod policy_preview;
+pub mod schedule_form;
 pub mod sections;
 pub mod settings;
 pub mod setup;
