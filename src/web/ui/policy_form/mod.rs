@@ -7,9 +7,11 @@
 //! ones `policy::validate` makes (whose fields are model paths), next to the input they are about.
 
 mod fill;
+mod page;
 mod parse;
 mod problems;
 
+pub use page::{FormPage, GroupChoice, PreviewView};
 pub use problems::FieldProblems;
 
 use crate::policy::Policy;
@@ -144,6 +146,10 @@ pub struct ParsedPolicy {
 }
 
 impl PolicyForm {
+    pub fn mode_is(&self, mode: &str) -> bool {
+        self.mode == mode
+    }
+
     pub fn has_platform(&self, platform: &str) -> bool {
         self.platforms.iter().any(|p| p == platform)
     }
