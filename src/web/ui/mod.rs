@@ -13,6 +13,7 @@ pub mod dashboard;
 pub mod devices;
 pub mod enrollment;
 pub mod error;
+pub mod group_form;
 pub mod guard;
 pub mod login;
 pub mod policy_form;
