@@ -69,6 +69,11 @@ enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// Update policies, groups and deployment rings (changes are audited as `cli`).
+    Policy {
+        #[command(subcommand)]
+        command: orchard::cli::policy::PolicyCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -370,6 +375,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { command } => runtime()?.block_on(admin(config, command.into())),
+        Command::Policy { command } => Ok(runtime()?.block_on(orchard::cli::policy::main(config, command))?),
     }
 }
 

@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "ddm",
         sql: include_str!("../../migrations/0007_ddm.sql"),
     },
+    Migration {
+        version: 8,
+        name: "policy",
+        sql: include_str!("../../migrations/0008_policy.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of an Orchard database ("ORCH").
