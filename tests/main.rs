@@ -54,4 +54,6 @@ mod sim_mdm;
 mod ui_catalog;
 mod ui_devices;
 mod ui_enrollment;
+mod ui_groups;
+mod ui_policies;
 mod ui_settings;

@@ -14,8 +14,10 @@ pub mod devices;
 pub mod enrollment;
 pub mod error;
 pub mod group_form;
+pub mod groups;
 pub mod guard;
 pub mod login;
+pub mod policies;
 pub mod policy_form;
 pub mod policy_preview;
 pub mod schedule_form;
@@ -226,5 +228,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     catalog::configure(cfg);
     enrollment::configure(cfg);
     settings::configure(cfg);
+    policies::configure(cfg);
+    groups::configure(cfg);
     sections::configure(cfg);
 }

@@ -15,26 +15,12 @@ struct Placeholder {
     purpose: &'static str,
 }
 
-const SECTIONS: &[Placeholder] = &[
-    Placeholder {
-        path: "/groups",
-        section: Section::Groups,
-        title: "Groups",
-        purpose: "Groups and rings of devices that update policies are assigned to.",
-    },
-    Placeholder {
-        path: "/policies",
-        section: Section::Policies,
-        title: "Policies",
-        purpose: "Managed OS policies: target versions, deadlines, deferrals and update settings.",
-    },
-    Placeholder {
-        path: "/caches",
-        section: Section::Cache,
-        title: "Cache",
-        purpose: "Locally hosted installers, restore images and catalog feeds.",
-    },
-];
+const SECTIONS: &[Placeholder] = &[Placeholder {
+    path: "/caches",
+    section: Section::Cache,
+    title: "Cache",
+    purpose: "Locally hosted installers, restore images and catalog feeds.",
+}];
 
 #[derive(Template)]
 #[template(path = "not_built.html")]

@@ -11,7 +11,7 @@ mod page;
 mod parse;
 mod problems;
 
-pub use page::{FormPage, GroupChoice, PreviewView};
+pub use page::{FormPage, GroupChoice, PreviewView, path_segment};
 pub use problems::FieldProblems;
 
 use crate::policy::Policy;

@@ -50,7 +50,7 @@ impl FormPage {
     pub fn new(layout: Layout, form: PolicyForm, original_name: Option<String>, editable: bool) -> FormPage {
         let (action, preview_action) = match &original_name {
             Some(name) => {
-                let path = format!("/policies/{}", urlencoding(name));
+                let path = format!("/policies/{}", path_segment(name));
                 (format!("{path}/edit"), format!("{path}/preview"))
             }
             None => ("/policies/new".to_string(), "/policies/preview".to_string()),
@@ -73,8 +73,8 @@ impl FormPage {
     }
 }
 
-/// Percent-encodes a path segment.
-fn urlencoding(segment: &str) -> String {
+/// Percent-encodes a path segment (or a query value).
+pub fn path_segment(segment: &str) -> String {
     let mut out = String::new();
     for b in segment.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

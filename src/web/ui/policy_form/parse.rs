@@ -169,7 +169,12 @@ impl PolicyForm {
                     newest_major,
                 },
             },
-            groups: self.groups.clone(),
+            groups: self
+                .groups
+                .iter()
+                .map(|g| g.trim().to_string())
+                .filter(|g| !g.is_empty())
+                .collect(),
             devices: self.device_list(),
         })
     }

@@ -29,6 +29,9 @@ pub fn form_key(field: &str, mode: &str) -> String {
         let rest = rest.strip_prefix("deferral.").unwrap_or(rest);
         return format!("{}.{rest}", mode_prefix(mode));
     }
+    if let Some(rest) = field.strip_prefix("assignments.") {
+        return rest.to_string();
+    }
     for block in ["settings.Beta.OfferPrograms", "settings.Beta.RequireProgram"] {
         if field.starts_with(block) {
             return block.to_string();

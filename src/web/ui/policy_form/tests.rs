@@ -269,6 +269,7 @@ fn validation_paths_land_on_the_inputs_of_the_chosen_mode() {
         problem("settings.Beta.OfferPrograms.Token", Severity::Error),
         problem("enforcement.deferral.combined", Severity::NotApplicable),
         problem("name", Severity::Error),
+        problem("assignments.devices", Severity::Error),
     ];
     let minimum = FieldProblems::new(&problems, "minimum");
     assert_eq!(
@@ -284,11 +285,12 @@ fn validation_paths_land_on_the_inputs_of_the_chosen_mode() {
         ["about settings.Beta.OfferPrograms.Token"]
     );
     assert_eq!(minimum.errors_at("name"), ["about name"]);
+    assert_eq!(minimum.errors_at("devices"), ["about assignments.devices"]);
     let auto = FieldProblems::new(&problems, "automatic-latest");
     assert_eq!(
         auto.notes_at("auto.combined"),
         ["about enforcement.deferral.combined"]
     );
     assert!(auto.errors_at("auto.combined").is_empty());
-    assert_eq!(auto.errors().len(), 4);
+    assert_eq!(auto.errors().len(), 5);
 }

@@ -1,0 +1,438 @@
+//! The Policies pages over real TLS: list, form, preview, save, edit, delete and the default
+//! rings; bad input refused beside its field with nothing saved; viewers refused on every POST;
+//! missing or forged CSRF tokens and oversized forms refused.
+
+use crate::common::{self, TestApp};
+use crate::ui_support::{visible, with_roles};
+
+use chrono::Utc;
+use orchard::store::devices::{self, Authentication, Inventory, PushCredentials};
+
+const GDMF: &[u8] = include_bytes!("data/catalog-samples/gdmf-pmv-raw-2026-04-12.json");
+const SOFA_IOS: &[u8] = include_bytes!("data/catalog-samples/sofa-v2-ios_data_feed.json");
+
+/// Two days after the catalog sample was taken.
+pub const CATALOG_DAY: &str = "2026-04-14T08:00:00Z";
+
+pub const PHONE: &str = "00008110-000A1C2E3F40801E";
+pub const PAD: &str = "00008103-001A2B3C4D5E6F70";
+pub const MAC: &str = "MAC-0000-1111-2222";
+
+/// An enrolled, supervised device of `product` on `os`, with serial number `serial`.
+pub fn enroll_device(app: &TestApp, udid: &str, product: &str, os: &str, serial: &str) {
+    let (udid, product, os, serial) = (
+        udid.to_string(),
+        product.to_string(),
+        os.to_string(),
+        serial.to_string(),
+    );
+    app.state
+        .store
+        .write_blocking(move |c| {
+            let now = Utc::now();
+            devices::record_authenticate(
+                c,
+                &Authentication {
+                    udid: &udid,
+                    topic: "com.apple.mgmt.External.test",
+                    identity_fingerprint: &format!("fp-{udid}"),
+                    inventory: Inventory::default(),
+                },
+                now,
+            )?;
+            devices::record_token_update(
+                c,
+                &udid,
+                &PushCredentials {
+                    topic: "com.apple.mgmt.External.test",
+                    token: b"token",
+                    push_magic: "magic",
+                    unlock_token: None,
+                    awaiting_configuration: false,
+                },
+                now,
+            )?;
+            devices::update_inventory(
+                c,
+                &udid,
+                &Inventory {
+                    os_version: Some(os),
+                    product_name: Some(product),
+                    serial_number: Some(serial),
+                    is_supervised: Some(true),
+                    ..Inventory::default()
+                },
+                now,
+            )
+        })
+        .unwrap();
+}
+
+pub fn import_catalog(app: &TestApp) {
+    app.state
+        .catalog
+        .import_documents(
+            vec![
+                ("pmv.json".into(), GDMF.to_vec()),
+                ("ios.json".into(), SOFA_IOS.to_vec()),
+            ],
+            &mut |_| {},
+        )
+        .unwrap();
+}
+
+/// An appliance with accounts ada/max/vic, the catalog, an iPhone, an iPad and a Mac, and a
+/// static group "Pilot" holding the iPhone and the Mac (added through the group pages).
+pub async fn app_with_fleet() -> TestApp {
+    let app = common::spawn_app().await;
+    // The catalog sample is of 2026-04-12: its releases are offered (not expired) then.
+    app.clock.set(CATALOG_DAY.parse().unwrap());
+    with_roles(&app).await;
+    import_catalog(&app);
+    enroll_device(&app, PHONE, "iPhone14,2", "26.1", "PHONE1");
+    enroll_device(&app, PAD, "iPad13,1", "26.1", "PAD1");
+    enroll_device(&app, MAC, "Mac14,9", "26.1", "MAC1");
+    let manager = app.signed_in("max").await;
+    let res = app
+        .post_form(&manager, "/groups/new", &[("name", "Pilot"), ("kind", "static")])
+        .await;
+    assert_eq!(res.status(), 303, "group created");
+    let res = app
+        .post_form(
+            &manager,
+            "/groups/Pilot/members/add",
+            &[("devices", &format!("{PHONE}\n{MAC}"))],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "members added");
+    app
+}
+
+pub async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
+    let res = client.get(app.url(path)).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// A rolling iOS policy assigned to Pilot, with `changes` applied (same key: replaced; new key:
+/// added).
+fn rolling<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut fields = vec![
+        ("name", "ios-rolling"),
+        ("label", "iPhones within a week"),
+        ("priority", "5"),
+        ("platforms", "iOS"),
+        ("platforms", "iPadOS"),
+        ("enforcement.mode", "rolling"),
+        ("rolling.within", "1w"),
+        ("rolling.at", "18:00"),
+        ("majors.newest_major", "N"),
+        ("bsi.mode", "none"),
+        ("groups", "Pilot"),
+    ];
+    for (k, v) in changes {
+        match fields.iter_mut().find(|(fk, _)| fk == k) {
+            Some(slot) => slot.1 = v,
+            None => fields.push((k, v)),
+        }
+    }
+    fields
+}
+
+async fn policy_names(app: &TestApp) -> Vec<String> {
+    app.state
+        .policies
+        .list_policies()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rolling_policy_is_previewed_then_saved_listed_edited_and_deleted() {
+    let app = app_with_fleet().await;
+    let manager = app.signed_in("max").await;
+
+    let (status, html) = get(&manager, &app, "/policies").await;
+    assert_eq!(status, 200);
+    assert!(visible(&html).contains("No policy yet"));
+
+    let res = app.post_form(&manager, "/policies/preview", &rolling(&[])).await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    let text = visible(&html);
+    assert!(text.contains("Nothing has been saved"), "{text}");
+    assert!(
+        html.contains(&format!("/devices/{PHONE}")),
+        "the iPhone is previewed"
+    );
+    assert!(
+        !html.contains(&format!("/devices/{MAC}")),
+        "the Mac is not an iOS device"
+    );
+    assert!(
+        html.contains("<svg class=\"timeline\""),
+        "a timeline is drawn: {text}"
+    );
+    assert!(
+        html.contains("value=\"iPhones within a week\""),
+        "the form is kept"
+    );
+    assert!(policy_names(&app).await.is_empty(), "a preview saves nothing");
+
+    let res = app.post_form(&manager, "/policies/new", &rolling(&[])).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/policies/ios-rolling?done=saved");
+    let (_, html) = get(&manager, &app, "/policies").await;
+    let text = visible(&html);
+    assert!(
+        text.contains("iPhones within a week ios-rolling rolling enforcement iOS, iPadOS 5 Pilot (1)"),
+        "{text}"
+    );
+    assert!(!text.contains("takes effect on no device"));
+
+    let (status, html) = get(&manager, &app, "/policies/ios-rolling").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("value=\"iPhones within a week\""));
+    assert!(html.contains("value=\"rolling\" checked"));
+
+    let res = app
+        .post_form(
+            &manager,
+            "/policies/ios-rolling/edit",
+            &rolling(&[
+                ("label", "Phones, two weeks"),
+                ("rolling.within", "2w"),
+                ("groups", ""),
+            ]),
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let (_, html) = get(&manager, &app, "/policies").await;
+    let text = visible(&html);
+    assert!(text.contains("Phones, two weeks"), "{text}");
+    assert!(text.contains("takes effect on no device"), "{text}");
+
+    let res = app.post_form(&manager, "/policies/ios-rolling/delete", &[]).await;
+    assert_eq!(res.status(), 303);
+    assert!(policy_names(&app).await.is_empty());
+    let (status, _) = get(&manager, &app, "/policies/ios-rolling").await;
+    assert_eq!(status, 404);
+}
+
+/// (what, fields changed, the form key the reason is shown at, a part of the reason)
+type BadInput = (
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    &'static str,
+    &'static str,
+);
+
+#[tokio::test]
+async fn bad_input_is_refused_beside_its_field_and_nothing_is_saved() {
+    let app = app_with_fleet().await;
+    let manager = app.signed_in("max").await;
+    let auto = [
+        ("enforcement.mode", "automatic-latest"),
+        ("auto.combined", "7"),
+        ("auto.grace_days", "30"),
+        ("auto.at", "18:00"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut all = auto.to_vec();
+        all.extend_from_slice(extra);
+        all
+    };
+    let cases: Vec<BadInput> = vec![
+        (
+            "out-of-range deferral",
+            with(&[("auto.combined", "91")]),
+            "auto.combined",
+            "between 1 and 90 days, not 91",
+        ),
+        (
+            "out-of-range grace",
+            with(&[("auto.grace_days", "400")]),
+            "auto.grace_days",
+            "between 0 and 365 days, not 400",
+        ),
+        (
+            "forced install, download up to the user",
+            vec![
+                ("settings.AutomaticActions.Download", "Allowed"),
+                ("settings.AutomaticActions.InstallOSUpdates", "AlwaysOn"),
+            ],
+            "settings.AutomaticActions.InstallOSUpdates",
+            "installation is forced, but downloading is not guaranteed",
+        ),
+        (
+            "user install, download off",
+            vec![
+                ("settings.AutomaticActions.Download", "AlwaysOff"),
+                ("settings.AutomaticActions.InstallOSUpdates", "Allowed"),
+            ],
+            "settings.AutomaticActions.InstallOSUpdates",
+            "Download is AlwaysOff, InstallOSUpdates is Allowed",
+        ),
+        (
+            "forced install, download off",
+            vec![
+                ("settings.AutomaticActions.Download", "AlwaysOff"),
+                ("settings.AutomaticActions.InstallOSUpdates", "AlwaysOn"),
+            ],
+            "settings.AutomaticActions.InstallOSUpdates",
+            "installation cannot be forced when downloading is disabled",
+        ),
+        (
+            "details URL with another scheme",
+            with(&[("auto.details_url", "ftp://it.example.org/updates")]),
+            "auto.details_url",
+            "must start with http:// or https://",
+        ),
+        (
+            "version not in the catalog",
+            vec![
+                ("enforcement.mode", "minimum"),
+                ("minimum.version", "99.1"),
+                ("minimum.date", "2099-01-01"),
+                ("minimum.time", "18:00"),
+            ],
+            "minimum.version",
+            "99.1 does not exist in the catalog",
+        ),
+        (
+            "deadline in the past",
+            vec![
+                ("enforcement.mode", "specific"),
+                ("specific.version", "18.5"),
+                ("specific.date", "2020-01-01"),
+                ("specific.time", "18:00"),
+            ],
+            "specific.deadline",
+            "is in the past",
+        ),
+    ];
+    for (what, changes, field, message) in cases {
+        for path in ["/policies/new", "/policies/preview"] {
+            let res = app.post_form(&manager, path, &rolling(&changes)).await;
+            assert_eq!(res.status(), 400, "{what} at {path}");
+            let html = res.text().await.unwrap();
+            assert!(visible(&html).contains("Nothing was saved"), "{what}");
+            let input = html
+                .find(&format!("name=\"{field}\""))
+                .or_else(|| html.find(&format!("id=\"{field}\"")))
+                .unwrap_or_else(|| panic!("{what}: no input {field}"));
+            let after = &html[input..];
+            let error = after
+                .find("class=\"field-error\"")
+                .unwrap_or_else(|| panic!("{what}: no error after {field}"));
+            assert!(
+                after[error..].starts_with("class=\"field-error\" role=\"alert\">")
+                    && visible(&after[error..]).contains(message),
+                "{what}: {}",
+                visible(&after[error..error + 300])
+            );
+            assert!(
+                !html.contains("<section class=\"card\" id=\"preview\">"),
+                "{what}: no preview for a refused form"
+            );
+            assert!(
+                html.contains("value=\"iPhones within a week\""),
+                "{what}: kept as typed"
+            );
+        }
+        assert!(policy_names(&app).await.is_empty(), "{what}: nothing saved");
+    }
+}
+
+#[tokio::test]
+async fn viewers_read_but_every_post_is_refused_and_csrf_and_size_are_checked() {
+    let app = app_with_fleet().await;
+    let manager = app.signed_in("max").await;
+    assert_eq!(
+        app.post_form(&manager, "/policies/new", &rolling(&[]))
+            .await
+            .status(),
+        303
+    );
+    let viewer = app.signed_in("vic").await;
+    let (status, html) = get(&viewer, &app, "/policies").await;
+    assert_eq!(status, 200);
+    assert!(visible(&html).contains("iPhones within a week"));
+    assert!(
+        !html.contains("Load default policies and groups"),
+        "no button for viewers"
+    );
+    let (status, html) = get(&viewer, &app, "/policies/ios-rolling").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<fieldset disabled>"), "read-only for viewers");
+    for path in [
+        "/policies/new",
+        "/policies/preview",
+        "/policies/defaults",
+        "/policies/ios-rolling/edit",
+        "/policies/ios-rolling/preview",
+        "/policies/ios-rolling/delete",
+    ] {
+        let res = app
+            .post_form(&viewer, path, &rolling(&[("name", "viewer-made")]))
+            .await;
+        assert_eq!(res.status(), 403, "{path}");
+    }
+    assert_eq!(policy_names(&app).await, ["ios-rolling"]);
+
+    // No token, a forged token: refused before the handler, nothing saved.
+    let fields = rolling(&[("name", "forged")]);
+    let res = manager
+        .post(app.url("/policies/new"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let mut forged = fields.clone();
+    forged.push(("csrf_token", "0123456789abcdef0123456789abcdef"));
+    let res = manager
+        .post(app.url("/policies/new"))
+        .form(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    // Oversized: a device list far beyond any form.
+    let huge = "A".repeat(200 * 1024);
+    let res = app
+        .post_form(
+            &manager,
+            "/policies/new",
+            &rolling(&[("name", "huge"), ("devices", &huge)]),
+        )
+        .await;
+    assert_eq!(res.status(), 413);
+    assert_eq!(policy_names(&app).await, ["ios-rolling"]);
+}
+
+#[tokio::test]
+async fn loading_the_default_rings_twice_creates_them_once_and_says_so() {
+    let app = app_with_fleet().await;
+    let manager = app.signed_in("max").await;
+    let res = app.post_form(&manager, "/policies/defaults", &[]).await;
+    assert_eq!(res.status(), 200);
+    let text = visible(&res.text().await.unwrap());
+    assert!(text.contains("Created"), "{text}");
+    assert!(text.contains("Vanguard"), "{text}");
+    assert_eq!(policy_names(&app).await.len(), 8);
+
+    let res = app.post_form(&manager, "/policies/defaults", &[]).await;
+    assert_eq!(res.status(), 200);
+    let text = visible(&res.text().await.unwrap());
+    assert!(text.contains("already existed"), "{text}");
+    assert_eq!(policy_names(&app).await.len(), 8);
+    let (_, html) = get(&manager, &app, "/groups").await;
+    let text = visible(&html);
+    for ring in ["Vanguard", "Early Adopter", "General Adoption", "Late Adoption"] {
+        assert!(text.contains(ring), "{ring} in {text}");
+    }
+}
