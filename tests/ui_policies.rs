@@ -172,9 +172,13 @@ async fn a_rolling_policy_is_previewed_then_saved_listed_edited_and_deleted() {
         "the Mac is not an iOS device"
     );
     assert!(
-        html.contains("<svg class=\"timeline\""),
-        "a timeline is drawn: {text}"
+        text.contains(&format!(
+            "{PHONE} iOS 26.4.1 (23E254) 2026-04-08 00:00 2026-04-15 18:00 Policy iPhones within a week"
+        )),
+        "target, visible-from, deadline and why: {text}"
     );
+    let svg = &html[html.find("<svg class=\"timeline\"").expect("a timeline is drawn")..];
+    assert!(svg.contains("class=\"visible-part\"") && svg.contains("class=\"deadline-mark\""));
     assert!(
         html.contains("value=\"iPhones within a week\""),
         "the form is kept"
@@ -191,6 +195,25 @@ async fn a_rolling_policy_is_previewed_then_saved_listed_edited_and_deleted() {
         "{text}"
     );
     assert!(!text.contains("takes effect on no device"));
+
+    // The device page explains the iPhone's target; the iPad, in no group, has no policy.
+    let (_, html) = get(&manager, &app, &format!("/devices/{PHONE}")).await;
+    let why = visible(&html[html.find("id=\"why-target\"").unwrap()..]);
+    assert!(
+        why.contains(
+            "Policy iPhones within a week (ios-rolling); 26.4.1 (23E254) posted on 2026-04-08, \
+             enforced within 1 week of its release: deadline 2026-04-15 18:00"
+        ),
+        "{why}"
+    );
+    assert!(why.contains("Target 26.4.1 (23E254)"), "{why}");
+    assert!(why.contains("Groups Pilot"), "{why}");
+    let (_, html) = get(&manager, &app, &format!("/devices/{PAD}")).await;
+    let why = visible(&html[html.find("id=\"why-target\"").unwrap()..]);
+    assert!(
+        why.contains("no policy for iPadOS is assigned to this device"),
+        "{why}"
+    );
 
     let (status, html) = get(&manager, &app, "/policies/ios-rolling").await;
     assert_eq!(status, 200);

@@ -153,6 +153,7 @@ struct DevicePage {
     install_history: Vec<StatusChange>,
     safe_commands: &'static [(&'static str, &'static str)],
     can_send: bool,
+    update_plan: Result<Option<super::device_plan::PlanSection>, String>,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -244,6 +245,7 @@ async fn show(
         .and_then(|name| SAFE_COMMANDS.iter().find(|(n, _)| *n == name))
         .map(|(name, _)| format!("{name} queued; the device was asked to check in."));
     let can_send = admin.admin.role.can(crate::admin::Permission::ManageDevices);
+    let update_plan = super::device_plan::section(&state, &udid).await;
     Ok(page(
         StatusCode::OK,
         &DevicePage {
@@ -264,6 +266,7 @@ async fn show(
             install_history: ddm.install_history,
             safe_commands: &SAFE_COMMANDS,
             can_send,
+            update_plan,
             notice,
             error: None,
         },

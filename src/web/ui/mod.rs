@@ -10,6 +10,7 @@ pub mod audit;
 pub mod catalog;
 pub mod catalog_import;
 pub mod dashboard;
+pub mod device_plan;
 pub mod devices;
 pub mod enrollment;
 pub mod error;
