@@ -459,3 +459,46 @@ async fn loading_the_default_rings_twice_creates_them_once_and_says_so() {
         assert!(text.contains(ring), "{ring} in {text}");
     }
 }
+
+#[tokio::test]
+async fn settings_a_platform_will_not_receive_are_marked_beside_them() {
+    let app = app_with_fleet().await;
+    let manager = app.signed_in("max").await;
+    // iPadOS (kept from the base form) and macOS (replacing iOS).
+    let fields = rolling(&[
+        ("name", "mixed"),
+        ("platforms", "macOS"),
+        ("enforcement.mode", "automatic-latest"),
+        ("auto.combined", "7"),
+        ("auto.minor", "5"),
+        ("auto.grace_days", "10"),
+        ("auto.at", "18:00"),
+        ("settings.AllowStandardUserOSUpdates", "on"),
+    ]);
+    let res = app.post_form(&manager, "/policies/new", &fields).await;
+    assert_eq!(res.status(), 303, "notes do not refuse a policy");
+    let (_, html) = get(&manager, &app, "/policies/mixed").await;
+    for (field, note) in [
+        ("auto.combined", "applies to iOS, iPadOS, tvOS and visionOS only"),
+        (
+            "auto.minor",
+            "applies to macOS only: iPadOS use the combined deferral",
+        ),
+        ("settings.AllowStandardUserOSUpdates", "does not apply to iPadOS"),
+    ] {
+        let at = html.find(&format!("name=\"{field}\"")).unwrap();
+        let after = &html[at..];
+        let next = after[1..].find("name=\"").unwrap();
+        let marked = visible(&after[..next]);
+        assert!(
+            marked.contains(&format!("Not applicable: {note}")),
+            "{field}: {marked}"
+        );
+    }
+    let (_, html) = get(&manager, &app, "/policies").await;
+    let text = visible(&html);
+    assert!(
+        text.contains("mixed automatic latest macOS, iPadOS 5 Pilot (1) 1 none"),
+        "{text}"
+    );
+}
