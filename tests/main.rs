@@ -19,6 +19,7 @@ mod admin_setup;
 mod backup_restore;
 mod browser_admin;
 mod browser_enrollment;
+mod browser_policies;
 mod catalog_fetch;
 mod catalog_import;
 mod catalog_schedule;

@@ -173,7 +173,7 @@ async fn a_rolling_policy_is_previewed_then_saved_listed_edited_and_deleted() {
     );
     assert!(
         text.contains(&format!(
-            "{PHONE} iOS 26.4.1 (23E254) 2026-04-08 00:00 2026-04-15 18:00 Policy iPhones within a week"
+            "{PHONE} iOS 26.4.1 (23E254) 2026-04-08 2026-04-15 18:00 Policy iPhones within a week"
         )),
         "target, visible-from, deadline and why: {text}"
     );

@@ -21,8 +21,11 @@ impl PreviewRow {
         when(self.deadline)
     }
 
+    /// Visibility starts on a day (the planner decides dates, not times).
     pub fn visible_text(&self) -> String {
-        when(self.visible_from)
+        self.visible_from
+            .map(|t| t.format("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| "—".into())
     }
 }
 
