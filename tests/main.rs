@@ -41,6 +41,7 @@ mod mdm_store_plan;
 mod packaging;
 mod policy_cli;
 mod policy_plan;
+mod policy_rollout;
 mod policy_security;
 mod policy_store;
 mod policy_validate;
