@@ -40,6 +40,7 @@ mod mdm_queue;
 mod mdm_store_plan;
 mod packaging;
 mod policy_cli;
+mod policy_delivery;
 mod policy_plan;
 mod policy_rollout;
 mod policy_security;

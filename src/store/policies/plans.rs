@@ -263,16 +263,18 @@ pub fn enqueue_changed(conn: &Connection, now: DateTime<Utc>) -> Result<usize, S
 pub fn forget_deliveries_before_reenrollment(conn: &Connection) -> Result<usize, StoreError> {
     let plans = conn.execute(
         "UPDATE device_plans SET delivered_fingerprint = NULL
-         WHERE delivered_at IS NOT NULL AND udid IN (
-             SELECT d.udid FROM devices d LEFT JOIN ddm_devices dd ON dd.udid = d.udid
-             WHERE julianday(d.enrolled_at) > julianday(device_plans.delivered_at)
-                OR julianday(dd.enrolled_at) > julianday(device_plans.delivered_at))",
+         WHERE delivered_at IS NOT NULL AND EXISTS (
+             SELECT 1 FROM devices d LEFT JOIN ddm_devices dd ON dd.udid = d.udid
+             WHERE d.udid = device_plans.udid
+               AND (julianday(d.enrolled_at) > julianday(device_plans.delivered_at)
+                    OR julianday(dd.enrolled_at) > julianday(device_plans.delivered_at)))",
         [],
     )?;
     conn.execute(
-        "DELETE FROM legacy_update_profiles WHERE udid IN (
-             SELECT d.udid FROM devices d
-             WHERE julianday(d.enrolled_at) > julianday(legacy_update_profiles.installed_at))",
+        "DELETE FROM legacy_update_profiles WHERE EXISTS (
+             SELECT 1 FROM devices d
+             WHERE d.udid = legacy_update_profiles.udid
+               AND julianday(d.enrolled_at) > julianday(legacy_update_profiles.installed_at))",
         [],
     )?;
     Ok(plans)
