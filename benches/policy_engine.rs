@@ -3,6 +3,7 @@
 //! - a new catalog entry: the catalog changes, every device is queued, evaluated, its plan stored,
 //!   and the changed ones (Vanguard, whose deferral has ended) get their new declaration set;
 //! - an incremental re-evaluation after one group changes (1,000 devices moved into Vanguard).
+//!
 //! Each is run several times (the catalog alternates between the day before and the day of the
 //! release, so every run changes 25,000 devices). Run with `cargo bench --bench policy_engine`.
 
