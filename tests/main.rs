@@ -44,6 +44,7 @@ mod policy_delivery;
 mod policy_plan;
 mod policy_rollout;
 mod policy_security;
+mod policy_simulated;
 mod policy_store;
 mod policy_validate;
 mod push_certificate;

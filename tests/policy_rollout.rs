@@ -14,7 +14,7 @@ use orchard::store::devices::{self, Inventory};
 const GDMF: &[u8] = include_bytes!("data/catalog-samples/gdmf-pmv-raw-2026-04-12.json");
 
 /// The gdmf catalog as it stood on `date`: entries posted later are removed.
-fn gdmf_as_of(date: NaiveDate) -> Vec<u8> {
+pub(crate) fn gdmf_as_of(date: NaiveDate) -> Vec<u8> {
     let mut doc: serde_json::Value = serde_json::from_slice(GDMF).unwrap();
     let day = date.format("%Y-%m-%d").to_string();
     for section in [
