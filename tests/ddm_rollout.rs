@@ -17,10 +17,10 @@ use orchard::protocol::ddm::{
 use orchard::sim::ddm::{DdmClient, DdmTransport, DeviceProfile, OfferedUpdate, SoftwareUpdateModel};
 
 /// `DeclarativeManagement` check-ins over HTTPS, signed with the device's SCEP identity.
-struct SignedCheckins {
-    client: reqwest::Client,
-    url: String,
-    device: Arc<crate::common::EnrolledDevice>,
+pub(crate) struct SignedCheckins {
+    pub client: reqwest::Client,
+    pub url: String,
+    pub device: Arc<crate::common::EnrolledDevice>,
 }
 
 impl DdmTransport for SignedCheckins {
@@ -56,7 +56,7 @@ fn id(text: &str) -> DeclarationIdentifier {
 
 /// Answers commands until the queue is empty; a `DeclarativeManagement` command makes the
 /// simulated device sync. Returns the request types seen.
-async fn run_command_loop(
+pub(crate) async fn run_command_loop(
     rig: &Rig,
     device: &crate::common::EnrolledDevice,
     ddm: &mut DdmClient,

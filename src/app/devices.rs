@@ -25,11 +25,7 @@ use crate::mdm::{
 use crate::protocol::Udid;
 use crate::protocol::checkin::{DeclarativeEndpoint, DeclarativeManagementRequest};
 use crate::protocol::commands::CommandRequest;
-use crate::protocol::ddm::management::{SimpleActivation, StatusSubscriptions};
-use crate::protocol::ddm::{
-    self as ddm_protocol, Declaration, DeclarationError, DeclarationIdentifier, DeviceTarget, Enrollment,
-    OsVersion, Platform,
-};
+use crate::protocol::ddm::{self as ddm_protocol, DeviceTarget, Enrollment, OsVersion, Platform};
 use crate::push::{PushError, PushOutcome, PushOutcomeSink, PushReport, PushTarget, Pusher};
 use crate::store::Store;
 use crate::store::devices::{self, Inventory};
@@ -192,10 +188,9 @@ fn endpoint_path(endpoint: &DeclarativeEndpoint) -> String {
     }
 }
 
-/// Identifiers of the declarations every DDM device gets from enrollment on: the status
-/// subscription that makes it report its OS and update state, and the activation that applies it.
-pub const STATUS_SUBSCRIPTION_ID: &str = "com.orchard.status-subscriptions";
-pub const STATUS_ACTIVATION_ID: &str = "com.orchard.activation.status-subscriptions";
+/// Identifiers of the declarations every DDM device gets from enrollment on (built, with the
+/// policy engine's, by [`crate::ddm::device_set::device_own_set`]).
+pub use crate::ddm::device_set::{STATUS_ACTIVATION_ID, STATUS_SUBSCRIPTION_ID};
 
 /// What the device told at enrollment about its DDM abilities.
 enum DeclarativeAbility {
@@ -237,29 +232,6 @@ impl DdmCheckins {
     }
 }
 
-/// The status subscription (the items update management reads, those the device's OS has) and
-/// its activation.
-fn status_declarations(target: &DeviceTarget) -> Result<Vec<Declaration>, DeclarationError> {
-    let subscription_id = DeclarationIdentifier::parse(STATUS_SUBSCRIPTION_ID).map_err(|reason| {
-        DeclarationError::Identifier {
-            path: "Identifier",
-            reason,
-        }
-    })?;
-    let activation_id = DeclarationIdentifier::parse(STATUS_ACTIVATION_ID).map_err(|reason| {
-        DeclarationError::Identifier {
-            path: "Identifier",
-            reason,
-        }
-    })?;
-    let subscription = Declaration::new(
-        subscription_id.clone(),
-        &StatusSubscriptions::for_update_management(target),
-    )?;
-    let activation = Declaration::new(activation_id, &SimpleActivation::new(vec![subscription_id])?)?;
-    Ok(vec![subscription, activation])
-}
-
 impl DeclarativeHandler for DdmCheckins {
     fn handle(
         &self,
@@ -296,14 +268,15 @@ impl DeclarativeHandler for DdmCheckins {
                 return true;
             }
             DeclarativeAbility::Yes(target) => {
-                let assigned =
-                    status_declarations(&target)
-                        .map_err(|e| e.to_string())
-                        .and_then(|declarations| {
-                            self.runtime
-                                .block_on(self.ddm.set_device_declarations(udid.as_str(), declarations))
-                                .map_err(|e| e.to_string())
-                        });
+                // Its policy configurations follow from the policy engine, which re-delivers
+                // the whole set after an enrollment.
+                let assigned = crate::ddm::device_set::device_own_set(&target, Vec::new())
+                    .map_err(|e| e.to_string())
+                    .and_then(|declarations| {
+                        self.runtime
+                            .block_on(self.ddm.set_device_declarations(udid.as_str(), declarations))
+                            .map_err(|e| e.to_string())
+                    });
                 if let Err(e) = assigned {
                     tracing::error!(%udid, error = %e, "status subscription not assigned");
                 }

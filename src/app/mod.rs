@@ -19,7 +19,7 @@ use crate::enrollment::Enrollment;
 use crate::mdm::MdmService;
 use crate::ops::metrics::Metrics;
 use crate::pki::{Pki, PkiError, ca};
-use crate::policy::PolicyService;
+use crate::policy::{PolicyEngine, PolicyService};
 use crate::push::{PushError, Pusher};
 use crate::store::settings::{self, CA_KEY_ID};
 use crate::store::{Store, StoreError};
@@ -67,6 +67,8 @@ pub struct AppState {
     pub pusher: Pusher,
     /// Update policies, groups and rings.
     pub policies: PolicyService,
+    /// Re-evaluates queued devices and delivers their plans (declarations or legacy commands).
+    pub policy_engine: PolicyEngine,
 }
 
 /// Creates the data directory (if needed) and opens the migrated database, without the keys:
@@ -118,6 +120,12 @@ pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartErro
     let policies = PolicyService::new(store.clone(), clock.clone(), catalog.clone(), &config.policy)?;
     let devices = DeviceServices::build(&config, store.clone(), clock.clone())?;
     enrollment.observe_renewals(Arc::new(devices.mdm.clone()));
+    let policy_engine = PolicyEngine::new(
+        policies.clone(),
+        devices.ddm.clone(),
+        devices.mdm.clone(),
+        config.policy.evaluation_batch,
+    );
     Ok(AppState {
         mdm: devices.mdm,
         ddm: devices.ddm,
@@ -130,6 +138,7 @@ pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartErro
         enrollment: Arc::new(enrollment),
         catalog,
         policies,
+        policy_engine,
     })
 }
 

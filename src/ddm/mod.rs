@@ -12,6 +12,7 @@
 //! table yet (it lives on another branch).
 
 mod device_page;
+pub mod device_set;
 mod endpoints;
 mod error;
 mod status;

@@ -17,6 +17,7 @@
 pub mod book;
 mod bsi;
 pub mod delivery;
+pub mod engine;
 pub mod groups;
 pub mod model;
 pub mod outcome;
@@ -29,6 +30,7 @@ pub mod sla;
 pub mod validate;
 
 pub use delivery::{LegacyDeferrals, SettingsPlan, declared_settings};
+pub use engine::{EngineError, EngineReport, PolicyEngine};
 pub use model::{
     AutomaticLatest, BsiPolicy, DEFAULT_GRACE_DAYS, DeferralPeriods, Enforcement, MajorPolicy, NewestMajor,
     Policy, RollingWindow, SecuritySla,

@@ -213,7 +213,7 @@ fn finished(platform: Option<Platform>, head: String, target: Target, settings: 
 
 /// DDM when the OS takes the enforcement declaration and the engine is on; else the legacy
 /// commands while they exist; else nothing.
-pub(super) fn update_path(device: &DeviceView, platform: Platform) -> UpdatePath {
+pub fn update_path(device: &DeviceView, platform: Platform) -> UpdatePath {
     let v = device.os_version;
     let support = ddm::supports(platform, ddm::OsVersion::new(v.major, v.minor, v.patch));
     if support.enforcement && device.ddm_active {

@@ -1,7 +1,9 @@
 //! Recurring housekeeping jobs (in memory, tokio-cron-scheduler): the daily catalog refresh, a
 //! minute check that picks up catalog changes made by another process (`orchard catalog import`),
 //! the retry of declaration sync notifications, daily pruning of old commands and declaration
-//! sets, and the daily push-certificate expiry warning. Times are UTC.
+//! sets, the daily push-certificate expiry warning, and the policy engine's triggers (a minute job
+//! queueing devices whose plan changes with time or whose facts or catalog changed, an hourly
+//! safety sweep) with its worker. Times are UTC.
 //! Deadlines are not kept here: they live in SQLite as data.
 
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -92,6 +94,27 @@ fn check_push_certificate(
     })
 }
 
+/// Every minute: devices whose plan changes with time or whose facts changed, and every device
+/// after a catalog change, are queued for the policy engine (whose worker is woken).
+fn queue_policy_changes(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        match state.policy_engine.enqueue_changes().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(devices = n, "devices queued for policy re-evaluation"),
+            Err(e) => tracing::warn!(error = %e, "policy re-evaluation could not be queued"),
+        }
+    })
+}
+
+/// Hourly: every enrolled device is re-evaluated (nothing is sent where nothing changed).
+fn policy_sweep(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        if let Err(e) = state.policy_engine.sweep().await {
+            tracing::warn!(error = %e, "policy safety sweep could not be queued");
+        }
+    })
+}
+
 /// Builds the jobs (so a bad schedule stops start-up with a clear message) and runs them on the
 /// current Tokio runtime.
 pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerError> {
@@ -104,6 +127,8 @@ pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerE
             flush_ddm_notifications,
         )?,
         job("pruning", "0 17 3 * * *", state, prune)?,
+        job("policy changes", "15 * * * * *", state, queue_policy_changes)?,
+        job("policy sweep", "0 41 * * * *", state, policy_sweep)?,
         job(
             "push certificate check",
             "0 0 9 * * *",
@@ -119,7 +144,11 @@ pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerE
             refresh_catalog,
         )?);
     }
+    let engine = state.policy_engine.clone();
     Ok(tokio::spawn(async move {
+        // The policy worker lives and stops with the housekeeping task.
+        let worker = engine.spawn_worker();
+        let _stop_worker = AbortOnDrop(worker);
         let scheduler = match JobScheduler::new().await {
             Ok(s) => s,
             Err(e) => {
@@ -139,4 +168,13 @@ pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerE
         // Keep the scheduler alive for as long as the server runs.
         std::future::pending::<()>().await;
     }))
+}
+
+/// Aborts the task when dropped (the housekeeping task is aborted at shutdown).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

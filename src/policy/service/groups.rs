@@ -199,6 +199,7 @@ impl PolicyService {
                 Ok(())
             })
             .await?;
+        self.notify_queued();
         Ok(())
     }
 
@@ -233,6 +234,7 @@ impl PolicyService {
                 Ok(())
             })
             .await?;
+        self.notify_queued();
         Ok(())
     }
 
@@ -308,6 +310,7 @@ impl PolicyService {
                 Ok(Ok(count))
             })
             .await?;
+        self.notify_queued();
         changed.map_err(|m| PolicyError::invalid("members", m))
     }
 

@@ -13,7 +13,7 @@ use crate::store::groups::{self as group_store, GroupRow};
 use crate::store::policies::{self as policy_store, ManagedDeviceRow, PolicyRow};
 
 /// The stored rows the book is built from.
-pub(super) struct BookRows {
+pub(crate) struct BookRows {
     pub policies: Vec<PolicyRow>,
     pub groups: Vec<GroupRow>,
     pub members: Vec<(i64, String)>,
@@ -22,7 +22,7 @@ pub(super) struct BookRows {
     pub schedule: Option<String>,
 }
 
-pub(super) fn read_book_rows(conn: &Connection) -> Result<BookRows, StoreError> {
+pub(crate) fn read_book_rows(conn: &Connection) -> Result<BookRows, StoreError> {
     Ok(BookRows {
         policies: policy_store::list(conn)?,
         groups: group_store::list(conn)?,
@@ -33,7 +33,7 @@ pub(super) fn read_book_rows(conn: &Connection) -> Result<BookRows, StoreError> 
     })
 }
 
-pub(super) fn parse_policy(row: &PolicyRow) -> Result<Policy, PolicyError> {
+pub(crate) fn parse_policy(row: &PolicyRow) -> Result<Policy, PolicyError> {
     serde_json::from_str(&row.document).map_err(|e| PolicyError::Corrupt {
         what: "policy",
         name: row.name.clone(),
@@ -41,7 +41,7 @@ pub(super) fn parse_policy(row: &PolicyRow) -> Result<Policy, PolicyError> {
     })
 }
 
-pub(super) fn parse_group(row: &GroupRow) -> Result<Group, PolicyError> {
+pub(crate) fn parse_group(row: &GroupRow) -> Result<Group, PolicyError> {
     let corrupt = |message: String| PolicyError::Corrupt {
         what: "group",
         name: row.name.clone(),
@@ -58,7 +58,7 @@ pub(super) fn parse_group(row: &GroupRow) -> Result<Group, PolicyError> {
     })
 }
 
-pub(super) fn parse_schedule(document: Option<&str>) -> Result<RingSchedule, PolicyError> {
+pub(crate) fn parse_schedule(document: Option<&str>) -> Result<RingSchedule, PolicyError> {
     match document {
         None => Ok(RingSchedule::default()),
         Some(text) => serde_json::from_str(text).map_err(|e| PolicyError::Corrupt {
@@ -69,7 +69,7 @@ pub(super) fn parse_schedule(document: Option<&str>) -> Result<RingSchedule, Pol
     }
 }
 
-pub(super) fn build_book(rows: BookRows) -> Result<PolicyBook, PolicyError> {
+pub(crate) fn build_book(rows: BookRows) -> Result<PolicyBook, PolicyError> {
     let policies = rows
         .policies
         .iter()

@@ -76,6 +76,8 @@ pub struct PolicyService {
     catalog: Arc<CatalogService>,
     /// The site's offset from UTC: deadlines are device-local times.
     utc_offset: FixedOffset,
+    /// Wakes the policy engine's worker after a change queued devices.
+    queued: Arc<tokio::sync::Notify>,
 }
 
 /// Parses `policy.utc_offset` (`+00:00`, `-05:00`, `Z`).
@@ -103,6 +105,7 @@ impl PolicyService {
             clock,
             catalog,
             utc_offset: parse_utc_offset(&config.utc_offset)?,
+            queued: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -117,5 +120,23 @@ impl PolicyService {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Notified whenever a change queued devices for re-evaluation (the engine's worker waits on it).
+    pub fn queued_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.queued.clone()
+    }
+
+    pub(crate) fn notify_queued(&self) {
+        self.queued.notify_one();
+    }
+
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// The catalog plans are computed against now.
+    pub fn catalog_snapshot(&self) -> Arc<crate::catalog::snapshot::Snapshot> {
+        self.catalog.snapshot()
     }
 }

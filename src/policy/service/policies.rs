@@ -283,6 +283,7 @@ impl PolicyService {
                 Ok(affected.len())
             })
             .await?;
+        self.notify_queued();
         Ok(SavedPolicy {
             name: policy.name.clone(),
             notes: problems
@@ -328,6 +329,7 @@ impl PolicyService {
                 Ok(())
             })
             .await?;
+        self.notify_queued();
         Ok(())
     }
 

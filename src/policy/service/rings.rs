@@ -68,6 +68,7 @@ impl PolicyService {
                 Ok(())
             })
             .await?;
+        self.notify_queued();
         Ok(())
     }
 

@@ -238,3 +238,58 @@ pub fn record_scheduled_update(
     )?;
     Ok(())
 }
+
+/// Queues the enrolled devices whose facts changed since their last evaluation: no plan yet, an
+/// inventory update, an MDM or DDM (re-)enrollment.
+pub fn enqueue_changed(conn: &Connection, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "INSERT INTO policy_evaluation_queue (udid, reason, enqueued_at)
+         SELECT d.udid, 'device changed', ?1 FROM devices d
+             LEFT JOIN device_plans p ON p.udid = d.udid
+             LEFT JOIN ddm_devices dd ON dd.udid = d.udid
+         WHERE d.enrollment_state = 'enrolled'
+           AND (p.udid IS NULL
+                OR julianday(d.inventory_updated_at) > julianday(p.evaluated_at)
+                OR julianday(d.enrolled_at) > julianday(p.evaluated_at)
+                OR julianday(dd.enrolled_at) > julianday(p.evaluated_at))
+         ON CONFLICT DO NOTHING",
+        [sql_time(now)],
+    )?)
+}
+
+/// A device that enrolled again since its last delivery lost what it was given: its delivery is
+/// forgotten (so it is delivered again) and its legacy profile record dropped (unenrolling
+/// removes MDM-installed profiles). ScheduleOSUpdate records stay: those are never sent twice.
+pub fn forget_deliveries_before_reenrollment(conn: &Connection) -> Result<usize, StoreError> {
+    let plans = conn.execute(
+        "UPDATE device_plans SET delivered_fingerprint = NULL
+         WHERE delivered_at IS NOT NULL AND EXISTS (
+             SELECT 1 FROM devices d LEFT JOIN ddm_devices dd ON dd.udid = d.udid
+             WHERE d.udid = device_plans.udid
+               AND (julianday(d.enrolled_at) > julianday(device_plans.delivered_at)
+                    OR julianday(dd.enrolled_at) > julianday(device_plans.delivered_at)))",
+        [],
+    )?;
+    conn.execute(
+        "DELETE FROM legacy_update_profiles WHERE EXISTS (
+             SELECT 1 FROM devices d
+             WHERE d.udid = legacy_update_profiles.udid
+               AND julianday(d.enrolled_at) > julianday(legacy_update_profiles.installed_at))",
+        [],
+    )?;
+    Ok(plans)
+}
+
+/// The stored plans of these devices.
+pub fn plans_among(conn: &Connection, udids: &[String]) -> Result<Vec<PlanRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {PLAN_COLUMNS} FROM device_plans WHERE udid = ?1"
+    ))?;
+    let mut out = Vec::with_capacity(udids.len());
+    for udid in udids {
+        if let Some(row) = stmt.query_row([udid], plan_row).optional()? {
+            out.push(row);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,232 @@
+//! Figures for the policy engine through the real services and SQLite: 100,000 DDM-enrolled
+//! devices in the four default rings (25,000 each, iPhones and Macs), then:
+//! - a new catalog entry: the catalog changes, every device is queued, evaluated, its plan stored,
+//!   and the changed ones (Vanguard, whose deferral has ended) get their new declaration set;
+//! - an incremental re-evaluation after one group changes (1,000 devices moved into Vanguard).
+//!
+//! Each is run several times (the catalog alternates between the day before and the day of the
+//! release, so every run changes 25,000 devices). Run with `cargo bench --bench policy_engine`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use orchard::admin::Actor;
+use orchard::app::{self, AppState};
+use orchard::clock::VirtualClock;
+use orchard::config::Config;
+use orchard::store::devices::{self, Authentication, Inventory, PushCredentials};
+
+const GDMF: &[u8] = include_bytes!("../tests/data/catalog-samples/gdmf-pmv-raw-2026-04-12.json");
+const RUNS: usize = 3;
+
+fn devices_wanted() -> usize {
+    std::env::var("DEVICES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn gdmf_as_of(day: &str) -> Vec<u8> {
+    let mut doc: serde_json::Value = serde_json::from_slice(GDMF).expect("gdmf sample");
+    for section in [
+        "PublicAssetSets",
+        "AssetSets",
+        "PublicBackgroundSecurityImprovements",
+    ] {
+        if let Some(platforms) = doc.get_mut(section).and_then(|s| s.as_object_mut()) {
+            for list in platforms.values_mut() {
+                if let Some(items) = list.as_array_mut() {
+                    items.retain(|i| i["PostingDate"].as_str().is_some_and(|d| d <= day));
+                }
+            }
+        }
+    }
+    serde_json::to_vec(&doc).expect("json")
+}
+
+fn import(state: &AppState, day: &str) {
+    state
+        .catalog
+        .import_documents(vec![("pmv.json".into(), gdmf_as_of(day))], &mut |_| {})
+        .expect("catalog import");
+}
+
+fn udid(i: usize) -> String {
+    format!("BENCH-{i:08}")
+}
+
+fn add_devices(state: &AppState, count: usize, now: chrono::DateTime<Utc>) {
+    state
+        .store
+        .write_blocking(move |c| {
+            let tx = c.transaction()?;
+            for i in 0..count {
+                let id = udid(i);
+                let (model, version, build) = if i % 2 == 0 {
+                    ("iPhone14,2", "26.4", "23E246")
+                } else {
+                    ("Mac14,9", "26.4", "25E246")
+                };
+                let inventory = Inventory {
+                    serial_number: Some(format!("S{i:08}")),
+                    os_version: Some(version.into()),
+                    build_version: Some(build.into()),
+                    product_name: Some(model.into()),
+                    is_supervised: Some(true),
+                    ..Inventory::default()
+                };
+                let fingerprint = format!("fp-{id}");
+                devices::record_authenticate(
+                    &tx,
+                    &Authentication {
+                        udid: &id,
+                        topic: "com.apple.mgmt.bench",
+                        identity_fingerprint: &fingerprint,
+                        inventory: inventory.clone(),
+                    },
+                    now,
+                )?;
+                devices::record_token_update(
+                    &tx,
+                    &id,
+                    &PushCredentials {
+                        topic: "com.apple.mgmt.bench",
+                        token: b"token",
+                        push_magic: "magic",
+                        unlock_token: None,
+                        awaiting_configuration: false,
+                    },
+                    now,
+                )?;
+                devices::update_inventory(&tx, &id, &inventory, now)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .expect("devices");
+}
+
+fn main() {
+    let count = devices_wanted();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::default();
+    config.storage.data_dir = dir.path().join("data");
+    config.server.listen = "127.0.0.1:0".into();
+    let clock = VirtualClock::new(Utc::now());
+    let state = runtime.block_on(async { app::prepare(config, Arc::new(clock.clone())).expect("prepare") });
+    let engine = state.policy_engine.clone();
+    let actor = Actor::cli();
+
+    clock.set(Utc.with_ymd_and_hms(2026, 4, 7, 9, 0, 0).single().expect("time"));
+    import(&state, "2026-04-07");
+    let setup = Instant::now();
+    add_devices(&state, count, orchard::clock::Clock::now(&clock));
+    runtime.block_on(async {
+        state.policies.load_default_rings(&actor).await.expect("rings");
+        let rings = ["Vanguard", "Early Adopter", "General Adoption", "Late Adoption"];
+        let all: Vec<String> = (0..count).map(udid).collect();
+        for chunk in all.chunks(10_000) {
+            state
+                .ddm
+                .on_enrollments(chunk.to_vec())
+                .await
+                .expect("ddm enrollment");
+        }
+        for (r, ring) in rings.iter().enumerate() {
+            let members: Vec<String> = (0..count).filter(|i| i % 4 == r).map(udid).collect();
+            for chunk in members.chunks(10_000) {
+                state
+                    .policies
+                    .add_members(ring, chunk, &actor)
+                    .await
+                    .expect("members");
+            }
+        }
+        let first = Instant::now();
+        engine.enqueue_changes().await.expect("queue");
+        let report = engine.run_queue().await.expect("first run");
+        println!(
+            "setup {:.1} s; first evaluation and delivery of {} devices: {:.3} s ({report:?})",
+            setup.elapsed().as_secs_f64(),
+            count,
+            first.elapsed().as_secs_f64()
+        );
+    });
+
+    // A new catalog entry: iOS and macOS 26.4.1 (posted 2026-04-08/09); on 2026-04-10 Vanguard's
+    // one-day deferral has ended. Alternating with the day before, each run changes Vanguard.
+    let mut full = Vec::new();
+    for run in 0..RUNS * 2 {
+        let (day, at) = if run % 2 == 0 {
+            ("2026-04-09", Utc.with_ymd_and_hms(2026, 4, 10, 12, 0, 0))
+        } else {
+            ("2026-04-07", Utc.with_ymd_and_hms(2026, 4, 7, 12, 0, 0))
+        };
+        clock.set(at.single().expect("time"));
+        import(&state, day);
+        let started = Instant::now();
+        let report = runtime.block_on(async {
+            engine.enqueue_changes().await.expect("queue");
+            engine.run_queue().await.expect("run")
+        });
+        let took = started.elapsed();
+        println!(
+            "catalog as of {day}: {} evaluated, {} changed, {} declaration sets: {:.3} s",
+            report.evaluated,
+            report.changed,
+            report.declarative_deliveries,
+            took.as_secs_f64()
+        );
+        if run % 2 == 0 {
+            full.push(took);
+        }
+    }
+
+    // One group changes: 1,000 Late Adoption devices move to Vanguard (and back, alternately).
+    let moved: Vec<String> = (0..count).filter(|i| i % 4 == 3).take(1000).map(udid).collect();
+    let mut incremental = Vec::new();
+    for run in 0..RUNS * 2 {
+        let (from, to) = if run % 2 == 0 {
+            ("Late Adoption", "Vanguard")
+        } else {
+            ("Vanguard", "Late Adoption")
+        };
+        let started = Instant::now();
+        let report = runtime.block_on(async {
+            state
+                .policies
+                .remove_members(from, &moved, &actor)
+                .await
+                .expect("remove");
+            state.policies.add_members(to, &moved, &actor).await.expect("add");
+            engine.run_queue().await.expect("run")
+        });
+        let took = started.elapsed();
+        println!(
+            "group change ({} devices {from} -> {to}): {} evaluated, {} changed: {:.3} s",
+            moved.len(),
+            report.evaluated,
+            report.changed,
+            took.as_secs_f64()
+        );
+        if run % 2 == 0 {
+            incremental.push(took);
+        }
+    }
+    println!(
+        "median of {RUNS}: new catalog entry, {count} devices: {:.3} s; one group change (1,000 devices): {:.3} s",
+        median(full).as_secs_f64(),
+        median(incremental).as_secs_f64()
+    );
+}

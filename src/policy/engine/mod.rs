@@ -1,0 +1,291 @@
+//! The policy engine: drains the durable re-evaluation queue, stores each device's plan, and
+//! delivers what changed — on the declarative path the device's whole own declaration set
+//! (through the DDM service), on the legacy path a restrictions profile and `ScheduleOSUpdate`
+//! once at the deadline (through the MDM queue). Never both paths on one device: moving to DDM
+//! removes the legacy profile. Everything needed to resume is in SQLite: the queue, the plans with
+//! what was delivered (fingerprints), the profile and ScheduleOSUpdate records.
+
+mod deliver;
+pub mod legacy;
+pub mod wants;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::ddm::{DdmError, DdmService};
+use crate::mdm::{MdmError, MdmService};
+use crate::policy::book::DeviceRecord;
+use crate::policy::service::loading::{build_book, device_record};
+use crate::policy::service::{PlanSummary, PolicyError, PolicyService};
+use crate::store::policies::plans::{self, PlanRow};
+use crate::store::policies::{self as policy_store};
+use crate::store::{StoreError, settings, sql_time};
+
+/// The catalog the plans were last computed against (a hash of the snapshot's documents).
+const CATALOG_SEEN_KEY: &str = "policy.catalog_fingerprint";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Policy(#[from] PolicyError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("declarations: {0}")]
+    Ddm(#[from] DdmError),
+    #[error("commands: {0}")]
+    Mdm(#[from] MdmError),
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineReport {
+    pub evaluated: usize,
+    /// Devices whose plan differs from what they were last given.
+    pub changed: usize,
+    pub declarative_deliveries: usize,
+    pub legacy_commands: usize,
+}
+
+impl EngineReport {
+    fn add(&mut self, other: EngineReport) {
+        self.evaluated += other.evaluated;
+        self.changed += other.changed;
+        self.declarative_deliveries += other.declarative_deliveries;
+        self.legacy_commands += other.legacy_commands;
+    }
+}
+
+/// Runs evaluations and deliveries. Cheap to clone.
+#[derive(Clone)]
+pub struct PolicyEngine {
+    policies: PolicyService,
+    ddm: DdmService,
+    mdm: MdmService,
+    batch: usize,
+    wake: Arc<tokio::sync::Notify>,
+    /// One run at a time (the worker, the jobs and tests may all ask).
+    running: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The JSON kept per device for the device page and the API.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct StoredPlan {
+    pub policy: Option<String>,
+    pub ring: Option<String>,
+    pub conflicts: Vec<String>,
+    pub plan: PlanSummary,
+}
+
+/// One evaluated device and what it is to be told.
+struct Decided {
+    device: DeviceRecord,
+    row: PlanRow,
+    want: wants::Want,
+    delivered: Option<String>,
+}
+
+impl PolicyEngine {
+    pub fn new(policies: PolicyService, ddm: DdmService, mdm: MdmService, batch: usize) -> PolicyEngine {
+        PolicyEngine {
+            wake: policies.queued_signal(),
+            policies,
+            ddm,
+            mdm,
+            batch: batch.max(1),
+            running: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// Wakes the worker (something was queued).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The minute job: queues devices whose plan changes with time, whose facts changed since
+    /// their evaluation, and every device when the catalog changed. Returns how many were queued.
+    pub async fn enqueue_changes(&self) -> Result<usize, EngineError> {
+        let now = self.policies.clock_now();
+        let snapshot = self.policies.catalog_snapshot();
+        let seen = hex::encode(Sha256::digest(format!("{:?}", snapshot.fingerprint()).as_bytes()));
+        let queued = self
+            .policies
+            .store()
+            .write(move |conn| {
+                let tx = conn.transaction()?;
+                let mut queued = 0;
+                if settings::get(&tx, CATALOG_SEEN_KEY)?.as_deref() != Some(seen.as_str()) {
+                    queued += plans::enqueue_all(&tx, "catalog changed", now)?;
+                    settings::set(&tx, CATALOG_SEEN_KEY, &seen, &sql_time(now))?;
+                }
+                plans::forget_deliveries_before_reenrollment(&tx)?;
+                queued += plans::enqueue_changed(&tx, now)?;
+                queued += plans::enqueue_due(&tx, now)?;
+                tx.commit()?;
+                Ok(queued)
+            })
+            .await?;
+        if queued > 0 {
+            self.wake();
+        }
+        Ok(queued)
+    }
+
+    /// The hourly safety sweep: every enrolled device is re-evaluated (deliveries only happen
+    /// where something changed).
+    pub async fn sweep(&self) -> Result<usize, EngineError> {
+        let now = self.policies.clock_now();
+        let queued = self
+            .policies
+            .store()
+            .write(move |conn| plans::enqueue_all(conn, "safety sweep", now))
+            .await?;
+        self.wake();
+        Ok(queued)
+    }
+
+    /// Evaluates and delivers until the queue is empty.
+    pub async fn run_queue(&self) -> Result<EngineReport, EngineError> {
+        let _one_at_a_time = self.running.lock().await;
+        let mut total = EngineReport::default();
+        loop {
+            let limit = self.batch;
+            let udids = self
+                .policies
+                .store()
+                .read(move |c| plans::queued(c, limit))
+                .await?;
+            if udids.is_empty() {
+                return Ok(total);
+            }
+            total.add(self.run_batch(udids).await?);
+        }
+    }
+
+    /// The worker: runs the queue whenever woken (a change queued devices, the minute job found
+    /// work), and at least every minute. It waits first, so that a starting appliance settles
+    /// (its minute job wakes it).
+    pub fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ =
+                    tokio::time::timeout(std::time::Duration::from_secs(60), engine.wake.notified()).await;
+                match engine.run_queue().await {
+                    Ok(r) if r.changed > 0 => tracing::info!(
+                        evaluated = r.evaluated,
+                        changed = r.changed,
+                        declarative = r.declarative_deliveries,
+                        legacy_commands = r.legacy_commands,
+                        "policy plans delivered"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "policy evaluation failed; retried on the next run"),
+                }
+            }
+        })
+    }
+
+    async fn run_batch(&self, udids: Vec<String>) -> Result<EngineReport, EngineError> {
+        let asked = udids.clone();
+        let whole_fleet = udids.len() > 5_000;
+        let (rows, devices, stored) = self
+            .policies
+            .store()
+            .read(move |c| {
+                let devices = if whole_fleet {
+                    let wanted: HashSet<&String> = asked.iter().collect();
+                    policy_store::managed_devices(c)?
+                        .into_iter()
+                        .filter(|d| wanted.contains(&d.udid))
+                        .collect()
+                } else {
+                    policy_store::managed_devices_among(c, &asked)?
+                };
+                Ok((
+                    crate::policy::service::loading::read_book_rows(c)?,
+                    devices,
+                    plans::plans_among(c, &asked)?,
+                ))
+            })
+            .await?;
+        let book = build_book(rows)?;
+        let stored: HashMap<String, PlanRow> = stored.into_iter().map(|p| (p.udid.clone(), p)).collect();
+        let snapshot = self.policies.catalog_snapshot();
+        let now = self.policies.clock_now();
+        let offset = self.policies.utc_offset();
+        let mut decided = Vec::with_capacity(devices.len());
+        for row in devices {
+            let device = device_record(row);
+            let evaluation = book.evaluate(&device, &snapshot.index, offset, now);
+            let policy = evaluation.policy.map(|i| &book.policies[i].policy);
+            let want = match wants::want(&device, &evaluation, policy, now) {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::warn!(udid = %device.udid, error = %e, "plan cannot be declared; nothing delivered");
+                    wants::Want::Nothing
+                }
+            };
+            let summary = StoredPlan {
+                policy: policy.map(|p| p.display_name()),
+                ring: evaluation.ring.clone(),
+                conflicts: evaluation.conflicts.iter().map(|c| c.to_string()).collect(),
+                plan: PlanSummary::of(&evaluation),
+            };
+            let row = PlanRow {
+                udid: device.udid.clone(),
+                summary: serde_json::to_string(&summary).unwrap_or_default(),
+                fingerprint: want.fingerprint(),
+                path: want.path().into(),
+                target_version: summary.plan.target_version.clone(),
+                deadline_utc: summary.plan.deadline_utc.map(sql_time),
+                next_change_at: wants::next_change(evaluation.plan.as_ref(), offset, now).map(sql_time),
+                evaluated_at: sql_time(now),
+                delivered_fingerprint: None,
+                delivered_path: None,
+                delivered_at: None,
+            };
+            let delivered = stored
+                .get(&device.udid)
+                .and_then(|p| p.delivered_fingerprint.clone());
+            decided.push(Decided {
+                device,
+                row,
+                want,
+                delivered,
+            });
+        }
+        let rows: Vec<PlanRow> = decided.iter().map(|d| d.row.clone()).collect();
+        self.policies
+            .store()
+            .write(move |conn| {
+                let tx = conn.transaction()?;
+                for row in &rows {
+                    plans::save_evaluation(&tx, row)?;
+                }
+                plans::dequeue(&tx, &udids)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        let mut report = EngineReport {
+            evaluated: decided.len(),
+            ..EngineReport::default()
+        };
+        let pending: Vec<Decided> = decided
+            .into_iter()
+            .filter(|d| d.delivered.as_deref() != Some(d.row.fingerprint.as_str()))
+            .filter(|d| !matches!(d.want, wants::Want::Nothing))
+            .collect();
+        report.changed = pending.len();
+        let (declarative, legacy): (Vec<Decided>, Vec<Decided>) = pending
+            .into_iter()
+            .partition(|d| matches!(d.want, wants::Want::Declarative { .. }));
+        report.declarative_deliveries = self.deliver_declarative(declarative, now).await?;
+        report.legacy_commands = self.deliver_legacy(legacy, now).await?;
+        Ok(report)
+    }
+}
