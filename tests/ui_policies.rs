@@ -502,3 +502,48 @@ async fn settings_a_platform_will_not_receive_are_marked_beside_them() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn equal_priorities_reaching_one_device_are_shown_as_a_conflict() {
+    let app = app_with_fleet().await;
+    let manager = app.signed_in("max").await;
+    assert_eq!(
+        app.post_form(&manager, "/policies/new", &rolling(&[])).await.status(),
+        303
+    );
+    let other = rolling(&[
+        ("name", "ios-monthly"),
+        ("label", "iPhones within a month"),
+        ("rolling.within", "1mo"),
+        ("devices", PHONE),
+        ("groups", ""),
+    ]);
+    assert_eq!(app.post_form(&manager, "/policies/new", &other).await.status(), 303);
+    let (_, html) = get(&manager, &app, "/policies").await;
+    assert_eq!(html.matches("class=\"conflict\"").count(), 2, "both policies show it");
+    let text = visible(&html);
+    assert!(text.contains("1 device directly"), "{text}");
+    let (_, html) = get(&manager, &app, &format!("/devices/{PHONE}")).await;
+    let why = visible(&html[html.find("id=\"why-target\"").unwrap()..]);
+    assert!(why.contains("Decision conflict between policies"), "{why}");
+    assert!(why.contains("iPhones within a month"), "{why}");
+
+    // A higher priority settles it.
+    let settled = rolling(&[
+        ("name", "ios-monthly"),
+        ("label", "iPhones within a month"),
+        ("priority", "9"),
+        ("rolling.within", "1mo"),
+        ("devices", PHONE),
+        ("groups", ""),
+    ]);
+    let res = app
+        .post_form(&manager, "/policies/ios-monthly/edit", &settled)
+        .await;
+    assert_eq!(res.status(), 303);
+    let (_, html) = get(&manager, &app, "/policies").await;
+    assert!(!html.contains("class=\"conflict\""));
+    let (_, html) = get(&manager, &app, &format!("/devices/{PHONE}")).await;
+    let why = visible(&html[html.find("id=\"why-target\"").unwrap()..]);
+    assert!(why.contains("Policy iPhones within a month (ios-monthly)"), "{why}");
+}
