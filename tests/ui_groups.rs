@@ -68,6 +68,19 @@ async fn static_members_are_added_and_removed_and_counted() {
 async fn rule_groups_count_matching_devices_and_are_edited_and_deleted() {
     let app = app_with_fleet().await;
     let manager = app.signed_in("max").await;
+    // Counting before saving: the typed rules come back with the count, nothing is stored.
+    let res = app
+        .post_form(
+            &manager,
+            "/groups/count",
+            &[("name", "Macs"), ("kind", "rules"), ("rules.platforms", "macOS")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(visible(&html).contains("1 enrolled device matches these rules now. Nothing was saved."));
+    assert!(html.contains("value=\"Macs\""));
+    assert_eq!(group_names(&app).await, ["Pilot"]);
     let res = app
         .post_form(
             &manager,
@@ -201,6 +214,7 @@ async fn viewers_read_groups_but_every_post_is_refused() {
     for path in [
         "/groups/new",
         "/groups/schedule",
+        "/groups/count",
         "/groups/Pilot/edit",
         "/groups/Pilot/members/add",
         "/groups/Pilot/members/remove",

@@ -281,6 +281,30 @@ async fn bad_input_is_refused_beside_its_field_and_nothing_is_saved() {
             "between 0 and 365 days, not 400",
         ),
         (
+            "a word for a number",
+            with(&[("auto.grace_days", "thirty")]),
+            "auto.grace_days",
+            "enter a whole number of days, not \"thirty\"",
+        ),
+        (
+            "out-of-range security SLA",
+            vec![
+                ("enforcement.mode", "security-sla"),
+                ("sla.exploited_days", "0"),
+                ("sla.cve_days", "21"),
+                ("sla.other_days", "28"),
+                ("sla.at", "18:00"),
+            ],
+            "sla.exploited_days",
+            "between 1 and 365 days, not 0",
+        ),
+        (
+            "out-of-range BSI",
+            vec![("bsi.mode", "within"), ("bsi.days", "91"), ("bsi.at", "20:00")],
+            "bsi.days",
+            "within 0 to 90 days, not 91",
+        ),
+        (
             "forced install, download up to the user",
             vec![
                 ("settings.AutomaticActions.Download", "Allowed"),
@@ -508,7 +532,9 @@ async fn equal_priorities_reaching_one_device_are_shown_as_a_conflict() {
     let app = app_with_fleet().await;
     let manager = app.signed_in("max").await;
     assert_eq!(
-        app.post_form(&manager, "/policies/new", &rolling(&[])).await.status(),
+        app.post_form(&manager, "/policies/new", &rolling(&[]))
+            .await
+            .status(),
         303
     );
     let other = rolling(&[
@@ -518,9 +544,16 @@ async fn equal_priorities_reaching_one_device_are_shown_as_a_conflict() {
         ("devices", PHONE),
         ("groups", ""),
     ]);
-    assert_eq!(app.post_form(&manager, "/policies/new", &other).await.status(), 303);
+    assert_eq!(
+        app.post_form(&manager, "/policies/new", &other).await.status(),
+        303
+    );
     let (_, html) = get(&manager, &app, "/policies").await;
-    assert_eq!(html.matches("class=\"conflict\"").count(), 2, "both policies show it");
+    assert_eq!(
+        html.matches("class=\"conflict\"").count(),
+        2,
+        "both policies show it"
+    );
     let text = visible(&html);
     assert!(text.contains("1 device directly"), "{text}");
     let (_, html) = get(&manager, &app, &format!("/devices/{PHONE}")).await;
@@ -545,5 +578,8 @@ async fn equal_priorities_reaching_one_device_are_shown_as_a_conflict() {
     assert!(!html.contains("class=\"conflict\""));
     let (_, html) = get(&manager, &app, &format!("/devices/{PHONE}")).await;
     let why = visible(&html[html.find("id=\"why-target\"").unwrap()..]);
-    assert!(why.contains("Policy iPhones within a month (ios-monthly)"), "{why}");
+    assert!(
+        why.contains("Policy iPhones within a month (ios-monthly)"),
+        "{why}"
+    );
 }

@@ -27,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     let post = |path: &'static str, handler| web::resource(path).app_data(form()).route(handler);
     cfg.route("/groups", web::get().to(list))
         .service(post("/groups/schedule", web::post().to(save_schedule)))
+        .service(post("/groups/count", web::post().to(count_matches)))
         .service(
             web::resource("/groups/new")
                 .app_data(form())
@@ -96,6 +97,8 @@ struct FormPage {
     platform_names: Vec<&'static str>,
     members: Vec<MemberView>,
     member_count: usize,
+    /// Set after "Count matching devices".
+    rule_count: Option<usize>,
     add_devices: String,
     notice: Option<String>,
     error: Option<String>,
@@ -219,6 +222,7 @@ fn form_page(layout: Layout, form: GroupForm, original_name: Option<String>, edi
         platform_names: Platform::ALL.iter().map(|p| p.display_name()).collect(),
         members: Vec::new(),
         member_count: 0,
+        rule_count: None,
         add_devices: String::new(),
         notice: None,
         error: None,
@@ -325,6 +329,32 @@ async fn save(
         Err(PolicyError::Invalid(problems)) => refused(&auth, &state, original_name, form, problems).await,
         Err(e) => Err(policy_error(e, &auth.layout("Groups", Section::Groups))),
     }
+}
+
+/// How many enrolled devices the typed rules match now; the form comes back as typed.
+async fn count_matches(
+    auth: GroupManager,
+    state: web::Data<AppState>,
+    pairs: FormPairs,
+) -> Result<HttpResponse, UiError> {
+    let original_name = Some(field(&pairs, "original_name")).filter(|n| !n.is_empty());
+    let form = GroupForm::from_pairs(&pairs);
+    let group = match form.parse() {
+        Ok(group) => group,
+        Err(problems) => return refused(&auth, &state, original_name, form, problems).await,
+    };
+    let layout = auth.layout("Groups", Section::Groups);
+    let count = state
+        .policies
+        .rule_match_count(&group.rules)
+        .await
+        .map_err(|e| policy_error(e, &layout))?;
+    let mut p = match original_name {
+        Some(name) => group_page(&auth, &state, name, Some(form), &[], String::new()).await?,
+        None => form_page(auth.layout("New group", Section::Groups), form, None, true),
+    };
+    p.rule_count = Some(count);
+    Ok(page(StatusCode::OK, &p))
 }
 
 async fn create(
