@@ -3,7 +3,7 @@
 
 use crate::browser_admin::{browser, click, fill, sign_in, start_driver, wait_for_text};
 use crate::common::TEST_PASSWORD;
-use crate::ui_policies::{PHONE, app_with_fleet};
+use crate::policy_ui_support::{PHONE, app_with_fleet};
 
 use fantoccini::Locator;
 

@@ -5,6 +5,7 @@ mod common;
 mod ddm_fixture;
 mod mdm_support;
 mod policy_support;
+mod policy_ui_support;
 mod process;
 mod push_support;
 mod schema;

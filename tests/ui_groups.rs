@@ -3,7 +3,7 @@
 //! viewers refused on every POST.
 
 use crate::common::TestApp;
-use crate::ui_policies::{MAC, PAD, PHONE, app_with_fleet, get};
+use crate::policy_ui_support::{MAC, PAD, PHONE, app_with_fleet, get};
 use crate::ui_support::visible;
 
 async fn group_names(app: &TestApp) -> Vec<String> {

@@ -10,6 +10,7 @@ mod fill;
 mod page;
 mod parse;
 mod problems;
+mod reader;
 
 pub use page::{FormPage, GroupChoice, PreviewView, path_segment};
 pub use problems::FieldProblems;
