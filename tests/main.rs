@@ -1,6 +1,7 @@
 //! All integration tests, as one test binary: one link instead of one per file.
 //! Each file beside this one is a module; the support modules are shared by them.
 
+mod api_support;
 mod common;
 mod ddm_fixture;
 mod mdm_support;
@@ -16,6 +17,7 @@ mod admin_input;
 mod admin_login;
 mod admin_roles;
 mod admin_setup;
+mod api_auth;
 mod backup_restore;
 mod browser_admin;
 mod browser_enrollment;

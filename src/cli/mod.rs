@@ -1,3 +1,4 @@
 //! Operator commands behind `orchard <command>`: `main.rs` parses the arguments and calls these.
 
 pub mod admin;
+pub mod api_token;

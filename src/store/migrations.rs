@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "ddm",
         sql: include_str!("../../migrations/0007_ddm.sql"),
     },
+    Migration {
+        version: 10,
+        name: "api",
+        sql: include_str!("../../migrations/0010_api.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of an Orchard database ("ORCH").
