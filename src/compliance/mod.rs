@@ -6,6 +6,8 @@
 //! the devices it has just evaluated; plans come from a [`PlanSource`].
 
 pub mod state;
+#[cfg(test)]
+mod state_tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
