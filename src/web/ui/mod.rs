@@ -6,6 +6,7 @@
 //! extends `base.html` and fills `{% block content %}`. Forms carry
 //! `<input type="hidden" name="csrf_token" value="{{ layout.csrf_token() }}">`.
 
+pub mod api_access;
 pub mod audit;
 pub mod catalog;
 pub mod catalog_import;
@@ -222,5 +223,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     catalog::configure(cfg);
     enrollment::configure(cfg);
     settings::configure(cfg);
+    api_access::configure(cfg);
     sections::configure(cfg);
 }
