@@ -86,6 +86,7 @@ pub struct Config {
     pub ddm: DdmConfig,
     pub compliance: ComplianceConfig,
     pub api: ApiConfig,
+    pub policy: PolicyConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +114,25 @@ impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             max_body_bytes: 256 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// The site's offset from UTC (`+01:00`, `-05:00`, `Z`): policy deadlines are local times,
+    /// and devices that do not report their zone are planned in this one.
+    pub utc_offset: String,
+    /// Devices re-evaluated per transaction by the policy worker.
+    pub evaluation_batch: usize,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            utc_offset: "+00:00".into(),
+            evaluation_batch: 2000,
         }
     }
 }

@@ -74,6 +74,11 @@ enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// Update policies, groups and deployment rings (changes are audited as `cli`).
+    Policy {
+        #[command(subcommand)]
+        command: orchard::cli::policy::PolicyCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -378,6 +383,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ApiToken { command } => {
             Ok(runtime()?.block_on(orchard::cli::api_token::main(&config, command))?)
         }
+        Command::Policy { command } => Ok(runtime()?.block_on(orchard::cli::policy::main(config, command))?),
     }
 }
 

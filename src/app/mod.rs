@@ -19,6 +19,7 @@ use crate::enrollment::Enrollment;
 use crate::mdm::MdmService;
 use crate::ops::metrics::Metrics;
 use crate::pki::{Pki, PkiError, ca};
+use crate::policy::PolicyService;
 use crate::push::{PushError, Pusher};
 use crate::store::settings::{self, CA_KEY_ID};
 use crate::store::{Store, StoreError};
@@ -42,6 +43,8 @@ pub enum StartError {
     Scheduler(#[from] crate::scheduler::SchedulerError),
     #[error("push service: {0}")]
     Push(#[from] PushError),
+    #[error("policy service: {0}")]
+    Policy(#[from] crate::policy::PolicyError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -62,6 +65,8 @@ pub struct AppState {
     pub ddm: DdmService,
     /// APNs: wakes devices when something is queued for them.
     pub pusher: Pusher,
+    /// Update policies, groups and rings.
+    pub policies: PolicyService,
 }
 
 /// Creates the data directory (if needed) and opens the migrated database, without the keys:
@@ -105,7 +110,12 @@ pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartErro
         }
     }
     let enrollment = Enrollment::start(&config, store.clone(), clock.clone(), &pki)?;
-    let catalog = CatalogService::load(store.clone(), clock.clone(), config.catalog.clone())?;
+    let catalog = Arc::new(CatalogService::load(
+        store.clone(),
+        clock.clone(),
+        config.catalog.clone(),
+    )?);
+    let policies = PolicyService::new(store.clone(), clock.clone(), catalog.clone(), &config.policy)?;
     let devices = DeviceServices::build(&config, store.clone(), clock.clone())?;
     enrollment.observe_renewals(Arc::new(devices.mdm.clone()));
     Ok(AppState {
@@ -118,7 +128,8 @@ pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartErro
         clock,
         pki: Arc::new(pki),
         enrollment: Arc::new(enrollment),
-        catalog: Arc::new(catalog),
+        catalog,
+        policies,
     })
 }
 

@@ -4,13 +4,13 @@
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Build, OsVersion};
 use crate::protocol::ddm::{Platform, TargetLocalDateTime};
 
 /// The road an enforcement takes to the device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EnforcementPath {
     /// `softwareupdate.enforcement.specific` with `TargetLocalDateTime`.

@@ -44,6 +44,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0007_ddm.sql"),
     },
     Migration {
+        version: 8,
+        name: "policy",
+        sql: include_str!("../../migrations/0008_policy.sql"),
+    },
+    Migration {
         version: 10,
         name: "api",
         sql: include_str!("../../migrations/0010_api.sql"),

@@ -1,0 +1,240 @@
+//! What the policy engine decided and delivered per device, the durable re-evaluation queue, and
+//! the legacy-path records (restrictions profile, ScheduleOSUpdate sent) that make delivery
+//! idempotent across restarts.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::store::{StoreError, sql_time};
+
+/// Adds devices to the re-evaluation queue (a device already queued keeps its first reason).
+pub fn enqueue(
+    conn: &Connection,
+    udids: &[String],
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let at = sql_time(now);
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO policy_evaluation_queue (udid, reason, enqueued_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT DO NOTHING",
+    )?;
+    let mut added = 0;
+    for udid in udids {
+        added += stmt.execute(params![udid, reason, at])?;
+    }
+    Ok(added)
+}
+
+/// Queues every enrolled device (the catalog changed, the safety sweep).
+pub fn enqueue_all(conn: &Connection, reason: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "INSERT INTO policy_evaluation_queue (udid, reason, enqueued_at)
+         SELECT udid, ?1, ?2 FROM devices WHERE enrollment_state = 'enrolled'
+         ON CONFLICT DO NOTHING",
+        params![reason, sql_time(now)],
+    )?)
+}
+
+/// Queues the devices whose plan changes with time alone by `now` (a deferral ended, a deadline
+/// passed).
+pub fn enqueue_due(conn: &Connection, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    let at = sql_time(now);
+    Ok(conn.execute(
+        "INSERT INTO policy_evaluation_queue (udid, reason, enqueued_at)
+         SELECT udid, 'time', ?1 FROM device_plans WHERE next_change_at <= ?1
+         ON CONFLICT DO NOTHING",
+        [at],
+    )?)
+}
+
+/// The oldest `limit` queued devices (they stay queued until [`dequeue`]).
+pub fn queued(conn: &Connection, limit: usize) -> Result<Vec<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT udid FROM policy_evaluation_queue ORDER BY enqueued_at, udid LIMIT ?1")?;
+    let rows = stmt
+        .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn queue_len(conn: &Connection) -> Result<usize, StoreError> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM policy_evaluation_queue", [], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Removes devices from the queue once their plan is written (same transaction).
+pub fn dequeue(conn: &Connection, udids: &[String]) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached("DELETE FROM policy_evaluation_queue WHERE udid = ?1")?;
+    for udid in udids {
+        stmt.execute([udid])?;
+    }
+    Ok(())
+}
+
+/// One device's evaluated plan and its delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRow {
+    pub udid: String,
+    /// JSON summary for the device page.
+    pub summary: String,
+    pub fingerprint: String,
+    /// `declarative`, `legacy` or `none`.
+    pub path: String,
+    pub target_version: Option<String>,
+    pub deadline_utc: Option<String>,
+    pub next_change_at: Option<String>,
+    pub evaluated_at: String,
+    pub delivered_fingerprint: Option<String>,
+    pub delivered_path: Option<String>,
+    pub delivered_at: Option<String>,
+}
+
+const PLAN_COLUMNS: &str = "udid, summary, fingerprint, path, target_version, deadline_utc, next_change_at,
+    evaluated_at, delivered_fingerprint, delivered_path, delivered_at";
+
+fn plan_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PlanRow> {
+    Ok(PlanRow {
+        udid: r.get(0)?,
+        summary: r.get(1)?,
+        fingerprint: r.get(2)?,
+        path: r.get(3)?,
+        target_version: r.get(4)?,
+        deadline_utc: r.get(5)?,
+        next_change_at: r.get(6)?,
+        evaluated_at: r.get(7)?,
+        delivered_fingerprint: r.get(8)?,
+        delivered_path: r.get(9)?,
+        delivered_at: r.get(10)?,
+    })
+}
+
+pub fn plan(conn: &Connection, udid: &str) -> Result<Option<PlanRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {PLAN_COLUMNS} FROM device_plans WHERE udid = ?1"
+    ))?;
+    Ok(stmt.query_row([udid], plan_row).optional()?)
+}
+
+/// Writes an evaluation, keeping what was delivered before.
+pub fn save_evaluation(conn: &Connection, plan: &PlanRow) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO device_plans (udid, summary, fingerprint, path, target_version, deadline_utc,
+                                   next_change_at, evaluated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (udid) DO UPDATE SET summary = excluded.summary, fingerprint = excluded.fingerprint,
+             path = excluded.path, target_version = excluded.target_version,
+             deadline_utc = excluded.deadline_utc, next_change_at = excluded.next_change_at,
+             evaluated_at = excluded.evaluated_at",
+    )?;
+    stmt.execute(params![
+        plan.udid,
+        plan.summary,
+        plan.fingerprint,
+        plan.path,
+        plan.target_version,
+        plan.deadline_utc,
+        plan.next_change_at,
+        plan.evaluated_at
+    ])?;
+    Ok(())
+}
+
+/// Records that the plan with `fingerprint` reached the device by `path`.
+pub fn mark_delivered(
+    conn: &Connection,
+    udid: &str,
+    fingerprint: &str,
+    path: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE device_plans SET delivered_fingerprint = ?2, delivered_path = ?3, delivered_at = ?4
+         WHERE udid = ?1",
+        params![udid, fingerprint, path, sql_time(now)],
+    )?;
+    Ok(())
+}
+
+/// The legacy restrictions profile a device holds: (identifier, fingerprint).
+pub fn legacy_profile(conn: &Connection, udid: &str) -> Result<Option<(String, String)>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT identifier, fingerprint FROM legacy_update_profiles WHERE udid = ?1",
+            [udid],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+pub fn set_legacy_profile(
+    conn: &Connection,
+    udid: &str,
+    identifier: &str,
+    fingerprint: &str,
+    command_uuid: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO legacy_update_profiles (udid, identifier, fingerprint, command_uuid, installed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (udid) DO UPDATE SET identifier = excluded.identifier,
+             fingerprint = excluded.fingerprint, command_uuid = excluded.command_uuid,
+             installed_at = excluded.installed_at",
+        params![udid, identifier, fingerprint, command_uuid, sql_time(now)],
+    )?;
+    Ok(())
+}
+
+pub fn clear_legacy_profile(conn: &Connection, udid: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute("DELETE FROM legacy_update_profiles WHERE udid = ?1", [udid])? > 0)
+}
+
+/// True when a ScheduleOSUpdate for `target_version` was already sent to the device.
+pub fn scheduled_update_sent(
+    conn: &Connection,
+    udid: &str,
+    target_version: &str,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM legacy_scheduled_updates WHERE udid = ?1 AND target_version = ?2",
+            params![udid, target_version],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// A ScheduleOSUpdate (and its OSUpdateStatus) queued for a device.
+#[derive(Debug, Clone)]
+pub struct ScheduledUpdate<'a> {
+    pub udid: &'a str,
+    pub target_version: &'a str,
+    pub target_build: Option<&'a str>,
+    pub deadline_utc: DateTime<Utc>,
+    pub command_uuid: &'a str,
+    pub status_uuid: Option<&'a str>,
+}
+
+pub fn record_scheduled_update(
+    conn: &Connection,
+    update: &ScheduledUpdate<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO legacy_scheduled_updates
+             (udid, target_version, target_build, deadline_utc, command_uuid, status_uuid, sent_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            update.udid,
+            update.target_version,
+            update.target_build,
+            sql_time(update.deadline_utc),
+            update.command_uuid,
+            update.status_uuid,
+            sql_time(now)
+        ],
+    )?;
+    Ok(())
+}
