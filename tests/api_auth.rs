@@ -311,11 +311,13 @@ async fn the_openapi_document_describes_exactly_the_routes_that_answer() {
             let concrete = path
                 .replace("{udid}", UDID)
                 .replace("{id}", "1")
-                .replace("{client_id}", "oc_x");
+                .replace("{client_id}", "oc_x")
+                .replace("{name}", "ring-1");
             let url = app.url(&format!("/api/v1{concrete}"));
             let req = match method.as_str() {
                 "get" => app.client.get(&url),
                 "post" => app.client.post(&url).json(&json!({})),
+                "put" => app.client.put(&url).json(&json!({})),
                 "delete" => app.client.delete(&url),
                 other => panic!("unexpected method {other}"),
             };

@@ -263,14 +263,17 @@ impl AppState {
         crate::admin::ApiAccess::new(self.store.clone(), self.clock.clone())
     }
 
-    /// Compliance states. Plans come from [`crate::compliance::NoPlans`] until the policy
-    /// engine's plan store is wired in.
+    /// Compliance states, with plans from the policy engine.
     pub fn compliance(&self) -> crate::compliance::ComplianceService {
         crate::compliance::ComplianceService::new(
             self.store.clone(),
             self.clock.clone(),
             self.config.compliance.stale_after_days,
-            Arc::new(crate::compliance::NoPlans),
+            Arc::new(crate::compliance::PolicyPlans {
+                policies: self.policies.clone(),
+                catalog: self.catalog.clone(),
+                clock: self.clock.clone(),
+            }),
         )
     }
 

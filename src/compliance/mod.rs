@@ -3,8 +3,10 @@
 //! [`assess`] is the pure rule (plan + latest status + last contact + now → state and reason).
 //! [`ComplianceService`] reads what it needs, stores the result per device (so the devices list
 //! can filter on it) and answers summaries. The engine calls [`ComplianceService::refresh`] with
-//! the devices it has just evaluated; plans come from a [`PlanSource`].
+//! the devices it has just evaluated; plans come from a [`PlanSource`] ([`PolicyPlans`] in the
+//! appliance).
 
+pub mod plans;
 pub mod state;
 #[cfg(test)]
 mod state_tests;
@@ -14,11 +16,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+pub use plans::{NoPlans, PlanSource, Plans, PolicyPlans};
 pub use state::{Compliance, ComplianceState, Inputs, assess};
 
 use crate::clock::SharedClock;
 use crate::ddm::StatusInventory;
-use crate::policy::Plan;
 use crate::store::compliance::{self as rows, ComplianceRow};
 use crate::store::ddm::status as status_rows;
 use crate::store::{Store, StoreError, sql_time};
@@ -29,21 +31,6 @@ pub enum ComplianceError {
     Store(#[from] StoreError),
     #[error("cannot read the plan of {udid}: {message}")]
     Plan { udid: String, message: String },
-}
-
-/// Where a device's stored plan comes from (the policy engine's plan store).
-pub trait PlanSource: Send + Sync {
-    /// The device's stored plan; `Ok(None)` when no policy applies to it.
-    fn plan(&self, conn: &rusqlite::Connection, udid: &str) -> Result<Option<Plan>, String>;
-}
-
-/// No plans stored (no policy engine): every enrolled device is "not managed".
-pub struct NoPlans;
-
-impl PlanSource for NoPlans {
-    fn plan(&self, _: &rusqlite::Connection, _: &str) -> Result<Option<Plan>, String> {
-        Ok(None)
-    }
 }
 
 /// Device counts by state.
@@ -83,35 +70,35 @@ impl ComplianceService {
         }
     }
 
-    /// Assesses `udids` now and stores their states, in one transaction. Unknown UDIDs are skipped.
+    /// Assesses `udids` now and stores their states, in one transaction. Unknown UDIDs are
+    /// skipped. The policy engine calls this after each evaluation.
     pub async fn refresh(&self, udids: Vec<String>) -> Result<usize, ComplianceError> {
+        let plans = self
+            .plans
+            .plans(&udids)
+            .await
+            .map_err(|message| ComplianceError::Plan {
+                udid: udids.first().cloned().unwrap_or_default(),
+                message,
+            })?;
         let service = self.clone();
         let now = self.clock.now();
-        let result = self
+        Ok(self
             .store
             .write(move |c| {
                 let tx = c.transaction()?;
                 let mut done = 0;
                 for udid in &udids {
-                    match service.assess_on(&tx, udid, now) {
-                        Ok(Some(compliance)) => {
-                            rows::upsert(&tx, &row_of(udid, &compliance, now))?;
-                            done += 1;
-                        }
-                        Ok(None) => {}
-                        Err(message) => {
-                            return Ok(Err(ComplianceError::Plan {
-                                udid: udid.clone(),
-                                message,
-                            }));
-                        }
+                    let plan = plans.get(udid).and_then(Option::as_ref);
+                    if let Some(compliance) = service.assess_on(&tx, udid, plan, now)? {
+                        rows::upsert(&tx, &row_of(udid, &compliance, now))?;
+                        done += 1;
                     }
                 }
                 tx.commit()?;
-                Ok(Ok(done))
+                Ok(done)
             })
-            .await?;
-        result
+            .await?)
     }
 
     /// Assesses every device.
@@ -120,19 +107,32 @@ impl ComplianceService {
         self.refresh(udids).await
     }
 
-    /// The device's state now (assessed live, and stored); `None` for an unknown device.
+    /// The device's state now (assessed, and stored); `None` for an unknown device.
     pub async fn device(&self, udid: &str) -> Result<Option<Compliance>, ComplianceError> {
-        self.refresh(vec![udid.to_string()]).await?;
+        let udids = vec![udid.to_string()];
+        let plans = self
+            .plans
+            .plans(&udids)
+            .await
+            .map_err(|message| ComplianceError::Plan {
+                udid: udid.to_string(),
+                message,
+            })?;
         let service = self.clone();
-        let (udid, now) = (udid.to_string(), self.clock.now());
-        let assessed = self
+        let now = self.clock.now();
+        Ok(self
             .store
-            .read(move |c| Ok(service.assess_on(c, &udid, now)))
-            .await?;
-        assessed.map_err(|message| ComplianceError::Plan {
-            udid: String::new(),
-            message,
-        })
+            .write(move |c| {
+                let tx = c.transaction()?;
+                let plan = plans.get(&udids[0]).and_then(Option::as_ref);
+                let assessed = service.assess_on(&tx, &udids[0], plan, now)?;
+                if let Some(compliance) = &assessed {
+                    rows::upsert(&tx, &row_of(&udids[0], compliance, now))?;
+                }
+                tx.commit()?;
+                Ok(assessed)
+            })
+            .await?)
     }
 
     /// The stored state of a device (with since when), as last refreshed.
@@ -168,16 +168,16 @@ impl ComplianceService {
         &self,
         conn: &rusqlite::Connection,
         udid: &str,
+        plan: Option<&crate::policy::Plan>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Compliance>, String> {
-        let facts = rows::device_facts(conn, udid).map_err(|e| e.to_string())?;
-        let Some(facts) = facts else { return Ok(None) };
-        let values = status_rows::item_values(conn, udid).map_err(|e| e.to_string())?;
-        let status = StatusInventory::from_values(&values);
-        let plan = self.plans.plan(conn, udid)?;
+    ) -> Result<Option<Compliance>, StoreError> {
+        let Some(facts) = rows::device_facts(conn, udid)? else {
+            return Ok(None);
+        };
+        let status = StatusInventory::from_values(&status_rows::item_values(conn, udid)?);
         Ok(Some(assess(&Inputs {
             enrolled: facts.enrolled,
-            plan: plan.as_ref(),
+            plan,
             status: &status,
             inventory_os_version: facts.os_version.as_deref(),
             last_contact: parse_time(&facts.last_seen_at),

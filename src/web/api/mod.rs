@@ -9,6 +9,8 @@ pub mod clients;
 pub mod devices;
 pub mod error;
 pub mod openapi;
+mod openapi_policies;
+pub mod policies;
 pub mod records;
 pub mod trust;
 
@@ -55,6 +57,18 @@ api_routes! {
     post "/clients/{client_id}/invalidate" => clients::invalidate;
     delete "/clients/{client_id}" => clients::delete;
     get "/trust/device" => trust::device;
+    get "/groups" => policies::list_groups;
+    post "/groups" => policies::create_group;
+    get "/groups/{name}" => policies::get_group;
+    put "/groups/{name}" => policies::update_group;
+    delete "/groups/{name}" => policies::delete_group;
+    post "/groups/{name}/members" => policies::change_members;
+    get "/policies" => policies::list_policies;
+    post "/policies" => policies::create_policy;
+    post "/policies/preview" => policies::preview_policy;
+    get "/policies/{name}" => policies::get_policy;
+    put "/policies/{name}" => policies::update_policy;
+    delete "/policies/{name}" => policies::delete_policy;
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {

@@ -4,34 +4,34 @@
 use actix_web::HttpResponse;
 use serde_json::{Value, json};
 
-fn error_response(description: &str) -> Value {
+pub(super) fn error_response(description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": {
         "schema": { "$ref": "#/components/schemas/Error" } } } })
 }
 
-fn query(name: &str, description: &str) -> Value {
+pub(super) fn query(name: &str, description: &str) -> Value {
     json!({ "name": name, "in": "query", "required": false, "description": description,
             "schema": { "type": "string" } })
 }
 
-fn path(name: &str, description: &str) -> Value {
+pub(super) fn path(name: &str, description: &str) -> Value {
     json!({ "name": name, "in": "path", "required": true, "description": description,
             "schema": { "type": "string" } })
 }
 
 /// One operation: what it does, who may call it, its parameters, body and success answer.
-struct Op<'a> {
-    summary: &'a str,
+pub(super) struct Op<'a> {
+    pub summary: &'a str,
     /// The role-permission needed ("View", "ManageDevices", ...), or `None` for the document
     /// itself, or `Some("client")` for the trust endpoint.
-    permission: Option<&'a str>,
-    parameters: Vec<Value>,
-    body: Option<Value>,
-    ok: (&'a str, &'a str, Value),
+    pub permission: Option<&'a str>,
+    pub parameters: Vec<Value>,
+    pub body: Option<Value>,
+    pub ok: (&'a str, &'a str, Value),
 }
 
 impl Op<'_> {
-    fn build(self) -> Value {
+    pub fn build(self) -> Value {
         let mut responses = serde_json::Map::new();
         let (status, description, schema) = self.ok;
         let content_type = if schema.get("format") == Some(&json!("csv")) {
@@ -78,7 +78,7 @@ impl Op<'_> {
     }
 }
 
-fn object(properties: Value) -> Value {
+pub(super) fn object(properties: Value) -> Value {
     json!({ "type": "object", "properties": properties })
 }
 
@@ -204,7 +204,10 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
 /// The whole document.
 pub fn openapi() -> Value {
     let mut paths = serde_json::Map::new();
-    for (method, route, op) in operations() {
+    for (method, route, op) in operations()
+        .into_iter()
+        .chain(super::openapi_policies::operations())
+    {
         let entry = paths.entry(route.to_string()).or_insert_with(|| json!({}));
         entry[method] = op;
     }
