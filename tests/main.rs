@@ -19,6 +19,7 @@ mod admin_roles;
 mod admin_setup;
 mod api_auth;
 mod api_clients;
+mod api_device_list;
 mod api_policies;
 mod backup_restore;
 mod browser_admin;

@@ -25,6 +25,9 @@ use crate::store::compliance::{self as rows, ComplianceRow};
 use crate::store::ddm::status as status_rows;
 use crate::store::{Store, StoreError, sql_time};
 
+/// Devices assessed per transaction by [`ComplianceService::refresh_all`].
+pub const REFRESH_BATCH: usize = 2000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ComplianceError {
     #[error("{0}")]
@@ -101,10 +104,15 @@ impl ComplianceService {
             .await?)
     }
 
-    /// Assesses every device.
+    /// Assesses every device, in batches of [`REFRESH_BATCH`] (one transaction each, so the
+    /// writer is never held long). Returns how many were assessed.
     pub async fn refresh_all(&self) -> Result<usize, ComplianceError> {
         let udids = self.store.read(rows::all_udids).await?;
-        self.refresh(udids).await
+        let mut done = 0;
+        for batch in udids.chunks(REFRESH_BATCH) {
+            done += self.refresh(batch.to_vec()).await?;
+        }
+        Ok(done)
     }
 
     /// The device's state now (assessed, and stored); `None` for an unknown device.

@@ -1,7 +1,7 @@
 //! Recurring housekeeping jobs (in memory, tokio-cron-scheduler): the daily catalog refresh, a
 //! minute check that picks up catalog changes made by another process (`orchard catalog import`),
 //! the retry of declaration sync notifications, daily pruning of old commands and declaration
-//! sets, and the daily push-certificate expiry warning. Times are UTC.
+//! sets, the daily push-certificate expiry warning, and the hourly compliance refresh. Times are UTC.
 //! Deadlines are not kept here: they live in SQLite as data.
 
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -92,6 +92,17 @@ fn check_push_certificate(
     })
 }
 
+/// Hourly: every device's compliance state is assessed again (deadlines pass and devices go
+/// quiet without any event), so the devices list filters on current states.
+fn refresh_compliance(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        match state.compliance().refresh_all().await {
+            Ok(n) => tracing::info!(devices = n, "compliance states refreshed"),
+            Err(e) => tracing::warn!(error = %e, "compliance refresh failed"),
+        }
+    })
+}
+
 /// Builds the jobs (so a bad schedule stops start-up with a clear message) and runs them on the
 /// current Tokio runtime.
 pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerError> {
@@ -104,6 +115,7 @@ pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerE
             flush_ddm_notifications,
         )?,
         job("pruning", "0 17 3 * * *", state, prune)?,
+        job("compliance refresh", "0 7 * * * *", state, refresh_compliance)?,
         job(
             "push certificate check",
             "0 0 9 * * *",

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod catalog;
 pub mod catalog_import;
 pub mod dashboard;
+pub mod device_list;
 pub mod devices;
 pub mod enrollment;
 pub mod error;
