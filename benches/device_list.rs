@@ -23,7 +23,10 @@ const PRODUCTS: [&str; 4] = ["iPhone15,2", "iPad13,4", "Mac14,9", "AppleTV14,1"]
 const VERSIONS: [&str; 5] = ["17.5", "17.6.1", "18.0", "18.1", "26.1"];
 
 fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -67,7 +70,7 @@ fn insert(store: &orchard::store::Store, count: usize) -> anyhow::Result<()> {
                 },
                 seen,
             )?;
-            if i % 7 == 0 {
+            if i.is_multiple_of(7) {
                 let since = sql_time(now - chrono::Duration::days((i % 30) as i64));
                 compliance_rows::upsert(
                     &tx,
@@ -121,24 +124,43 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || insert(&store, count)).await??;
-    println!("inserted {count} devices in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "inserted {count} devices in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let server = app::start(state.clone())?;
     let base = format!("https://localhost:{}", server.https_addr.port());
     let client = https_client(state.pki.ca_cert_pem.as_bytes(), true)?;
-    let (_, token) = state.api_access().create_token(&Actor::cli(), "bench", Role::Viewer).await?;
+    let (_, token) = state
+        .api_access()
+        .create_token(&Actor::cli(), "bench", Role::Viewer)
+        .await?;
     let password = "bench password that is long enough";
-    state.admins().create(&Actor::cli(), "bench", Role::Viewer, password.into()).await?;
+    state
+        .admins()
+        .create(&Actor::cli(), "bench", Role::Viewer, password.into())
+        .await?;
     let session = state
         .admins()
-        .login("bench", password, &ClientInfo { remote_addr: "127.0.0.1".into(), user_agent: "bench".into() })
+        .login(
+            "bench",
+            password,
+            &ClientInfo {
+                remote_addr: "127.0.0.1".into(),
+                user_agent: "bench".into(),
+            },
+        )
         .await?;
     let cookie = format!("{}={}", orchard::web::csrf::SESSION_COOKIE, session.id);
 
     let queries = [
         ("first page (default sort)", ""),
         ("sorted by name, page 1000", "sort=name&page=1000"),
-        ("iPadOS 18, by serial", "platform=iPadOS&os_version=18&sort=serial"),
+        (
+            "iPadOS 18, by serial",
+            "platform=iPadOS&os_version=18&sort=serial",
+        ),
         ("overdue >= 10 days", "state=overdue&overdue_days=10"),
         ("search serial", "q=S00012"),
     ];
@@ -167,7 +189,11 @@ async fn main() -> anyhow::Result<()> {
     for (label, ui, api) in table {
         println!("{label:<32} {ui:>12.1} {api:>12.1}");
     }
-    println!("CSV export of the overdue view ({} rows): {:.1} ms", count.div_ceil(7), median(csv));
+    println!(
+        "CSV export of the overdue view ({} rows): {:.1} ms",
+        count.div_ceil(7),
+        median(csv)
+    );
     server.stop().await;
     tokio::time::sleep(Duration::from_millis(10)).await;
     Ok(())

@@ -32,7 +32,7 @@ fn fleet(now: chrono::DateTime<chrono::Utc>) -> Vec<FakeDevice> {
 
 /// Every 7th device is overdue, since (i % 30) days.
 fn overdue_days(i: usize) -> Option<i64> {
-    (i % 7 == 0).then_some((i % 30) as i64)
+    i.is_multiple_of(7).then_some((i % 30) as i64)
 }
 
 #[tokio::test]

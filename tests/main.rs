@@ -18,6 +18,7 @@ mod admin_login;
 mod admin_roles;
 mod admin_setup;
 mod api_auth;
+mod api_cli;
 mod api_clients;
 mod api_device_list;
 mod api_policies;

@@ -159,10 +159,10 @@ impl DeviceListParams {
                 format!("{other:?} is not a version such as 17 or 17.5 or 17.5.1"),
             )),
         }
-        if !self.overdue_days.trim().is_empty() {
-            if let Some(days) = number(self.overdue_days.trim(), "overdue_days", 0, 3650, &mut problems) {
-                filter.overdue_since_before = Some(sql_time(now - Duration::days(days as i64)));
-            }
+        if !self.overdue_days.trim().is_empty()
+            && let Some(days) = number(self.overdue_days.trim(), "overdue_days", 0, 3650, &mut problems)
+        {
+            filter.overdue_since_before = Some(sql_time(now - Duration::days(days as i64)));
         }
         match self.stale.trim() {
             "" => {}
