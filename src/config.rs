@@ -84,7 +84,38 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub mdm: MdmConfig,
     pub ddm: DdmConfig,
+    pub compliance: ComplianceConfig,
+    pub api: ApiConfig,
     pub policy: PolicyConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComplianceConfig {
+    /// Days without contact after which a device is flagged stale (and its state is unknown).
+    pub stale_after_days: u32,
+}
+
+impl Default for ComplianceConfig {
+    fn default() -> Self {
+        ComplianceConfig { stale_after_days: 14 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Largest JSON body the API accepts, in bytes (larger ones get 413). Catalog imports through
+    /// the API may be as large as `catalog.max_document_bytes` per document.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            max_body_bytes: 256 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ pub mod app;
 pub mod catalog;
 pub mod cli;
 pub mod clock;
+pub mod compliance;
 pub mod config;
 pub mod ddm;
 pub mod enrollment;

@@ -59,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminCli,
     },
+    /// Bearer tokens for the JSON API (/api/v1).
+    ApiToken {
+        #[command(subcommand)]
+        command: orchard::cli::api_token::ApiTokenCommand,
+    },
     /// The APNs push certificate that lets Orchard wake devices.
     Apns {
         #[command(subcommand)]
@@ -375,6 +380,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { command } => runtime()?.block_on(admin(config, command.into())),
+        Command::ApiToken { command } => {
+            Ok(runtime()?.block_on(orchard::cli::api_token::main(&config, command))?)
+        }
         Command::Policy { command } => Ok(runtime()?.block_on(orchard::cli::policy::main(config, command))?),
     }
 }

@@ -1,6 +1,7 @@
 //! All integration tests, as one test binary: one link instead of one per file.
 //! Each file beside this one is a module; the support modules are shared by them.
 
+mod api_support;
 mod common;
 mod ddm_fixture;
 mod mdm_support;
@@ -17,6 +18,11 @@ mod admin_input;
 mod admin_login;
 mod admin_roles;
 mod admin_setup;
+mod api_auth;
+mod api_cli;
+mod api_clients;
+mod api_device_list;
+mod api_policies;
 mod backup_restore;
 mod browser_admin;
 mod browser_enrollment;
@@ -56,6 +62,7 @@ mod scep;
 mod serve_process;
 mod sim_ddm;
 mod sim_mdm;
+mod ui_api_access;
 mod ui_catalog;
 mod ui_devices;
 mod ui_enrollment;

@@ -56,8 +56,13 @@ async fn errors_show_the_request_id_as_text_or_json() {
     assert_eq!(resp.status(), 404);
     let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["error"], "not found");
-    assert_eq!(body["status"], 404);
+    assert_eq!(body["error"]["code"], "not_found");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no such API endpoint")
+    );
     assert_eq!(body["request_id"], id.as_str());
     app.stop().await;
 }

@@ -5,6 +5,8 @@
 //! [`audit::record`] to log their own changes in the same transaction as the change.
 
 pub mod accounts;
+pub mod api_access;
+pub mod api_clients;
 pub mod audit;
 pub mod password;
 pub mod rate_limit;
@@ -19,6 +21,7 @@ use crate::config::SecurityConfig;
 use crate::store::admins::AdminRecord;
 use crate::store::{Store, StoreError};
 
+pub use api_access::{ApiAccess, ApiClient, ApiToken};
 pub use audit::Actor;
 pub use role::{Permission, Role};
 pub use sessions::{Authenticated, ClientInfo, NewSession};
@@ -32,6 +35,12 @@ pub enum AdminError {
     UsernameTaken(String),
     #[error("there is no account named {0:?}")]
     UnknownAccount(String),
+    /// An API token or client that does not exist.
+    #[error("{0} does not exist")]
+    NotFound(String),
+    /// The name of a new API token or client is in use.
+    #[error("{0}")]
+    NameTaken(String),
     #[error("{0:?} is the last active administrator; make another account an administrator first")]
     LastAdmin(String),
     #[error("wrong username or password")]

@@ -267,6 +267,25 @@ impl AppState {
         Admins::new(self.store.clone(), self.clock.clone(), &self.config.security)
     }
 
+    /// API tokens and API clients.
+    pub fn api_access(&self) -> crate::admin::ApiAccess {
+        crate::admin::ApiAccess::new(self.store.clone(), self.clock.clone())
+    }
+
+    /// Compliance states, with plans from the policy engine.
+    pub fn compliance(&self) -> crate::compliance::ComplianceService {
+        crate::compliance::ComplianceService::new(
+            self.store.clone(),
+            self.clock.clone(),
+            self.config.compliance.stale_after_days,
+            Arc::new(crate::compliance::PolicyPlans {
+                policies: self.policies.clone(),
+                catalog: self.catalog.clone(),
+                clock: self.clock.clone(),
+            }),
+        )
+    }
+
     /// While no administrator exists, issues a new one-time setup token and returns the link
     /// that creates the first administrator (`<public_url>/setup?token=...`); `None` once one
     /// exists. Each call replaces the previous token; `orchard serve` calls it once per start.

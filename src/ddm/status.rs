@@ -20,14 +20,17 @@ const OS_SUPPLEMENTAL_EXTRA: &str = "device.operating-system.supplemental.extra-
 const MODEL_IDENTIFIER: &str = "device.model.identifier";
 const MODEL_FAMILY: &str = "device.model.family";
 const DEVICE_ID: &str = "softwareupdate.device-id";
+const INSTALL_STATE: &str = "softwareupdate.install-state";
+const PENDING_VERSION: &str = "softwareupdate.pending-version";
+const FAILURE_REASON: &str = "softwareupdate.failure-reason";
 
 /// The items whose history is the device's OS version history.
 pub const OS_VERSION_ITEMS: &[&str] = &[OS_VERSION, OS_BUILD, OS_SUPPLEMENTAL_BUILD, OS_SUPPLEMENTAL_EXTRA];
 /// The items whose history is the device's update install history.
 pub const INSTALL_STATE_ITEMS: &[&str] = &[
-    "softwareupdate.install-state",
-    "softwareupdate.pending-version",
-    "softwareupdate.failure-reason",
+    INSTALL_STATE,
+    PENDING_VERSION,
+    FAILURE_REASON,
     "softwareupdate.install-reason",
 ];
 
@@ -57,18 +60,52 @@ pub struct StatusInventory {
     pub model_family: Option<String>,
     /// `softwareupdate.device-id`, what Apple's catalog lists as `SupportedDevices`.
     pub device_id: Option<String>,
+    /// `softwareupdate.install-state`: `none`, `downloading`, `prepared`, `installing`, `failed`
+    /// (and `waiting`, which some releases report).
+    pub install_state: Option<String>,
+    /// `softwareupdate.pending-version` `os-version` (`None` when empty: nothing pending).
+    pub pending_version: Option<String>,
+    /// `softwareupdate.failure-reason` `reason`.
+    pub failure_reason: Option<String>,
+    /// `softwareupdate.failure-reason` `count` (0 when no failures).
+    pub failure_count: Option<u32>,
 }
 
 impl StatusInventory {
     /// From stored item values (canonical JSON text, by name).
-    pub(super) fn from_values(values: &HashMap<String, String>) -> StatusInventory {
+    pub fn from_values(values: &HashMap<String, String>) -> StatusInventory {
         let text = |name: &str| {
             values
                 .get(name)
                 .and_then(|json| serde_json::from_str::<Value>(json).ok())
                 .and_then(|value| value.as_str().map(str::to_string))
         };
+        let dict = |name: &str| {
+            values
+                .get(name)
+                .and_then(|json| serde_json::from_str::<Value>(json).ok())
+                .filter(Value::is_object)
+        };
+        let pending = dict(PENDING_VERSION);
+        let failure = dict(FAILURE_REASON);
         StatusInventory {
+            install_state: text(INSTALL_STATE),
+            pending_version: pending
+                .as_ref()
+                .and_then(|p| p.get("os-version"))
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string),
+            failure_reason: failure
+                .as_ref()
+                .and_then(|f| f.get("reason"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            failure_count: failure
+                .as_ref()
+                .and_then(|f| f.get("count"))
+                .and_then(Value::as_u64)
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
             os_version: text(OS_VERSION),
             build_version: text(OS_BUILD),
             supplemental_build_version: text(OS_SUPPLEMENTAL_BUILD),

@@ -1,9 +1,9 @@
 //! Recurring housekeeping jobs (in memory, tokio-cron-scheduler): the daily catalog refresh, a
 //! minute check that picks up catalog changes made by another process (`orchard catalog import`),
 //! the retry of declaration sync notifications, daily pruning of old commands and declaration
-//! sets, the daily push-certificate expiry warning, and the policy engine's triggers (a minute job
+//! sets, the daily push-certificate expiry warning, the policy engine's triggers (a minute job
 //! queueing devices whose plan changes with time or whose facts or catalog changed, an hourly
-//! safety sweep) with its worker. Times are UTC.
+//! safety sweep) with its worker, and the hourly compliance refresh. Times are UTC.
 //! Deadlines are not kept here: they live in SQLite as data.
 
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -115,6 +115,17 @@ fn policy_sweep(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<Ou
     })
 }
 
+/// Hourly: every device's compliance state is assessed again (deadlines pass and devices go
+/// quiet without any event), so the devices list filters on current states.
+fn refresh_compliance(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        match state.compliance().refresh_all().await {
+            Ok(n) => tracing::info!(devices = n, "compliance states refreshed"),
+            Err(e) => tracing::warn!(error = %e, "compliance refresh failed"),
+        }
+    })
+}
+
 /// Builds the jobs (so a bad schedule stops start-up with a clear message) and runs them on the
 /// current Tokio runtime.
 pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerError> {
@@ -129,6 +140,7 @@ pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerE
         job("pruning", "0 17 3 * * *", state, prune)?,
         job("policy changes", "15 * * * * *", state, queue_policy_changes)?,
         job("policy sweep", "0 41 * * * *", state, policy_sweep)?,
+        job("compliance refresh", "0 7 * * * *", state, refresh_compliance)?,
         job(
             "push certificate check",
             "0 0 9 * * *",

@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "policy",
         sql: include_str!("../../migrations/0008_policy.sql"),
     },
+    Migration {
+        version: 10,
+        name: "api",
+        sql: include_str!("../../migrations/0010_api.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of an Orchard database ("ORCH").

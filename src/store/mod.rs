@@ -5,10 +5,13 @@
 //! run the closure on the blocking thread pool so the async runtime never waits on the disk.
 
 pub mod admins;
+pub mod api_access;
 pub mod audit;
 pub mod catalog;
 pub mod commands;
+pub mod compliance;
 pub mod ddm;
+pub mod device_list;
 pub mod devices;
 pub mod enrollment;
 pub mod groups;

@@ -125,9 +125,34 @@ impl ErrorFormat {
 
 #[derive(Serialize)]
 struct JsonError<'a> {
-    error: &'a str,
-    status: u16,
+    error: JsonErrorBody<'a>,
     request_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonErrorBody<'a> {
+    code: &'static str,
+    message: &'a str,
+}
+
+/// The machine-readable code of an error with `status`, for JSON error bodies (the API's own
+/// errors carry more precise codes, see `web::api::error`).
+pub fn code_of(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        409 => "conflict",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "validation_failed",
+        429 => "rate_limited",
+        503 => "unavailable",
+        s if s >= 500 => "internal",
+        _ => "error",
+    }
 }
 
 /// The body and content type of an error response. The status and other headers stay as the
@@ -141,8 +166,10 @@ pub fn render(
     match format {
         ErrorFormat::Json => {
             let body = serde_json::to_string(&JsonError {
-                error: message,
-                status: status.as_u16(),
+                error: JsonErrorBody {
+                    code: code_of(status),
+                    message,
+                },
                 request_id,
             })
             .unwrap_or_else(|_| String::from("{}"));
@@ -181,6 +208,7 @@ mod tests {
         assert_eq!(ct, "application/json");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["request_id"], "abc");
-        assert_eq!(v["status"], 404);
+        assert_eq!(v["error"]["code"], "not_found");
+        assert_eq!(v["error"]["message"], "not found");
     }
 }

@@ -1,7 +1,9 @@
 //! actix adapters. Handlers parse, call a service, and render; they hold no business rules.
 
+pub mod api;
 pub mod assets;
 pub mod csrf;
+pub mod device_filter;
 pub mod error;
 pub mod feeds;
 pub mod middleware;
@@ -22,6 +24,7 @@ pub mod mdm;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz));
+    api::configure(cfg);
     scep::configure(cfg);
     enroll::configure(cfg);
     assets::configure(cfg);

@@ -22,6 +22,18 @@ pub enum Platform {
     VisionOs,
 }
 
+/// Model-identifier prefixes and their platforms.
+const MODEL_PREFIXES: [(&str, Platform); 8] = [
+    ("iPhone", Platform::Ios),
+    ("iPod", Platform::Ios),
+    ("iPad", Platform::IpadOs),
+    ("AppleTV", Platform::TvOs),
+    ("RealityDevice", Platform::VisionOs),
+    ("Mac", Platform::MacOs),
+    ("iMac", Platform::MacOs),
+    ("VirtualMac", Platform::MacOs),
+];
+
 impl Platform {
     pub const ALL: [Platform; 5] = [
         Platform::Ios,
@@ -45,20 +57,18 @@ impl Platform {
     /// `device.model.identifier` in DDM status): `iPhone17,3`, `iPad16,3`, `AppleTV14,1`,
     /// `Mac15,12`, `MacBookPro16,1`, `iMac21,1`, `VirtualMac2,1`, `RealityDevice14,1`.
     pub fn of_model_identifier(identifier: &str) -> Option<Platform> {
-        const PREFIXES: [(&str, Platform); 8] = [
-            ("iPhone", Platform::Ios),
-            ("iPod", Platform::Ios),
-            ("iPad", Platform::IpadOs),
-            ("AppleTV", Platform::TvOs),
-            ("RealityDevice", Platform::VisionOs),
-            ("Mac", Platform::MacOs),
-            ("iMac", Platform::MacOs),
-            ("VirtualMac", Platform::MacOs),
-        ];
-        PREFIXES
+        MODEL_PREFIXES
             .iter()
             .find(|(prefix, _)| identifier.starts_with(prefix))
             .map(|(_, platform)| *platform)
+    }
+
+    /// The model-identifier prefixes of this platform's devices (for filtering stored devices).
+    pub fn model_prefixes(self) -> impl Iterator<Item = &'static str> {
+        MODEL_PREFIXES
+            .iter()
+            .filter(move |(_, platform)| *platform == self)
+            .map(|(prefix, _)| *prefix)
     }
 
     pub fn display_name(self) -> &'static str {

@@ -120,9 +120,24 @@ pub async fn request_context(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
+    // An API error keeps its own code and fields, with the request id added.
+    let api_body = res
+        .response()
+        .error()
+        .and_then(|error| error.as_error::<crate::web::api::error::ApiError>())
+        .map(|api| (api.json_body(Some(id.as_str())), api.to_string()));
+    if let Some((body, detail)) = api_body {
+        if status.is_server_error() {
+            span.in_scope(|| tracing::error!(error = %detail, "request failed"));
+        } else {
+            span.in_scope(|| tracing::info!(error = %detail, "request refused"));
+        }
+        res = res.map_body(|_, _| BoxBody::new(body));
+    }
     let failure = res
         .response()
         .error()
+        .filter(|error| error.as_error::<crate::web::api::error::ApiError>().is_none())
         .map(|error| (public_message(error), error.to_string()));
     let failure = match failure {
         Some((_, detail)) if rendered_page => {

@@ -25,7 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub(super) type CatalogManager = Authorized<can::ManageCatalog>;
 
 /// Most files in one import: a gdmf catalog and the SOFA feeds (v1/v2, macOS/iOS, extras).
-pub(super) const MAX_FILES: usize = 8;
+pub const MAX_FILES: usize = 8;
 
 /// The platforms in the order the page shows them.
 const PLATFORMS: [(OsFamily, &str); 7] = [

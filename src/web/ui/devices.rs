@@ -1,4 +1,4 @@
-//! `/devices`: the fleet list (search, paging) and one device's page — identity, OS, model,
+//! `/devices/{udid}`: one device's page — identity, OS, model,
 //! supervision, last seen, push status, its command history with results, its declarations and
 //! their state on the device, its latest status items and OS history; buttons for the commands
 //! that only ask the device something.
@@ -16,15 +16,13 @@ use crate::mdm::MdmError;
 use crate::protocol::Udid;
 use crate::protocol::commands::CommandRequest;
 use crate::store::commands::{self as command_store, CommandRecord};
-use crate::store::devices::{self, Device, DeviceSummary};
+use crate::store::devices::{self, Device};
 
-pub const PAGE_SIZE: usize = 50;
 const HISTORY_LIMIT: usize = 50;
-const SEARCH_MAX_CHARS: usize = 100;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/devices", web::get().to(list))
-        .route("/devices/{udid}", web::get().to(show))
+    super::device_list::configure(cfg);
+    cfg.route("/devices/{udid}", web::get().to(show))
         .route("/devices/{udid}/commands", web::post().to(queue_command));
 }
 
@@ -39,36 +37,6 @@ const SAFE_COMMANDS: [(&str, &str); 6] = [
     ("OSUpdateStatus", "Update status"),
 ];
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    page: usize,
-}
-
-#[derive(Template)]
-#[template(path = "devices.html")]
-struct DevicesPage {
-    layout: Layout,
-    devices: Vec<DeviceSummary>,
-    search: String,
-    total: usize,
-    page: usize,
-    pages: usize,
-    first_shown: usize,
-    last_shown: usize,
-}
-
-impl DevicesPage {
-    /// The link to page `page` of the same search.
-    fn page_link(&self, page: usize) -> String {
-        let query = serde_urlencoded::to_string([("q", self.search.as_str()), ("page", &page.to_string())])
-            .unwrap_or_default();
-        format!("/devices?{query}")
-    }
-}
-
 fn text(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("—")
 }
@@ -79,38 +47,6 @@ fn supervised(value: &Option<bool>) -> &'static str {
         Some(false) => "no",
         None => "—",
     }
-}
-
-async fn list(
-    admin: CurrentAdmin,
-    state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, UiError> {
-    let layout = admin.layout("Devices", Section::Devices);
-    let search: String = query.q.trim().chars().take(SEARCH_MAX_CHARS).collect();
-    let page_number = query.page.max(1);
-    let offset = (page_number - 1).saturating_mul(PAGE_SIZE);
-    let needle = search.clone();
-    let (rows, total) = state
-        .store
-        .read(move |c| devices::list(c, &needle, PAGE_SIZE, offset))
-        .await
-        .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), &layout))?;
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let shown = rows.len();
-    Ok(page(
-        StatusCode::OK,
-        &DevicesPage {
-            layout,
-            devices: rows,
-            search,
-            total,
-            page: page_number,
-            pages,
-            first_shown: if shown == 0 { 0 } else { offset + 1 },
-            last_shown: offset + shown,
-        },
-    ))
 }
 
 /// A command of the history, ready for display.

@@ -198,10 +198,11 @@ async fn show(
     render(&current, &state, &req, outcome).await
 }
 
-/// Reads the form: days and uses are optional whole numbers (empty: no expiry, no limit).
-fn request(form: &CreateForm) -> Result<NewTokenRequest, String> {
-    let days = match form.days.trim() {
-        "" => None,
+/// The validity field: empty for no expiry, else 1 to [`MAX_DAYS`] whole days. The API uses
+/// the same rule, so both say the same thing.
+pub fn parse_days(text: &str) -> Result<Option<Duration>, String> {
+    match text.trim() {
+        "" => Ok(None),
         text => {
             let days: i64 = text
                 .parse()
@@ -211,11 +212,15 @@ fn request(form: &CreateForm) -> Result<NewTokenRequest, String> {
                     "the validity must be between 1 and {MAX_DAYS} days (or empty for no expiry)"
                 ));
             }
-            Some(Duration::days(days))
+            Ok(Some(Duration::days(days)))
         }
-    };
-    let max_uses = match form.max_uses.trim() {
-        "" => None,
+    }
+}
+
+/// The maximum-uses field: empty for no limit, else a whole number of at least 1.
+pub fn parse_max_uses(text: &str) -> Result<Option<u32>, String> {
+    match text.trim() {
+        "" => Ok(None),
         text => {
             let uses: i64 = text
                 .parse()
@@ -223,13 +228,17 @@ fn request(form: &CreateForm) -> Result<NewTokenRequest, String> {
             if uses < 1 || uses > u32::MAX as i64 {
                 return Err("the maximum number of uses must be at least 1 (or empty for no limit)".into());
             }
-            Some(uses as u32)
+            Ok(Some(uses as u32))
         }
-    };
+    }
+}
+
+/// Reads the form: days and uses are optional whole numbers (empty: no expiry, no limit).
+fn request(form: &CreateForm) -> Result<NewTokenRequest, String> {
     Ok(NewTokenRequest {
         label: form.label.clone(),
-        valid_for: days,
-        max_uses,
+        valid_for: parse_days(&form.days)?,
+        max_uses: parse_max_uses(&form.max_uses)?,
     })
 }
 

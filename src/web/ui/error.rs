@@ -48,7 +48,8 @@ pub fn status_of(e: &AdminError) -> StatusCode {
         AdminError::UsernameTaken(_) | AdminError::LastAdmin(_) | AdminError::SetupDone => {
             StatusCode::CONFLICT
         }
-        AdminError::UnknownAccount(_) => StatusCode::NOT_FOUND,
+        AdminError::UnknownAccount(_) | AdminError::NotFound(_) => StatusCode::NOT_FOUND,
+        AdminError::NameTaken(_) => StatusCode::CONFLICT,
         AdminError::BadCredentials => StatusCode::UNAUTHORIZED,
         AdminError::Disabled | AdminError::SetupTokenInvalid => StatusCode::FORBIDDEN,
         AdminError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -6,10 +6,12 @@
 //! extends `base.html` and fills `{% block content %}`. Forms carry
 //! `<input type="hidden" name="csrf_token" value="{{ layout.csrf_token() }}">`.
 
+pub mod api_access;
 pub mod audit;
 pub mod catalog;
 pub mod catalog_import;
 pub mod dashboard;
+pub mod device_list;
 pub mod device_plan;
 pub mod devices;
 pub mod enrollment;
@@ -233,5 +235,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     settings::configure(cfg);
     policies::configure(cfg);
     groups::configure(cfg);
+    api_access::configure(cfg);
     sections::configure(cfg);
 }

@@ -85,6 +85,9 @@ struct SettingsPage {
     /// The refusal was a topic change: the form offers "force".
     topic_change: bool,
     max_kb: usize,
+    /// Where devices check in (`<public URL>/mdm/checkin`), for systems that ask for it.
+    checkin_url: String,
+    server_url: String,
 }
 
 fn internal(e: impl std::fmt::Display, layout: &Layout) -> UiError {
@@ -99,6 +102,7 @@ fn internal(e: impl std::fmt::Display, layout: &Layout) -> UiError {
 async fn render(
     auth: &SettingsManager,
     state: &AppState,
+    req: &HttpRequest,
     status: StatusCode,
     notice: Option<String>,
     error: Option<String>,
@@ -118,13 +122,19 @@ async fn render(
             certificate,
             topic_change,
             max_kb: MAX_IMPORT_BYTES / 1024,
+            checkin_url: format!("{}/mdm/checkin", crate::web::enroll::public_url(state, req)),
+            server_url: format!("{}/mdm/connect", crate::web::enroll::public_url(state, req)),
             layout,
         },
     ))
 }
 
-async fn show(auth: SettingsManager, state: web::Data<AppState>) -> Result<HttpResponse, UiError> {
-    render(&auth, &state, StatusCode::OK, None, None, false).await
+async fn show(
+    auth: SettingsManager,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, UiError> {
+    render(&auth, &state, &req, StatusCode::OK, None, None, false).await
 }
 
 /// The certificate and key the form carries: a `.p12` with its password, or PEM files.
@@ -175,7 +185,7 @@ async fn import_certificate(
     };
     let refused = |status, message: String, topic_change| {
         let message = format!("The certificate was not imported: {message}");
-        render(&auth, &state, status, None, Some(message), topic_change)
+        render(&auth, &state, &req, status, None, Some(message), topic_change)
     };
     let upload = match upload::read(&req, payload, limits).await {
         Ok(upload) => upload,
@@ -228,7 +238,7 @@ async fn import_certificate(
                     "The certificate is stored, but pushes cannot use it yet ({e}); restart the Orchard service."
                 )
             });
-            render(&auth, &state, StatusCode::OK, Some(notice), error, false).await
+            render(&auth, &state, &req, StatusCode::OK, Some(notice), error, false).await
         }
         Err(e) => match refusal(&e) {
             Some((status, message)) => {

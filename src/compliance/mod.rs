@@ -1,0 +1,209 @@
+//! Compliance: where each device stands with its OS updates, and why.
+//!
+//! [`assess`] is the pure rule (plan + latest status + last contact + now → state and reason).
+//! [`ComplianceService`] reads what it needs, stores the result per device (so the devices list
+//! can filter on it) and answers summaries. The engine calls [`ComplianceService::refresh`] with
+//! the devices it has just evaluated; plans come from a [`PlanSource`] ([`PolicyPlans`] in the
+//! appliance).
+
+pub mod plans;
+pub mod state;
+#[cfg(test)]
+mod state_tests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+pub use plans::{NoPlans, PlanSource, Plans, PolicyPlans};
+pub use state::{Compliance, ComplianceState, Inputs, assess};
+
+use crate::clock::SharedClock;
+use crate::ddm::StatusInventory;
+use crate::store::compliance::{self as rows, ComplianceRow};
+use crate::store::ddm::status as status_rows;
+use crate::store::{Store, StoreError, sql_time};
+
+/// Devices assessed per transaction by [`ComplianceService::refresh_all`].
+pub const REFRESH_BATCH: usize = 2000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComplianceError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("cannot read the plan of {udid}: {message}")]
+    Plan { udid: String, message: String },
+}
+
+/// Device counts by state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub total: usize,
+    pub by_state: BTreeMap<&'static str, usize>,
+    /// Devices not assessed yet.
+    pub not_assessed: usize,
+    pub stale: usize,
+}
+
+#[derive(Clone)]
+pub struct ComplianceService {
+    store: Store,
+    clock: SharedClock,
+    stale_after_days: u32,
+    plans: Arc<dyn PlanSource>,
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())
+}
+
+impl ComplianceService {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        stale_after_days: u32,
+        plans: Arc<dyn PlanSource>,
+    ) -> ComplianceService {
+        ComplianceService {
+            store,
+            clock,
+            stale_after_days,
+            plans,
+        }
+    }
+
+    /// Assesses `udids` now and stores their states, in one transaction. Unknown UDIDs are
+    /// skipped. The policy engine calls this after each evaluation.
+    pub async fn refresh(&self, udids: Vec<String>) -> Result<usize, ComplianceError> {
+        let plans = self
+            .plans
+            .plans(&udids)
+            .await
+            .map_err(|message| ComplianceError::Plan {
+                udid: udids.first().cloned().unwrap_or_default(),
+                message,
+            })?;
+        let service = self.clone();
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .write(move |c| {
+                let tx = c.transaction()?;
+                let mut done = 0;
+                for udid in &udids {
+                    let plan = plans.get(udid).and_then(Option::as_ref);
+                    if let Some(compliance) = service.assess_on(&tx, udid, plan, now)? {
+                        rows::upsert(&tx, &row_of(udid, &compliance, now))?;
+                        done += 1;
+                    }
+                }
+                tx.commit()?;
+                Ok(done)
+            })
+            .await?)
+    }
+
+    /// Assesses every device, in batches of [`REFRESH_BATCH`] (one transaction each, so the
+    /// writer is never held long). Returns how many were assessed.
+    pub async fn refresh_all(&self) -> Result<usize, ComplianceError> {
+        let udids = self.store.read(rows::all_udids).await?;
+        let mut done = 0;
+        for batch in udids.chunks(REFRESH_BATCH) {
+            done += self.refresh(batch.to_vec()).await?;
+        }
+        Ok(done)
+    }
+
+    /// The device's state now (assessed, and stored); `None` for an unknown device.
+    pub async fn device(&self, udid: &str) -> Result<Option<Compliance>, ComplianceError> {
+        let udids = vec![udid.to_string()];
+        let plans = self
+            .plans
+            .plans(&udids)
+            .await
+            .map_err(|message| ComplianceError::Plan {
+                udid: udid.to_string(),
+                message,
+            })?;
+        let service = self.clone();
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .write(move |c| {
+                let tx = c.transaction()?;
+                let plan = plans.get(&udids[0]).and_then(Option::as_ref);
+                let assessed = service.assess_on(&tx, &udids[0], plan, now)?;
+                if let Some(compliance) = &assessed {
+                    rows::upsert(&tx, &row_of(&udids[0], compliance, now))?;
+                }
+                tx.commit()?;
+                Ok(assessed)
+            })
+            .await?)
+    }
+
+    /// The stored state of a device (with since when), as last refreshed.
+    pub async fn stored(&self, udid: &str) -> Result<Option<ComplianceRow>, ComplianceError> {
+        let udid = udid.to_string();
+        Ok(self.store.read(move |c| rows::get(c, &udid)).await?)
+    }
+
+    /// Counts by stored state.
+    pub async fn summary(&self) -> Result<Summary, ComplianceError> {
+        let (counts, stale) = self
+            .store
+            .read(|c| Ok((rows::counts(c)?, rows::stale_count(c)?)))
+            .await?;
+        let mut by_state: BTreeMap<&'static str, usize> =
+            ComplianceState::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+        let mut not_assessed = 0;
+        for (state, n) in &counts {
+            match state.as_deref().and_then(ComplianceState::parse) {
+                Some(s) => *by_state.entry(s.as_str()).or_default() += n,
+                None => not_assessed += n,
+            }
+        }
+        Ok(Summary {
+            total: counts.values().sum(),
+            by_state,
+            not_assessed,
+            stale,
+        })
+    }
+
+    fn assess_on(
+        &self,
+        conn: &rusqlite::Connection,
+        udid: &str,
+        plan: Option<&crate::policy::Plan>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Compliance>, StoreError> {
+        let Some(facts) = rows::device_facts(conn, udid)? else {
+            return Ok(None);
+        };
+        let status = StatusInventory::from_values(&status_rows::item_values(conn, udid)?);
+        Ok(Some(assess(&Inputs {
+            enrolled: facts.enrolled,
+            plan,
+            status: &status,
+            inventory_os_version: facts.os_version.as_deref(),
+            last_contact: parse_time(&facts.last_seen_at),
+            now,
+            stale_after_days: self.stale_after_days,
+        })))
+    }
+}
+
+fn row_of(udid: &str, c: &Compliance, now: DateTime<Utc>) -> ComplianceRow {
+    ComplianceRow {
+        udid: udid.to_string(),
+        state: c.state.as_str().to_string(),
+        reason: c.reason.clone(),
+        deadline: c.deadline.map(sql_time),
+        overdue_since: c.overdue_since.map(sql_time),
+        stale: c.stale,
+        since: sql_time(now),
+        evaluated_at: sql_time(now),
+    }
+}

@@ -1,0 +1,214 @@
+//! `/api/v1/devices` (list with filters, CSV export, one device, queue a query command) and
+//! `/api/v1/compliance` (summary, one device).
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::body::ApiJson;
+use super::error::{ApiError, FieldProblem};
+use crate::admin::audit;
+use crate::app::AppState;
+use crate::compliance::Compliance;
+use crate::mdm::MdmError;
+use crate::protocol::Udid;
+use crate::protocol::commands::CommandRequest;
+use crate::store::device_list::{self, DeviceRow};
+use crate::store::devices;
+use crate::web::device_filter::{self, DeviceListParams};
+use crate::web::ui::can;
+
+type Reader = Caller<can::View>;
+
+/// Largest CSV export, in rows.
+pub const EXPORT_MAX_ROWS: usize = 200_000;
+
+#[derive(Serialize)]
+pub struct DevicePage {
+    pub devices: Vec<DeviceRow>,
+    pub total: usize,
+    pub page: usize,
+    pub per_page: usize,
+    pub pages: usize,
+}
+
+pub async fn list(
+    _caller: Reader,
+    state: web::Data<AppState>,
+    params: web::Query<DeviceListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let view = params.view(state.clock.now()).map_err(ApiError::Validation)?;
+    let (offset, per_page, page) = (view.offset(), view.per_page, view.page);
+    let (devices, total) = state
+        .store
+        .read(move |c| {
+            let rows = device_list::page(c, &view.filter, view.sort, view.descending, view.per_page, offset)?;
+            Ok((rows, device_list::count(c, &view.filter)?))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(DevicePage {
+        devices,
+        total,
+        page,
+        per_page,
+        pages: total.div_ceil(per_page).max(1),
+    }))
+}
+
+pub async fn export(
+    _caller: Reader,
+    state: web::Data<AppState>,
+    params: web::Query<DeviceListParams>,
+) -> Result<HttpResponse, ApiError> {
+    csv_response(&state, &params).await
+}
+
+/// The CSV of every device in the filtered view (paging ignored), as a download.
+pub async fn csv_response(state: &AppState, params: &DeviceListParams) -> Result<HttpResponse, ApiError> {
+    let view = params.view(state.clock.now()).map_err(ApiError::Validation)?;
+    let rows = state
+        .store
+        .read(move |c| device_list::page(c, &view.filter, view.sort, view.descending, EXPORT_MAX_ROWS, 0))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"devices.csv\"",
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(device_filter::csv(&rows)))
+}
+
+#[derive(Serialize)]
+struct DeviceDetail {
+    udid: String,
+    name: Option<String>,
+    serial_number: Option<String>,
+    model: Option<String>,
+    model_name: Option<String>,
+    os_version: Option<String>,
+    build_version: Option<String>,
+    supervised: Option<bool>,
+    enrollment: &'static str,
+    enrolled_at: Option<String>,
+    first_seen_at: String,
+    last_seen_at: String,
+    last_push_at: Option<String>,
+    last_push_result: Option<String>,
+    compliance: Option<Compliance>,
+}
+
+pub async fn show(
+    _caller: Reader,
+    state: web::Data<AppState>,
+    udid: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let udid = udid.into_inner();
+    let lookup = udid.clone();
+    let device = state
+        .store
+        .read(move |c| devices::get(c, &lookup))
+        .await?
+        .ok_or_else(|| ApiError::not_found("device with this UDID"))?;
+    let compliance = state
+        .compliance()
+        .device(&udid)
+        .await
+        .map_err(ApiError::internal)?;
+    let inv = device.inventory;
+    Ok(HttpResponse::Ok().json(DeviceDetail {
+        udid: device.udid,
+        name: inv.device_name,
+        serial_number: inv.serial_number,
+        model: inv.product_name,
+        model_name: inv.model_name,
+        os_version: inv.os_version,
+        build_version: inv.build_version,
+        supervised: inv.is_supervised,
+        enrollment: device.state.as_str(),
+        enrolled_at: device.enrolled_at,
+        first_seen_at: device.first_seen_at,
+        last_seen_at: device.last_seen_at,
+        last_push_at: device.last_push_at,
+        last_push_result: device.last_push_result,
+        compliance,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandBody {
+    pub command: String,
+}
+
+pub async fn queue_command(
+    caller: Caller<can::ManageDevices>,
+    state: web::Data<AppState>,
+    udid: web::Path<String>,
+    body: ApiJson<CommandBody>,
+) -> Result<HttpResponse, ApiError> {
+    let udid_text = udid.into_inner();
+    let name = body.0.command;
+    let Some(request) = CommandRequest::query(&name) else {
+        return Err(ApiError::Validation(vec![FieldProblem::new(
+            "command",
+            format!(
+                "only the information and update-scan commands can be sent: {}",
+                CommandRequest::QUERY_REQUEST_TYPES.join(", ")
+            ),
+        )]));
+    };
+    let udid = Udid::parse(&udid_text).map_err(|_| ApiError::not_found("device with this UDID"))?;
+    let (actor, now, mdm) = (caller.actor(), state.clock.now(), state.mdm.clone());
+    let (target, command) = (udid_text.clone(), name.clone());
+    let queued = web::block(move || {
+        mdm.enqueue_with(&udid, request, 0, |conn, uuid| {
+            audit::record(
+                conn,
+                &actor,
+                now,
+                "device.command",
+                &target,
+                None,
+                Some(serde_json::json!({"command": command, "uuid": uuid.as_str()})),
+            )
+            .map(|_| ())
+        })
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    match queued {
+        Ok(uuid) => Ok(HttpResponse::Accepted().json(serde_json::json!({
+            "udid": udid_text, "command": name, "uuid": uuid.as_str()
+        }))),
+        Err(MdmError::NotEnrolled(_)) => Err(ApiError::Conflict(
+            "this device is not enrolled: commands cannot reach it until it enrolls again".into(),
+        )),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+pub async fn compliance_summary(
+    _caller: Reader,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let summary = state.compliance().summary().await.map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(summary))
+}
+
+pub async fn compliance_of(
+    _caller: Reader,
+    state: web::Data<AppState>,
+    udid: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let udid = udid.into_inner();
+    let compliance = state
+        .compliance()
+        .device(&udid)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("device with this UDID"))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "udid": udid, "compliance": compliance })))
+}
