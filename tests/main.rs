@@ -19,6 +19,8 @@ mod admin_setup;
 mod backup_restore;
 mod browser_admin;
 mod browser_enrollment;
+mod cache_download;
+mod cache_support;
 mod catalog_fetch;
 mod catalog_import;
 mod catalog_schedule;

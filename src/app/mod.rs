@@ -11,6 +11,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
 use crate::admin::{AdminError, Admins, setup};
+use crate::cache::CacheService;
 use crate::catalog::{CatalogError, CatalogService};
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -42,6 +43,8 @@ pub enum StartError {
     Scheduler(#[from] crate::scheduler::SchedulerError),
     #[error("push service: {0}")]
     Push(#[from] PushError),
+    #[error("cache: {0}")]
+    Cache(#[from] crate::cache::CacheError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -62,6 +65,8 @@ pub struct AppState {
     pub ddm: DdmService,
     /// APNs: wakes devices when something is queued for them.
     pub pusher: Pusher,
+    /// Locally hosted installers, restore images and catalogs; downloads and bundles.
+    pub cache: CacheService,
 }
 
 /// Creates the data directory (if needed) and opens the migrated database, without the keys:
@@ -108,7 +113,9 @@ pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartErro
     let catalog = CatalogService::load(store.clone(), clock.clone(), config.catalog.clone())?;
     let devices = DeviceServices::build(&config, store.clone(), clock.clone())?;
     enrollment.observe_renewals(Arc::new(devices.mdm.clone()));
+    let cache = CacheService::open(&config, store.clone(), clock.clone())?;
     Ok(AppState {
+        cache,
         mdm: devices.mdm,
         ddm: devices.ddm,
         pusher: devices.pusher,
@@ -147,12 +154,15 @@ pub struct RunningServer {
     pub handle: actix_web::dev::ServerHandle,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
     pub housekeeping: tokio::task::JoinHandle<()>,
+    /// Starts queued cache downloads.
+    pub cache_worker: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
     /// Stops accepting connections and waits for in-flight requests.
     pub async fn stop(self) {
         self.housekeeping.abort();
+        self.cache_worker.abort();
         self.handle.stop(true).await;
         let _ = self.task.await;
     }
@@ -229,6 +239,7 @@ pub fn start_with(
         })?;
     }
     let housekeeping = crate::scheduler::start(&state)?;
+    let cache_worker = state.cache.spawn_worker();
     let server = server.run();
     let handle = server.handle();
     let task = tokio::spawn(server);
@@ -238,6 +249,7 @@ pub fn start_with(
         handle,
         task,
         housekeeping,
+        cache_worker,
     })
 }
 

@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "ddm",
         sql: include_str!("../../migrations/0007_ddm.sql"),
     },
+    Migration {
+        version: 9,
+        name: "cache",
+        sql: include_str!("../../migrations/0009_cache.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of an Orchard database ("ORCH").

@@ -6,6 +6,7 @@
 
 pub mod admins;
 pub mod audit;
+pub mod cache;
 pub mod catalog;
 pub mod commands;
 pub mod ddm;

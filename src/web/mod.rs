@@ -1,6 +1,7 @@
 //! actix adapters. Handlers parse, call a service, and render; they hold no business rules.
 
 pub mod assets;
+pub mod cache;
 pub mod csrf;
 pub mod error;
 pub mod feeds;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     assets::configure(cfg);
     ui::configure(cfg);
     feeds::configure(cfg);
+    cache::configure(cfg);
     cfg.route("/metrics", web::get().to(metrics))
         .default_service(web::to(not_found));
 }
