@@ -20,6 +20,7 @@ mod backup_restore;
 mod browser_admin;
 mod browser_enrollment;
 mod cache_download;
+mod cache_quota;
 mod cache_serve;
 mod cache_support;
 mod catalog_fetch;
