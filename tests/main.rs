@@ -19,6 +19,7 @@ mod admin_setup;
 mod backup_restore;
 mod browser_admin;
 mod browser_enrollment;
+mod cache_bundle;
 mod cache_download;
 mod cache_quota;
 mod cache_serve;
