@@ -69,6 +69,16 @@ enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// The payload cache: macOS installers and restore images hosted by this appliance.
+    Cache {
+        #[command(subcommand)]
+        command: orchard::cli::cache::CacheCommand,
+    },
+    /// Signed offline bundles (payloads and catalog) for air-gapped sites.
+    Bundle {
+        #[command(subcommand)]
+        command: orchard::cli::bundle::BundleCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -370,6 +380,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { command } => runtime()?.block_on(admin(config, command.into())),
+        Command::Cache { command } => Ok(orchard::cli::cache::main(config, command)?),
+        Command::Bundle { command } => Ok(orchard::cli::bundle::main(config, command)?),
     }
 }
 

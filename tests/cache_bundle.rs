@@ -191,7 +191,7 @@ async fn manifest_paths_outside_the_bundle_are_refused() {
     .unwrap();
     std::fs::write(dir.path().join(bundle::SIGNATURE), sig).unwrap();
     let b = spawn_app().await;
-    let refused = import(&b, dir.path(), &[a.state.pki.ca_cert_der.clone()])
+    let refused = import(&b, dir.path(), std::slice::from_ref(&a.state.pki.ca_cert_der))
         .await
         .unwrap_err();
     assert!(refused.contains("outside the bundle"), "{refused}");

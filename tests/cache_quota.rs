@@ -67,5 +67,11 @@ async fn least_recently_used_payloads_are_evicted_and_pinned_ones_survive() {
     let (r, f) = import(&rig, "F6", 2500, 6).await;
     assert!(matches!(r, Err(CacheError::QuotaFull { .. })), "{r:?}");
     assert!(!present(&f));
+    let partial = rig.cache.files().root().join("partial");
+    assert_eq!(
+        std::fs::read_dir(partial).unwrap().count(),
+        0,
+        "no staged copy is left"
+    );
     assert!(present(&b) && present(&e));
 }

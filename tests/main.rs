@@ -20,6 +20,7 @@ mod backup_restore;
 mod browser_admin;
 mod browser_enrollment;
 mod cache_bundle;
+mod cache_cli;
 mod cache_download;
 mod cache_quota;
 mod cache_serve;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::files::{Digest, Expectation, PayloadFiles, io_error, is_plain_file_name};
-use super::service::blocking;
+use super::service::{Origin, Staged, blocking};
 use super::{CacheError, CacheService, PayloadKind, Target};
 use crate::catalog::CatalogService;
 use crate::pki::authority::Authority;
@@ -280,9 +280,16 @@ impl CacheService {
             self.make_room(total).await?;
         }
         for (stage, digest, size, target, source) in staged {
-            let row = self
-                .publish(stage, digest, size, &target, source, None, None)
-                .await?;
+            let staged = Staged {
+                path: stage,
+                digest,
+                size,
+            };
+            let origin = Origin {
+                source_url: source,
+                ..Default::default()
+            };
+            let row = self.publish(staged, &target, origin).await?;
             report.published.push(row.digest);
         }
         Ok(report)
@@ -309,7 +316,7 @@ fn read_verified_manifest(dir: &Path, trusted: &[Vec<u8>]) -> Result<Manifest, C
     let signature = read_limited(&dir.join(SIGNATURE))?;
     let verified = signed::verify(&signature, Some(&body))
         .map_err(|e| bundle_err(format!("the manifest's signature does not verify: {e}")))?;
-    if !trusted.iter().any(|t| *t == verified.signer_der) {
+    if !trusted.contains(&verified.signer_der) {
         return Err(bundle_err(format!(
             "the manifest is signed by a certificate this appliance does not trust \
              (SHA-256 fingerprint {}); pass that appliance's CA certificate with --trust",

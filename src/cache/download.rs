@@ -5,7 +5,7 @@
 //! installers against Apple's chunklist and size, others against size and any known digest. A
 //! file that fails is quarantined (never served) and fetched again, up to `cache.max_attempts`.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::chunklist::Chunklist;
 use super::files::{Expectation, PayloadFiles, VerifyError, io_error, is_plain_file_name};
-use super::service::blocking;
+use super::service::{Origin, Staged, blocking};
 use super::{CacheError, CacheService, DownloadProgress, PayloadKind, Target};
 use crate::store::cache::{self as sql, DownloadRow, PayloadRow};
 use crate::store::sql_time;
@@ -252,7 +252,7 @@ impl CacheService {
     }
 
     /// Fetches the chunklist (if any) and the rest of the payload into `path`.
-    async fn fetch_pass(&self, job: &DownloadRow, path: &PathBuf) -> Result<Pass, CacheError> {
+    async fn fetch_pass(&self, job: &DownloadRow, path: &Path) -> Result<Pass, CacheError> {
         let (chunklist, chunklist_sha256) = match &job.integrity_url {
             Some(url) => {
                 let bytes = self.fetch_small(url).await?;
@@ -378,11 +378,11 @@ impl CacheService {
     async fn verify_and_publish(
         &self,
         job: &DownloadRow,
-        path: &PathBuf,
+        path: &Path,
         chunklist: Option<Chunklist>,
         chunklist_sha256: Option<String>,
     ) -> Result<(), Retry> {
-        let (p, size, sha) = (path.clone(), job.expected_size, job.expected_sha256.clone());
+        let (p, size, sha) = (path.to_path_buf(), job.expected_size, job.expected_sha256.clone());
         let checked = blocking(move || {
             let expect = Expectation {
                 chunklist: chunklist.as_ref(),
@@ -396,17 +396,17 @@ impl CacheService {
         match checked {
             Ok((digest, size)) => {
                 let target = target_of(job);
-                let published = self
-                    .publish(
-                        path.clone(),
-                        digest,
-                        size,
-                        &target,
-                        Some(job.url.clone()),
-                        chunklist_sha256,
-                        Some(job.id),
-                    )
-                    .await;
+                let staged = Staged {
+                    path: path.to_path_buf(),
+                    digest,
+                    size,
+                };
+                let origin = Origin {
+                    source_url: Some(job.url.clone()),
+                    chunklist_sha256,
+                    download: Some(job.id),
+                };
+                let published = self.publish(staged, &target, origin).await;
                 published.map(|_| ()).map_err(Retry::Stop)
             }
             Err(VerifyError::Io(e)) => Err(Retry::Stop(io_error(path, e))),
@@ -416,9 +416,9 @@ impl CacheService {
 
     /// Sets a file that failed verification aside (recorded, never served) and decides whether
     /// to fetch it again.
-    async fn quarantine(&self, job: &DownloadRow, path: &PathBuf, problem: String) -> Result<(), Retry> {
+    async fn quarantine(&self, job: &DownloadRow, path: &Path, problem: String) -> Result<(), Retry> {
         tracing::warn!(id = job.id, url = %job.url, %problem, "download failed verification; quarantined");
-        let (files, p) = (self.inner.files.clone(), path.clone());
+        let (files, p) = (self.inner.files.clone(), path.to_path_buf());
         let moved = blocking(move || {
             let (digest, size) = PayloadFiles::verify(&p, &Expectation::default())
                 .map_err(|e| CacheError::Verify(e.to_string()))?;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::chunklist::Chunklist;
 use super::files::{Digest, Expectation, PayloadFiles};
-use super::service::blocking;
+use super::service::{Origin, Staged, blocking};
 use super::{CacheError, CacheService, PayloadKind, Target};
 use crate::catalog::gdmf::OsFamily;
 use crate::catalog::index::CatalogIndex;
@@ -128,9 +128,23 @@ impl CacheService {
         };
         let already = self.payload(&digest).await?.is_some_and(|p| p.state == "ready");
         let source = format!("import:{name}");
-        let payload = self
-            .publish(staged, digest, size, &target, Some(source), None, None)
-            .await?;
+        let ready = Staged {
+            path: staged.clone(),
+            digest,
+            size,
+        };
+        let origin = Origin {
+            source_url: Some(source),
+            ..Default::default()
+        };
+        let payload = match self.publish(ready, &target, origin).await {
+            Ok(p) => p,
+            Err(e) => {
+                // Refused (the quota): the staged copy goes too.
+                let _ = std::fs::remove_file(&staged);
+                return Err(e);
+            }
+        };
         Ok(Imported {
             path: path.to_path_buf(),
             payload,

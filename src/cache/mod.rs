@@ -15,6 +15,7 @@ pub mod chunklist;
 pub mod download;
 pub mod files;
 pub mod import;
+pub mod prefetch;
 mod service;
 pub mod throttle;
 pub mod window;

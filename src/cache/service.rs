@@ -254,14 +254,20 @@ impl CacheService {
     /// transaction.
     pub(super) async fn publish(
         &self,
-        staged: PathBuf,
-        digest: Digest,
-        size: u64,
+        staged: Staged,
         target: &Target,
-        source_url: Option<String>,
-        chunklist_sha256: Option<String>,
-        download: Option<i64>,
+        origin: Origin,
     ) -> Result<PayloadRow, CacheError> {
+        let Staged {
+            path: staged,
+            digest,
+            size,
+        } = staged;
+        let Origin {
+            source_url,
+            chunklist_sha256,
+            download,
+        } = origin;
         let _guard = self.inner.publish_lock.lock().await;
         let existing = self.payload(&digest).await?;
         let already =
@@ -303,6 +309,22 @@ impl CacheService {
             .await?;
         Ok(row)
     }
+}
+
+/// A verified file waiting in `partial/` to be published.
+pub(super) struct Staged {
+    pub path: PathBuf,
+    pub digest: Digest,
+    pub size: u64,
+}
+
+/// Where a payload came from.
+#[derive(Default)]
+pub(super) struct Origin {
+    pub source_url: Option<String>,
+    pub chunklist_sha256: Option<String>,
+    /// The download job it finishes.
+    pub download: Option<i64>,
 }
 
 /// Runs blocking file work off the async runtime.
