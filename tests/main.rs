@@ -55,6 +55,7 @@ mod scep;
 mod serve_process;
 mod sim_ddm;
 mod sim_mdm;
+mod ui_cache;
 mod ui_catalog;
 mod ui_devices;
 mod ui_enrollment;

@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use crate::app::{AppState, StartError};
 use crate::cache::prefetch::requests_for;
-use crate::cache::{CacheError, Digest, PayloadKind, Target};
+use crate::cache::{CacheError, Digest, PayloadKind, Target, human_bytes};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheCliError {
@@ -66,22 +66,6 @@ fn kinds(text: &str) -> Result<Vec<PayloadKind>, CacheCliError> {
             .filter(|k| *k != PayloadKind::Catalog)
             .map(|k| vec![k])
             .ok_or_else(|| CacheCliError::Usage(format!("unknown kind `{k}` (installer, ipsw, both)"))),
-    }
-}
-
-/// Human size: `1.5 GiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }
 

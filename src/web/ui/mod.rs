@@ -7,6 +7,7 @@
 //! `<input type="hidden" name="csrf_token" value="{{ layout.csrf_token() }}">`.
 
 pub mod audit;
+pub mod cache;
 pub mod catalog;
 pub mod catalog_import;
 pub mod dashboard;
@@ -220,6 +221,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     devices::configure(cfg);
     audit::configure(cfg);
     catalog::configure(cfg);
+    cache::configure(cfg);
     enrollment::configure(cfg);
     settings::configure(cfg);
     sections::configure(cfg);

@@ -28,12 +28,6 @@ const SECTIONS: &[Placeholder] = &[
         title: "Policies",
         purpose: "Managed OS policies: target versions, deadlines, deferrals and update settings.",
     },
-    Placeholder {
-        path: "/caches",
-        section: Section::Cache,
-        title: "Cache",
-        purpose: "Locally hosted installers, restore images and catalog feeds.",
-    },
 ];
 
 #[derive(Template)]
