@@ -16,6 +16,7 @@ pub mod download;
 pub mod files;
 pub mod import;
 pub mod prefetch;
+mod queue;
 mod service;
 pub mod throttle;
 pub mod window;
