@@ -65,8 +65,19 @@ async fn an_interrupted_download_resumes_with_range_after_a_restart() {
     let partial = rig.cache.files().download_path(id);
     assert_eq!(std::fs::metadata(&partial).unwrap().len(), (MB + 777) as u64);
 
-    // A new process on the same data directory picks it up where it stopped.
+    // The process dies mid-download (the row still says `running`); a new process on the same
+    // data directory requeues the job and picks it up where it stopped.
+    rig.store
+        .write_blocking(move |c| orchard::store::cache::update_download(c, id, "running", 0, None, "x"))
+        .unwrap();
     let restarted = rig.restart();
+    restarted.run_pending().await.unwrap();
+    assert_eq!(
+        restarted.download(id).await.unwrap().unwrap().state,
+        "running",
+        "not started twice"
+    );
+    assert_eq!(restarted.requeue_interrupted().await.unwrap(), 1);
     restarted.run_pending().await.unwrap();
     let job = restarted.download(id).await.unwrap().unwrap();
     assert_eq!(job.state, "done", "{:?}", job.error);

@@ -134,6 +134,9 @@ impl CacheService {
     pub fn spawn_worker(&self) -> JoinHandle<()> {
         let service = self.clone();
         tokio::spawn(async move {
+            if let Err(e) = service.requeue_interrupted().await {
+                tracing::warn!(error = %e, "cannot requeue interrupted cache downloads");
+            }
             loop {
                 if let Err(e) = service.start_pending().await {
                     tracing::warn!(error = %e, "cannot start cache downloads");
@@ -144,5 +147,17 @@ impl CacheService {
                 }
             }
         })
+    }
+
+    /// Jobs left `running` by a process that stopped go back to the queue; their partial files
+    /// let them resume. The server's worker calls this once at start (an operator command
+    /// running beside the server must not take the server's jobs).
+    pub async fn requeue_interrupted(&self) -> Result<usize, CacheError> {
+        let at = sql_time(self.inner.clock.now());
+        Ok(self
+            .inner
+            .store
+            .write(move |c| sql::requeue_running(c, &at))
+            .await?)
     }
 }

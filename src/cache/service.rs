@@ -80,8 +80,7 @@ fn http_client(config: &CacheConfig) -> Result<reqwest::Client, CacheError> {
 }
 
 impl CacheService {
-    /// Opens the cache of `config` (creating its folders). Jobs left `running` by a previous
-    /// process go back to the queue; their partial files let them resume.
+    /// Opens the cache of `config` (creating its folders).
     pub fn open(config: &Config, store: Store, clock: SharedClock) -> Result<CacheService, CacheError> {
         Self::open_with(config, store, clock, files::file_opener())
     }
@@ -97,8 +96,6 @@ impl CacheService {
         let windows = Windows::parse(&cache.allowed_windows, &cache.window_time_zone)
             .map_err(|e| CacheError::Config(e.to_string()))?;
         let files = PayloadFiles::open(&config.cache_dir())?;
-        let at = sql_time(clock.now());
-        store.write_blocking(move |c| sql::requeue_running(c, &at))?;
         Ok(CacheService {
             inner: Arc::new(Inner {
                 http: http_client(&cache)?,
