@@ -182,6 +182,42 @@ async fn a_closed_window_defers_the_download_until_it_opens() {
     assert_eq!(job.state, "done", "{:?}", job.error);
 }
 
+#[tokio::test]
+async fn a_window_that_closes_mid_download_pauses_it_and_it_resumes_when_open() {
+    let data = payload(2 * MB);
+    let cdn = Cdn::start(data.clone()).await;
+    // 12:00 UTC now; the window ends at 12:30. The limit keeps the download running ~2 s.
+    let rig = rig(|c| {
+        c.cache.allowed_windows = vec!["11:00-12:30".into()];
+        c.cache.bandwidth_bytes_per_second = MB as u64;
+    });
+    let id = rig.cache.enqueue(cdn.installer_request()).await.unwrap();
+    let running = {
+        let cache = rig.cache.clone();
+        tokio::spawn(async move { cache.run_pending().await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    rig.clock.advance(chrono::Duration::minutes(45));
+    running.await.unwrap().unwrap();
+    let job = rig.cache.download(id).await.unwrap().unwrap();
+    assert_eq!(job.state, "deferred");
+    assert!(
+        job.bytes_done > 0 && job.bytes_done < data.len() as u64,
+        "{}",
+        job.bytes_done
+    );
+    let kept = std::fs::metadata(rig.cache.files().download_path(id))
+        .unwrap()
+        .len();
+    assert_eq!(kept, job.bytes_done, "the bytes fetched so far are kept");
+
+    rig.clock.advance(chrono::Duration::hours(23));
+    rig.cache.run_pending().await.unwrap();
+    let job = rig.cache.download(id).await.unwrap().unwrap();
+    assert_eq!(job.state, "done", "{:?}", job.error);
+    assert_eq!(cdn.requests()[1], Some(format!("bytes={kept}-")));
+}
+
 /// A writer that takes `room` bytes and then fails as a full disk does (ENOSPC).
 struct FullDisk {
     inner: Pin<Box<dyn AsyncWrite + Send>>,
