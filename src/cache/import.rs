@@ -177,3 +177,43 @@ impl CacheService {
             }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::document::{DEFAULT_MAX_DOCUMENT_BYTES, ParsedDocument, parse_document};
+
+    fn index() -> CatalogIndex {
+        let parse = |b: &[u8]| parse_document(b, DEFAULT_MAX_DOCUMENT_BYTES).unwrap();
+        let ParsedDocument::Gdmf(gdmf) = parse(include_bytes!(
+            "../../tests/data/catalog-samples/gdmf-pmv-raw-2026-04-12.json"
+        )) else {
+            panic!("gdmf sample")
+        };
+        let ParsedDocument::Sofa(feed) = parse(include_bytes!(
+            "../../tests/data/catalog-samples/sofa-v2-macos_data_feed.json"
+        )) else {
+            panic!("sofa sample")
+        };
+        let ParsedDocument::UmaCatalog(installers) = parse(include_bytes!(
+            "../../tests/data/catalog-samples/sofa-uma_catalog.json"
+        )) else {
+            panic!("uma sample")
+        };
+        CatalogIndex::build(gdmf, &[feed], &installers)
+    }
+
+    #[test]
+    fn installers_match_by_exact_size_and_images_by_file_name() {
+        let index = index();
+        let hit = match_catalog(&index, PayloadKind::Installer, "whatever.pkg", 18_391_902_710).unwrap();
+        assert_eq!((hit.version.as_str(), hit.build.as_str()), ("26.6.2", "25G83"));
+        assert_eq!(hit.filename, "InstallAssistant.pkg");
+        assert!(match_catalog(&index, PayloadKind::Installer, "x.pkg", 18_391_902_711).is_none());
+
+        let image = "UniversalMac_26.6.2_25G83_Restore.ipsw";
+        let hit = match_catalog(&index, PayloadKind::Ipsw, image, 1).unwrap();
+        assert_eq!(hit.build, "25G83");
+        assert!(match_catalog(&index, PayloadKind::Ipsw, "Other.ipsw", 1).is_none());
+    }
+}
