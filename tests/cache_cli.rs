@@ -107,3 +107,69 @@ fn import_list_pin_and_carry_a_bundle_to_another_appliance() {
     let bad = orchard(dir.path(), &b, &["cache", "pin", "../../etc"]);
     assert!(!bad.status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_download_fetches_a_catalog_installer_with_a_progress_line() {
+    use crate::cache_support::Cdn;
+    let data = payload(3 * 1024 * 1024);
+    let cdn = Cdn::start(data.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("a");
+    // SOFA's installer list, with the one entry pointing at the local stand-in for Apple's CDN.
+    let uma = serde_json::json!({
+        "update_hash": "sha256:test",
+        "total_products": 1,
+        "catalog_url": "https://swscan.apple.com/content/catalogs/others/index.sucatalog",
+        "products": [{
+            "product_key": "140-93587", "title": "macOS Tahoe", "version": "26.6.2", "build": "25G83",
+            "posting_date": "2026-08-17T17:43:47Z", "size": data.len(), "download_url": cdn.url()
+        }]
+    });
+    let uma_path = dir.path().join("uma_catalog.json");
+    std::fs::write(&uma_path, serde_json::to_vec(&uma).unwrap()).unwrap();
+    let gdmf =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/catalog-samples/gdmf-pmv-raw-2026-04-12.json");
+    let (d, a) = (dir.path().to_path_buf(), data_dir.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        let imported = orchard(
+            &d,
+            &a,
+            &[
+                "catalog",
+                "import",
+                gdmf.to_str().unwrap(),
+                uma_path.to_str().unwrap(),
+            ],
+        );
+        assert!(imported.status.success(), "{}", text(&imported));
+        orchard(
+            &d,
+            &a,
+            &[
+                "--set",
+                "cache.allow_plain_http=true",
+                // Slow enough (~1.5 s) for the progress line to be drawn.
+                "--set",
+                "cache.bandwidth_bytes_per_second=2000000",
+                "cache",
+                "download",
+                "--build",
+                "25G83",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    let digest = sha256_hex(&data);
+    assert!(
+        printed.contains(&format!("done: /cache/{digest}/InstallAssistant.pkg")),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("InstallAssistant.pkg: ") && printed.contains(" of 3.0 MiB, "),
+        "{printed}"
+    );
+    assert_eq!(cdn.requests().len(), 1);
+}
