@@ -87,6 +87,7 @@ pub struct Config {
     pub compliance: ComplianceConfig,
     pub api: ApiConfig,
     pub policy: PolicyConfig,
+    pub cache: CacheConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,6 +134,44 @@ impl Default for PolicyConfig {
         PolicyConfig {
             utc_offset: "+00:00".into(),
             evaluation_batch: 2000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Where cached payloads live. Empty: `<data_dir>/cache`.
+    pub dir: PathBuf,
+    /// Most bytes the ready payloads may take; least recently used unpinned ones are evicted to
+    /// make room. 0: no limit (the disk is the limit).
+    pub quota_bytes: u64,
+    /// Downloads running at once.
+    pub max_concurrent_downloads: usize,
+    /// Bandwidth all downloads share, in bytes per second. 0: unlimited.
+    pub bandwidth_bytes_per_second: u64,
+    /// When downloads may run, as `HH:MM-HH:MM` ranges (may cross midnight, e.g. `18:00-06:00`).
+    /// Empty: always.
+    pub allowed_windows: Vec<String>,
+    /// Time zone of `allowed_windows`: `local` (the system's), `UTC`, or a fixed offset `+02:00`.
+    pub window_time_zone: String,
+    /// Fetches of a payload that failed verification before the download is given up.
+    pub max_attempts: u32,
+    /// Allow `http://` download URLs (a local mirror). Off: HTTPS only, as Apple's CDN serves.
+    pub allow_plain_http: bool,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            dir: PathBuf::new(),
+            quota_bytes: 0,
+            max_concurrent_downloads: 2,
+            bandwidth_bytes_per_second: 0,
+            allowed_windows: Vec::new(),
+            window_time_zone: "local".into(),
+            max_attempts: 3,
+            allow_plain_http: false,
         }
     }
 }
@@ -595,6 +634,15 @@ impl Config {
         names.push("127.0.0.1".into());
         names.dedup();
         names
+    }
+
+    /// Where cached payloads live (`cache.dir`, else `<data_dir>/cache`).
+    pub fn cache_dir(&self) -> PathBuf {
+        if self.cache.dir.as_os_str().is_empty() {
+            self.storage.data_dir.join("cache")
+        } else {
+            self.cache.dir.clone()
+        }
     }
 
     pub fn database_path(&self) -> PathBuf {

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod cache;
 pub mod catalog;
 pub mod cli;
 pub mod clock;

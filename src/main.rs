@@ -79,6 +79,16 @@ enum Command {
         #[command(subcommand)]
         command: orchard::cli::policy::PolicyCommand,
     },
+    /// The payload cache: macOS installers and restore images hosted by this appliance.
+    Cache {
+        #[command(subcommand)]
+        command: orchard::cli::cache::CacheCommand,
+    },
+    /// Signed offline bundles (payloads and catalog) for air-gapped sites.
+    Bundle {
+        #[command(subcommand)]
+        command: orchard::cli::bundle::BundleCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -384,6 +394,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(runtime()?.block_on(orchard::cli::api_token::main(&config, command))?)
         }
         Command::Policy { command } => Ok(runtime()?.block_on(orchard::cli::policy::main(config, command))?),
+        Command::Cache { command } => Ok(orchard::cli::cache::main(config, command)?),
+        Command::Bundle { command } => Ok(orchard::cli::bundle::main(config, command)?),
     }
 }
 

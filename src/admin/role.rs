@@ -8,7 +8,7 @@ use std::str::FromStr;
 pub enum Role {
     /// Everything, including accounts and appliance settings.
     Admin,
-    /// Update policies, groups, devices and the catalog; not accounts or settings.
+    /// Update policies, groups, devices, the catalog and the cache; not accounts or settings.
     Manager,
     /// Read-only.
     Viewer,
@@ -45,7 +45,7 @@ impl Role {
             Role::Admin => true,
             Role::Manager => matches!(
                 permission,
-                View | ManageDevices | ManageGroups | ManagePolicies | ManageCatalog
+                View | ManageDevices | ManageGroups | ManagePolicies | ManageCatalog | ManageCache
             ),
             Role::Viewer => matches!(permission, View),
         }
@@ -63,7 +63,7 @@ impl Role {
     pub fn description(self) -> &'static str {
         match self {
             Role::Admin => "everything, including accounts and settings",
-            Role::Manager => "update policies, groups, devices and the catalog",
+            Role::Manager => "update policies, groups, devices, the catalog and the cache",
             Role::Viewer => "read-only",
         }
     }

@@ -11,6 +11,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
 use crate::admin::{AdminError, Admins, setup};
+use crate::cache::CacheService;
 use crate::catalog::{CatalogError, CatalogService};
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -45,6 +46,8 @@ pub enum StartError {
     Push(#[from] PushError),
     #[error("policy service: {0}")]
     Policy(#[from] crate::policy::PolicyError),
+    #[error("cache: {0}")]
+    Cache(#[from] crate::cache::CacheError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }
@@ -69,6 +72,8 @@ pub struct AppState {
     pub policies: PolicyService,
     /// Re-evaluates queued devices and delivers their plans (declarations or legacy commands).
     pub policy_engine: PolicyEngine,
+    /// Locally hosted installers, restore images and catalogs; downloads and bundles.
+    pub cache: CacheService,
 }
 
 /// Creates the data directory (if needed) and opens the migrated database, without the keys:
@@ -126,7 +131,9 @@ pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartErro
         devices.mdm.clone(),
         config.policy.evaluation_batch,
     );
+    let cache = CacheService::open(&config, store.clone(), clock.clone())?;
     Ok(AppState {
+        cache,
         mdm: devices.mdm,
         ddm: devices.ddm,
         pusher: devices.pusher,
@@ -167,12 +174,15 @@ pub struct RunningServer {
     pub handle: actix_web::dev::ServerHandle,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
     pub housekeeping: tokio::task::JoinHandle<()>,
+    /// Starts queued cache downloads.
+    pub cache_worker: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
     /// Stops accepting connections and waits for in-flight requests.
     pub async fn stop(self) {
         self.housekeeping.abort();
+        self.cache_worker.abort();
         self.handle.stop(true).await;
         let _ = self.task.await;
     }
@@ -249,6 +259,7 @@ pub fn start_with(
         })?;
     }
     let housekeeping = crate::scheduler::start(&state)?;
+    let cache_worker = state.cache.spawn_worker();
     let server = server.run();
     let handle = server.handle();
     let task = tokio::spawn(server);
@@ -258,6 +269,7 @@ pub fn start_with(
         handle,
         task,
         housekeeping,
+        cache_worker,
     })
 }
 

@@ -2,4 +2,6 @@
 
 pub mod admin;
 pub mod api_token;
+pub mod bundle;
+pub mod cache;
 pub mod policy;

@@ -49,6 +49,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0008_policy.sql"),
     },
     Migration {
+        version: 9,
+        name: "cache",
+        sql: include_str!("../../migrations/0009_cache.sql"),
+    },
+    Migration {
         version: 10,
         name: "api",
         sql: include_str!("../../migrations/0010_api.sql"),

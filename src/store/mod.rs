@@ -7,6 +7,7 @@
 pub mod admins;
 pub mod api_access;
 pub mod audit;
+pub mod cache;
 pub mod catalog;
 pub mod commands;
 pub mod compliance;

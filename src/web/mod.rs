@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod cache;
 pub mod csrf;
 pub mod device_filter;
 pub mod error;
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     assets::configure(cfg);
     ui::configure(cfg);
     feeds::configure(cfg);
+    cache::configure(cfg);
     cfg.route("/metrics", web::get().to(metrics))
         .default_service(web::to(not_found));
 }

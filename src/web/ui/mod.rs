@@ -8,6 +8,7 @@
 
 pub mod api_access;
 pub mod audit;
+pub mod cache;
 pub mod catalog;
 pub mod catalog_import;
 pub mod dashboard;
@@ -26,7 +27,6 @@ pub mod policy_editor;
 pub mod policy_form;
 pub mod policy_preview;
 pub mod schedule_form;
-pub mod sections;
 pub mod settings;
 pub mod setup;
 pub mod upload;
@@ -231,10 +231,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     devices::configure(cfg);
     audit::configure(cfg);
     catalog::configure(cfg);
+    cache::configure(cfg);
     enrollment::configure(cfg);
     settings::configure(cfg);
     policies::configure(cfg);
     groups::configure(cfg);
     api_access::configure(cfg);
-    sections::configure(cfg);
 }
