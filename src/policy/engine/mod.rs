@@ -9,14 +9,14 @@ mod deliver;
 pub mod legacy;
 pub mod wants;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 use crate::ddm::{DdmError, DdmService};
 use crate::mdm::{MdmError, MdmService};
-use crate::policy::book::DeviceRecord;
+use crate::policy::book::{DeviceRecord, PolicyBook};
 use crate::policy::service::loading::{build_book, device_record};
 use crate::policy::service::{PlanSummary, PolicyError, PolicyService};
 use crate::store::policies::plans::{self, PlanRow};
@@ -151,6 +151,13 @@ impl PolicyEngine {
     pub async fn run_queue(&self) -> Result<EngineReport, EngineError> {
         let _one_at_a_time = self.running.lock().await;
         let mut total = EngineReport::default();
+        // Read once per run: a change saved meanwhile queues its devices again for the next run.
+        let book = build_book(
+            self.policies
+                .store()
+                .read(crate::policy::service::loading::read_book_rows)
+                .await?,
+        )?;
         loop {
             let limit = self.batch;
             let udids = self
@@ -161,7 +168,7 @@ impl PolicyEngine {
             if udids.is_empty() {
                 return Ok(total);
             }
-            total.add(self.run_batch(udids).await?);
+            total.add(self.run_batch(&book, udids).await?);
         }
     }
 
@@ -189,30 +196,18 @@ impl PolicyEngine {
         })
     }
 
-    async fn run_batch(&self, udids: Vec<String>) -> Result<EngineReport, EngineError> {
+    async fn run_batch(&self, book: &PolicyBook, udids: Vec<String>) -> Result<EngineReport, EngineError> {
         let asked = udids.clone();
-        let whole_fleet = udids.len() > 5_000;
-        let (rows, devices, stored) = self
+        let (devices, stored) = self
             .policies
             .store()
             .read(move |c| {
-                let devices = if whole_fleet {
-                    let wanted: HashSet<&String> = asked.iter().collect();
-                    policy_store::managed_devices(c)?
-                        .into_iter()
-                        .filter(|d| wanted.contains(&d.udid))
-                        .collect()
-                } else {
-                    policy_store::managed_devices_among(c, &asked)?
-                };
                 Ok((
-                    crate::policy::service::loading::read_book_rows(c)?,
-                    devices,
+                    policy_store::managed_devices_among(c, &asked)?,
                     plans::plans_among(c, &asked)?,
                 ))
             })
             .await?;
-        let book = build_book(rows)?;
         let stored: HashMap<String, PlanRow> = stored.into_iter().map(|p| (p.udid.clone(), p)).collect();
         let snapshot = self.policies.catalog_snapshot();
         let now = self.policies.clock_now();
