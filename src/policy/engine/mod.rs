@@ -147,28 +147,30 @@ impl PolicyEngine {
         Ok(queued)
     }
 
-    /// Evaluates and delivers until the queue is empty.
+    /// Evaluates and delivers until the queue is empty. Each round reads the policy book and the
+    /// queue in one snapshot, so every queued device is evaluated with the change that queued it;
+    /// a device queued again meanwhile keeps its entry (new stamp) for the next round.
     pub async fn run_queue(&self) -> Result<EngineReport, EngineError> {
         let _one_at_a_time = self.running.lock().await;
         let mut total = EngineReport::default();
-        // Read once per run: a change saved meanwhile queues its devices again for the next run.
-        let book = build_book(
-            self.policies
-                .store()
-                .read(crate::policy::service::loading::read_book_rows)
-                .await?,
-        )?;
         loop {
-            let limit = self.batch;
-            let udids = self
+            let (rows, queued) = self
                 .policies
                 .store()
-                .read(move |c| plans::queued(c, limit))
+                .read(|c| {
+                    let snapshot = c.unchecked_transaction()?;
+                    let rows = crate::policy::service::loading::read_book_rows(&snapshot)?;
+                    let queued = plans::queued(&snapshot, usize::MAX)?;
+                    Ok((rows, queued))
+                })
                 .await?;
-            if udids.is_empty() {
+            if queued.is_empty() {
                 return Ok(total);
             }
-            total.add(self.run_batch(&book, udids).await?);
+            let book = build_book(rows)?;
+            for batch in queued.chunks(self.batch) {
+                total.add(self.run_batch(&book, batch.to_vec()).await?);
+            }
         }
     }
 
@@ -196,8 +198,12 @@ impl PolicyEngine {
         })
     }
 
-    async fn run_batch(&self, book: &PolicyBook, udids: Vec<String>) -> Result<EngineReport, EngineError> {
-        let asked = udids.clone();
+    async fn run_batch(
+        &self,
+        book: &PolicyBook,
+        entries: Vec<(String, String)>,
+    ) -> Result<EngineReport, EngineError> {
+        let asked: Vec<String> = entries.iter().map(|(u, _)| u.clone()).collect();
         let (devices, stored) = self
             .policies
             .store()
@@ -261,7 +267,7 @@ impl PolicyEngine {
                 for row in &rows {
                     plans::save_evaluation(&tx, row)?;
                 }
-                plans::dequeue(&tx, &udids)?;
+                plans::dequeue(&tx, &entries)?;
                 tx.commit()?;
                 Ok(())
             })
