@@ -227,6 +227,16 @@ async fn bad_input_is_refused_beside_its_field_and_nothing_is_saved() {
             "within 0 to 90 days, not 91",
         ),
         (
+            "a beta program required without enrollment always on",
+            vec![
+                ("settings.Beta.ProgramEnrollment", "Allowed"),
+                ("settings.Beta.RequireProgram.Description", "Developer beta"),
+                ("settings.Beta.RequireProgram.Token", "tok-dev"),
+            ],
+            "settings.Beta.RequireProgram",
+            "can only be required when ProgramEnrollment is AlwaysOn",
+        ),
+        (
             "forced install, download up to the user",
             vec![
                 ("settings.AutomaticActions.Download", "Allowed"),
