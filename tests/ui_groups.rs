@@ -236,6 +236,21 @@ async fn viewers_read_groups_but_every_post_is_refused() {
     }
     assert_eq!(group_names(&app).await, ["Pilot"]);
     let manager = app.signed_in("max").await;
+    // A manager's form without its CSRF token, or with a forged one: refused, nothing stored.
+    for token in [None, Some("0123456789abcdef0123456789abcdef")] {
+        let mut fields = vec![("name", "Forged"), ("kind", "static")];
+        if let Some(t) = token {
+            fields.push(("csrf_token", t));
+        }
+        let res = manager
+            .post(app.url("/groups/new"))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+    }
+    assert_eq!(group_names(&app).await, ["Pilot"]);
     let (_, html) = get(&manager, &app, "/groups/Pilot").await;
     assert_eq!(html.matches("<tr class=\"member\">").count(), 2);
 }

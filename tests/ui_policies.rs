@@ -113,6 +113,35 @@ async fn a_rolling_policy_is_previewed_then_saved_listed_edited_and_deleted() {
     assert!(html.contains("value=\"iPhones within a week\""));
     assert!(html.contains("value=\"rolling\" checked"));
 
+    // Previewing a change of the stored policy: shown with the change, stored unchanged.
+    let res = app
+        .post_form(
+            &manager,
+            "/policies/ios-rolling/preview",
+            &rolling(&[("rolling.within", "2w")]),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let text = visible(&res.text().await.unwrap());
+    assert!(
+        text.contains("enforced within 2 weeks of its release: deadline 2026-04-22 18:00"),
+        "{text}"
+    );
+    let stored = app
+        .state
+        .policies
+        .get_policy("ios-rolling")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        stored.policy.enforcement,
+        orchard::policy::Enforcement::Rolling {
+            within: orchard::policy::RollingWindow::OneWeek,
+            ..
+        }
+    ));
+
     let res = app
         .post_form(
             &manager,
@@ -196,6 +225,16 @@ async fn bad_input_is_refused_beside_its_field_and_nothing_is_saved() {
             vec![("bsi.mode", "within"), ("bsi.days", "91"), ("bsi.at", "20:00")],
             "bsi.days",
             "within 0 to 90 days, not 91",
+        ),
+        (
+            "a beta program required without enrollment always on",
+            vec![
+                ("settings.Beta.ProgramEnrollment", "Allowed"),
+                ("settings.Beta.RequireProgram.Description", "Developer beta"),
+                ("settings.Beta.RequireProgram.Token", "tok-dev"),
+            ],
+            "settings.Beta.RequireProgram",
+            "can only be required when ProgramEnrollment is AlwaysOn",
         ),
         (
             "forced install, download up to the user",
@@ -296,6 +335,9 @@ async fn viewers_read_but_every_post_is_refused_and_csrf_and_size_are_checked() 
             .status(),
         303
     );
+    let anonymous = crate::common::client_for(&app.state);
+    let res = anonymous.get(app.url("/policies")).send().await.unwrap();
+    assert_eq!(res.status(), 303, "strangers are sent to sign in");
     let viewer = app.signed_in("vic").await;
     let (status, html) = get(&viewer, &app, "/policies").await;
     assert_eq!(status, 200);
@@ -469,6 +511,11 @@ async fn equal_priorities_reaching_one_device_are_shown_as_a_conflict() {
     assert_eq!(res.status(), 303);
     let (_, html) = get(&manager, &app, "/policies").await;
     assert!(!html.contains("class=\"conflict\""));
+    let text = visible(&html);
+    assert!(
+        text.contains("Pilot (1) 1 (in effect on 0) none"),
+        "the lower priority yields: {text}"
+    );
     let (_, html) = get(&manager, &app, &format!("/devices/{PHONE}")).await;
     let why = visible(&html[html.find("id=\"why-target\"").unwrap()..]);
     assert!(

@@ -9,14 +9,14 @@ mod deliver;
 pub mod legacy;
 pub mod wants;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 use crate::ddm::{DdmError, DdmService};
 use crate::mdm::{MdmError, MdmService};
-use crate::policy::book::DeviceRecord;
+use crate::policy::book::{DeviceRecord, PolicyBook};
 use crate::policy::service::loading::{build_book, device_record};
 use crate::policy::service::{PlanSummary, PolicyError, PolicyService};
 use crate::store::policies::plans::{self, PlanRow};
@@ -147,21 +147,30 @@ impl PolicyEngine {
         Ok(queued)
     }
 
-    /// Evaluates and delivers until the queue is empty.
+    /// Evaluates and delivers until the queue is empty. Each round reads the policy book and the
+    /// queue in one snapshot, so every queued device is evaluated with the change that queued it;
+    /// a device queued again meanwhile keeps its entry (new stamp) for the next round.
     pub async fn run_queue(&self) -> Result<EngineReport, EngineError> {
         let _one_at_a_time = self.running.lock().await;
         let mut total = EngineReport::default();
         loop {
-            let limit = self.batch;
-            let udids = self
+            let (rows, queued) = self
                 .policies
                 .store()
-                .read(move |c| plans::queued(c, limit))
+                .read(|c| {
+                    let snapshot = c.unchecked_transaction()?;
+                    let rows = crate::policy::service::loading::read_book_rows(&snapshot)?;
+                    let queued = plans::queued(&snapshot, usize::MAX)?;
+                    Ok((rows, queued))
+                })
                 .await?;
-            if udids.is_empty() {
+            if queued.is_empty() {
                 return Ok(total);
             }
-            total.add(self.run_batch(udids).await?);
+            let book = build_book(rows)?;
+            for batch in queued.chunks(self.batch) {
+                total.add(self.run_batch(&book, batch.to_vec()).await?);
+            }
         }
     }
 
@@ -189,30 +198,22 @@ impl PolicyEngine {
         })
     }
 
-    async fn run_batch(&self, udids: Vec<String>) -> Result<EngineReport, EngineError> {
-        let asked = udids.clone();
-        let whole_fleet = udids.len() > 5_000;
-        let (rows, devices, stored) = self
+    async fn run_batch(
+        &self,
+        book: &PolicyBook,
+        entries: Vec<(String, String)>,
+    ) -> Result<EngineReport, EngineError> {
+        let asked: Vec<String> = entries.iter().map(|(u, _)| u.clone()).collect();
+        let (devices, stored) = self
             .policies
             .store()
             .read(move |c| {
-                let devices = if whole_fleet {
-                    let wanted: HashSet<&String> = asked.iter().collect();
-                    policy_store::managed_devices(c)?
-                        .into_iter()
-                        .filter(|d| wanted.contains(&d.udid))
-                        .collect()
-                } else {
-                    policy_store::managed_devices_among(c, &asked)?
-                };
                 Ok((
-                    crate::policy::service::loading::read_book_rows(c)?,
-                    devices,
+                    policy_store::managed_devices_among(c, &asked)?,
                     plans::plans_among(c, &asked)?,
                 ))
             })
             .await?;
-        let book = build_book(rows)?;
         let stored: HashMap<String, PlanRow> = stored.into_iter().map(|p| (p.udid.clone(), p)).collect();
         let snapshot = self.policies.catalog_snapshot();
         let now = self.policies.clock_now();
@@ -266,7 +267,7 @@ impl PolicyEngine {
                 for row in &rows {
                     plans::save_evaluation(&tx, row)?;
                 }
-                plans::dequeue(&tx, &udids)?;
+                plans::dequeue(&tx, &entries)?;
                 tx.commit()?;
                 Ok(())
             })

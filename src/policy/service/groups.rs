@@ -76,10 +76,12 @@ impl PolicyService {
         let Some(row) = row else {
             return Ok(None);
         };
+        let by_udid: std::collections::HashMap<&str, &DeviceRecord> =
+            devices.iter().map(|d| (d.udid.as_str(), d)).collect();
         let static_members = members
             .into_iter()
             .map(|udid| {
-                let device = devices.iter().find(|d| d.udid == udid);
+                let device = by_udid.get(udid.as_str()).copied();
                 MemberView {
                     name: device.and_then(|d| d.name.clone()),
                     serial: device.and_then(|d| d.serial.clone()),

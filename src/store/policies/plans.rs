@@ -7,18 +7,27 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::store::{StoreError, sql_time};
 
-/// Adds devices to the re-evaluation queue (a device already queued keeps its first reason).
+/// A queue stamp: the time (so the queue reads oldest first) and a random tag, so that a device
+/// queued again while it is being evaluated keeps a different stamp and is not dequeued by the
+/// evaluation that read the older one.
+fn stamp(now: DateTime<Utc>) -> String {
+    format!("{}#{:016x}", sql_time(now), rand::random::<u64>())
+}
+
+const REQUEUE: &str = "ON CONFLICT (udid) DO UPDATE SET enqueued_at = excluded.enqueued_at";
+
+/// Adds devices to the re-evaluation queue (a device already queued keeps its first reason and
+/// gets a new stamp).
 pub fn enqueue(
     conn: &Connection,
     udids: &[String],
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
-    let at = sql_time(now);
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO policy_evaluation_queue (udid, reason, enqueued_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT DO NOTHING",
-    )?;
+    let at = stamp(now);
+    let mut stmt = conn.prepare_cached(&format!(
+        "INSERT INTO policy_evaluation_queue (udid, reason, enqueued_at) VALUES (?1, ?2, ?3) {REQUEUE}"
+    ))?;
     let mut added = 0;
     for udid in udids {
         added += stmt.execute(params![udid, reason, at])?;
@@ -29,31 +38,35 @@ pub fn enqueue(
 /// Queues every enrolled device (the catalog changed, the safety sweep).
 pub fn enqueue_all(conn: &Connection, reason: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
     Ok(conn.execute(
-        "INSERT INTO policy_evaluation_queue (udid, reason, enqueued_at)
-         SELECT udid, ?1, ?2 FROM devices WHERE enrollment_state = 'enrolled'
-         ON CONFLICT DO NOTHING",
-        params![reason, sql_time(now)],
+        &format!(
+            "INSERT INTO policy_evaluation_queue (udid, reason, enqueued_at)
+             SELECT udid, ?1, ?2 FROM devices WHERE enrollment_state = 'enrolled' {REQUEUE}"
+        ),
+        params![reason, stamp(now)],
     )?)
 }
 
 /// Queues the devices whose plan changes with time alone by `now` (a deferral ended, a deadline
 /// passed).
 pub fn enqueue_due(conn: &Connection, now: DateTime<Utc>) -> Result<usize, StoreError> {
-    let at = sql_time(now);
     Ok(conn.execute(
-        "INSERT INTO policy_evaluation_queue (udid, reason, enqueued_at)
-         SELECT udid, 'time', ?1 FROM device_plans WHERE next_change_at <= ?1
-         ON CONFLICT DO NOTHING",
-        [at],
+        &format!(
+            "INSERT INTO policy_evaluation_queue (udid, reason, enqueued_at)
+             SELECT udid, 'time', ?2 FROM device_plans WHERE next_change_at <= ?1 {REQUEUE}"
+        ),
+        [sql_time(now), stamp(now)],
     )?)
 }
 
-/// The oldest `limit` queued devices (they stay queued until [`dequeue`]).
-pub fn queued(conn: &Connection, limit: usize) -> Result<Vec<String>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT udid FROM policy_evaluation_queue ORDER BY enqueued_at, udid LIMIT ?1")?;
+/// The oldest `limit` queued devices with their stamps (they stay queued until [`dequeue`]).
+pub fn queued(conn: &Connection, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT udid, enqueued_at FROM policy_evaluation_queue ORDER BY enqueued_at, udid LIMIT ?1",
+    )?;
     let rows = stmt
-        .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get(0))?
+        .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
@@ -63,11 +76,13 @@ pub fn queue_len(conn: &Connection) -> Result<usize, StoreError> {
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
-/// Removes devices from the queue once their plan is written (same transaction).
-pub fn dequeue(conn: &Connection, udids: &[String]) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached("DELETE FROM policy_evaluation_queue WHERE udid = ?1")?;
-    for udid in udids {
-        stmt.execute([udid])?;
+/// Removes devices from the queue once their plan is written (same transaction), unless they were
+/// queued again since they were read (their stamp changed).
+pub fn dequeue(conn: &Connection, entries: &[(String, String)]) -> Result<(), StoreError> {
+    let mut stmt =
+        conn.prepare_cached("DELETE FROM policy_evaluation_queue WHERE udid = ?1 AND enqueued_at = ?2")?;
+    for (udid, stamp) in entries {
+        stmt.execute([udid, stamp])?;
     }
     Ok(())
 }
@@ -252,8 +267,8 @@ pub fn enqueue_changed(conn: &Connection, now: DateTime<Utc>) -> Result<usize, S
                 OR julianday(d.inventory_updated_at) > julianday(p.evaluated_at)
                 OR julianday(d.enrolled_at) > julianday(p.evaluated_at)
                 OR julianday(dd.enrolled_at) > julianday(p.evaluated_at))
-         ON CONFLICT DO NOTHING",
-        [sql_time(now)],
+         ON CONFLICT (udid) DO UPDATE SET enqueued_at = excluded.enqueued_at",
+        [stamp(now)],
     )?)
 }
 
@@ -292,4 +307,33 @@ pub fn plans_among(conn: &Connection, udids: &[String]) -> Result<Vec<PlanRow>, 
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn a_device_queued_again_while_being_evaluated_stays_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("o.db"), "now").unwrap();
+        let now = Utc::now();
+        store
+            .write_blocking(|c| {
+                let a = vec!["A".to_string()];
+                enqueue(c, &a, "policy saved", now)?;
+                let read = queued(c, 10)?;
+                assert_eq!(read.len(), 1);
+                // A group change queues it again while the first evaluation runs.
+                enqueue(c, &a, "group changed", now)?;
+                dequeue(c, &read)?;
+                assert_eq!(queue_len(c)?, 1, "the second event is not lost");
+                let again = queued(c, 10)?;
+                dequeue(c, &again)?;
+                assert_eq!(queue_len(c)?, 0);
+                Ok(())
+            })
+            .unwrap();
+    }
 }

@@ -84,6 +84,8 @@ pub struct ListRow {
     pub groups: Vec<(String, usize)>,
     pub direct_devices: usize,
     pub device_count: usize,
+    /// Devices where it is the policy that decides (a higher priority may win elsewhere).
+    pub effective: usize,
     pub conflicts: Vec<String>,
     pub no_device: bool,
 }
@@ -107,6 +109,7 @@ impl From<PolicySummary> for ListRow {
                 .collect(),
             direct_devices: p.devices.len(),
             device_count: p.covered_devices,
+            effective: p.effective_devices,
             conflicts: p.conflicts,
             no_device: p.takes_effect_on_no_device,
         }
