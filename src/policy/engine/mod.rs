@@ -72,7 +72,7 @@ pub struct PolicyEngine {
 }
 
 /// The JSON kept per device for the device page and the API.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StoredPlan {
     pub policy: Option<String>,
     pub ring: Option<String>,

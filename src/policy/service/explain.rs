@@ -46,3 +46,38 @@ impl PolicyService {
         }))
     }
 }
+
+/// What the engine last decided for a device (from `device_plans`), for compliance and reports.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PlannedTarget {
+    pub udid: String,
+    /// The enforced version, when one is enforced.
+    pub target_version: Option<String>,
+    pub deadline_utc: Option<String>,
+    /// `declarative`, `legacy` or `none`.
+    pub path: String,
+    pub evaluated_at: String,
+    /// When it was last delivered (`None`: not yet, or nothing to deliver).
+    pub delivered_at: Option<String>,
+    /// The stored summary: policy, ring, conflicts and plan ("why").
+    pub summary: Option<crate::policy::engine::StoredPlan>,
+}
+
+impl PolicyService {
+    /// The engine's last decision for every device it has evaluated.
+    pub async fn planned_targets(&self) -> Result<Vec<PlannedTarget>, PolicyError> {
+        let rows = self.store.read(plans::all_plans).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| PlannedTarget {
+                summary: serde_json::from_str(&r.summary).ok(),
+                udid: r.udid,
+                target_version: r.target_version,
+                deadline_utc: r.deadline_utc,
+                path: r.path,
+                evaluated_at: r.evaluated_at,
+                delivered_at: r.delivered_at,
+            })
+            .collect())
+    }
+}

@@ -19,6 +19,7 @@ use crate::clock::SharedClock;
 use crate::config::PolicyConfig;
 use crate::policy::validate::{Problem, Severity};
 use crate::store::{Store, StoreError};
+pub use explain::PlannedTarget;
 pub use views::*;
 
 #[derive(Debug, thiserror::Error)]

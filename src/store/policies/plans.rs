@@ -155,6 +155,13 @@ pub fn save_evaluation(conn: &Connection, plan: &PlanRow) -> Result<(), StoreErr
     Ok(())
 }
 
+/// Every stored plan, by UDID (for compliance: what each device was told and by when).
+pub fn all_plans(conn: &Connection) -> Result<Vec<PlanRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {PLAN_COLUMNS} FROM device_plans ORDER BY udid"))?;
+    let rows = stmt.query_map([], plan_row)?.collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// Records that the plan with `fingerprint` reached the device by `path`.
 pub fn mark_delivered(
     conn: &Connection,
