@@ -162,3 +162,88 @@ async fn compliance_follows_the_engines_plan_and_the_list_filters_on_it() {
     assert_eq!(summary["stale"], 1);
     app.stop().await;
 }
+
+/// Stores status items as an ingested report would (values as canonical JSON text).
+fn report(app: &crate::common::TestApp, items: &[(&str, serde_json::Value)]) {
+    let items: Vec<(String, String)> = items
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    let now = orchard::store::sql_time(app.clock_now());
+    app.state
+        .store
+        .write_blocking(move |c| {
+            for (name, value) in &items {
+                orchard::store::ddm::status::put_item(c, PHONE, name, None, value, &now)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[tokio::test]
+async fn compliance_reads_the_devices_status_reports() {
+    let app = policy_app().await;
+    add_device(&app, PHONE, "iPhone15,2", "18.5", "22F76", "SERIALP");
+    let manager = token(&app, "fleet-bot", Role::Manager).await;
+    post(
+        &app,
+        &manager,
+        "/api/v1/groups",
+        &json!({ "name": "Phones", "kind": "rules", "rules": { "platforms": ["iOS"] } }),
+    )
+    .await;
+    let body =
+        json!({ "policy": policy("phones", IOS, auto(3, 5)), "assignments": { "groups": ["Phones"] } });
+    assert_eq!(post(&app, &manager, "/api/v1/policies", &body).await.0, 201);
+    let path = format!("/api/v1/compliance/devices/{PHONE}");
+
+    report(
+        &app,
+        &[
+            ("softwareupdate.install-state", json!("failed")),
+            (
+                "softwareupdate.failure-reason",
+                json!({ "count": 2, "reason": "not enough storage" }),
+            ),
+        ],
+    );
+    let (_, got) = get(&app, &manager, &path).await;
+    assert_eq!(got["compliance"]["state"], "failed", "{got}");
+    let reason = got["compliance"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("2 failure(s)") && reason.contains("not enough storage"),
+        "{reason}"
+    );
+
+    report(
+        &app,
+        &[
+            ("softwareupdate.install-state", json!("downloading")),
+            (
+                "softwareupdate.pending-version",
+                json!({ "os-version": "26.4", "build-version": "23E246" }),
+            ),
+        ],
+    );
+    let (_, got) = get(&app, &manager, &path).await;
+    assert_eq!(got["compliance"]["state"], "installing", "{got}");
+    assert!(
+        got["compliance"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("downloading 26.4")
+    );
+
+    report(
+        &app,
+        &[
+            ("softwareupdate.install-state", json!("none")),
+            ("softwareupdate.failure-reason", json!({ "count": 0 })),
+            ("device.operating-system.version", json!("99.0")),
+        ],
+    );
+    let (_, got) = get(&app, &manager, &path).await;
+    assert_eq!(got["compliance"]["state"], "up_to_date", "{got}");
+    app.stop().await;
+}
