@@ -188,7 +188,11 @@ async fn bench() {
         let mib = |b: f64| b / (1024.0 * 1024.0);
         println!("| {clients} | {:.0} | {:.0} | {:.2} |", mib(o), mib(n), o / n);
     }
-    let _ = nginx.kill();
+    // SIGTERM lets the nginx master stop its workers too (SIGKILL would orphan them).
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(nginx.id().to_string())
+        .status();
     let _ = nginx.wait();
     server.stop().await;
 }
