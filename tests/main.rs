@@ -37,6 +37,7 @@ mod catalog_fetch;
 mod catalog_import;
 mod catalog_schedule;
 mod command_schemas;
+mod compliance_catch_up;
 mod ddm_rollout;
 mod ddm_schema;
 mod ddm_service_status;

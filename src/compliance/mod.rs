@@ -2,9 +2,9 @@
 //!
 //! [`assess`] is the pure rule (plan + latest status + last contact + now → state and reason).
 //! [`ComplianceService`] reads what it needs, stores the result per device (so the devices list
-//! can filter on it) and answers summaries. The engine calls [`ComplianceService::refresh`] with
-//! the devices it has just evaluated; plans come from a [`PlanSource`] ([`PolicyPlans`] in the
-//! appliance).
+//! can filter on it) and answers summaries. A minute job re-assesses the devices whose inputs
+//! changed ([`ComplianceService::refresh_changed`]) and an hourly one every device (deadlines
+//! pass without any event); plans come from a [`PlanSource`] ([`PolicyPlans`] in the appliance).
 
 pub mod plans;
 pub mod state;
@@ -74,7 +74,7 @@ impl ComplianceService {
     }
 
     /// Assesses `udids` now and stores their states, in one transaction. Unknown UDIDs are
-    /// skipped. The policy engine calls this after each evaluation.
+    /// skipped.
     pub async fn refresh(&self, udids: Vec<String>) -> Result<usize, ComplianceError> {
         let plans = self
             .plans
@@ -108,6 +108,19 @@ impl ComplianceService {
     /// writer is never held long). Returns how many were assessed.
     pub async fn refresh_all(&self) -> Result<usize, ComplianceError> {
         let udids = self.store.read(rows::all_udids).await?;
+        let mut done = 0;
+        for batch in udids.chunks(REFRESH_BATCH) {
+            done += self.refresh(batch.to_vec()).await?;
+        }
+        Ok(done)
+    }
+
+    /// Assesses the devices whose inputs changed since their last assessment (a policy
+    /// evaluation, a status report, an inventory or enrollment change; see
+    /// [`rows::needing_assessment`]), in batches. Run every minute, so states follow the engine
+    /// and the devices within a minute without the engine knowing about compliance.
+    pub async fn refresh_changed(&self) -> Result<usize, ComplianceError> {
+        let udids = self.store.read(rows::needing_assessment).await?;
         let mut done = 0;
         for batch in udids.chunks(REFRESH_BATCH) {
             done += self.refresh(batch.to_vec()).await?;

@@ -3,7 +3,8 @@
 //! the retry of declaration sync notifications, daily pruning of old commands and declaration
 //! sets, the daily push-certificate expiry warning, the policy engine's triggers (a minute job
 //! queueing devices whose plan changes with time or whose facts or catalog changed, an hourly
-//! safety sweep) with its worker, and the hourly compliance refresh. Times are UTC.
+//! safety sweep) with its worker, and the compliance refreshes (every minute the devices whose
+//! inputs changed, hourly every device). Times are UTC.
 //! Deadlines are not kept here: they live in SQLite as data.
 
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -126,6 +127,18 @@ fn refresh_compliance(state: AppState) -> std::pin::Pin<Box<dyn std::future::Fut
     })
 }
 
+/// Every minute: devices whose plan, status, inventory or enrollment changed since their last
+/// assessment are assessed again, so the devices list and the dashboard follow within a minute.
+fn catch_up_compliance(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        match state.compliance().refresh_changed().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(devices = n, "compliance states caught up"),
+            Err(e) => tracing::warn!(error = %e, "compliance catch-up failed"),
+        }
+    })
+}
+
 /// Builds the jobs (so a bad schedule stops start-up with a clear message) and runs them on the
 /// current Tokio runtime.
 pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerError> {
@@ -141,6 +154,7 @@ pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerE
         job("policy changes", "15 * * * * *", state, queue_policy_changes)?,
         job("policy sweep", "0 41 * * * *", state, policy_sweep)?,
         job("compliance refresh", "0 7 * * * *", state, refresh_compliance)?,
+        job("compliance catch-up", "30 * * * * *", state, catch_up_compliance)?,
         job(
             "push certificate check",
             "0 0 9 * * *",

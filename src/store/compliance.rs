@@ -110,6 +110,27 @@ pub fn device_facts(conn: &Connection, udid: &str) -> Result<Option<DeviceFacts>
         .optional()?)
 }
 
+/// Devices whose stored state may be out of date because something it is derived from changed
+/// after it was assessed: never assessed, a newer policy evaluation, a newer DDM status item, a
+/// newer inventory, or an enrollment change. Times are compared as instants (`julianday`), since
+/// the DDM tables keep milliseconds and this table microseconds.
+pub fn needing_assessment(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT d.udid FROM devices d
+         LEFT JOIN device_compliance c ON c.udid = d.udid
+         WHERE c.udid IS NULL
+            OR julianday(d.inventory_updated_at) > julianday(c.evaluated_at)
+            OR julianday(d.enrolled_at) > julianday(c.evaluated_at)
+            OR julianday(d.unenrolled_at) > julianday(c.evaluated_at)
+            OR EXISTS (SELECT 1 FROM device_plans p
+                       WHERE p.udid = d.udid AND julianday(p.evaluated_at) > julianday(c.evaluated_at))
+            OR EXISTS (SELECT 1 FROM ddm_status_items s
+                       WHERE s.udid = d.udid AND julianday(s.updated_at) > julianday(c.evaluated_at))
+         ORDER BY d.udid",
+    )?;
+    Ok(stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?)
+}
+
 pub fn all_udids(conn: &Connection) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare("SELECT udid FROM devices ORDER BY udid")?;
     Ok(stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?)
