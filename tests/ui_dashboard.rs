@@ -221,3 +221,60 @@ async fn an_empty_fleet_says_so_and_links_to_enrollment() {
     assert!(html.contains("No device has enrolled yet"));
     assert!(device_links(&html).is_empty());
 }
+
+#[tokio::test]
+async fn cache_problems_are_alerts_that_lead_to_the_cache_page() {
+    let app = common::spawn_app().await;
+    app.create_admin("vic", Role::Viewer).await;
+    let viewer = app.signed_in("vic").await;
+    let (_, html) = get(&viewer, &app, "/").await;
+    assert!(
+        !html.contains("quarantined"),
+        "no cache alert while the cache is fine"
+    );
+
+    let now = sql_time(app.clock_now());
+    app.state
+        .store
+        .write_blocking(move |c| {
+            orchard::store::cache::upsert_payload(
+                c,
+                &orchard::store::cache::PayloadRow {
+                    digest: "ab".repeat(32),
+                    kind: "installer".into(),
+                    platform: "macOS".into(),
+                    version: "26.1".into(),
+                    build: "25B78".into(),
+                    filename: "InstallAssistant.pkg".into(),
+                    size: 10,
+                    chunklist_sha256: None,
+                    source_url: None,
+                    fetched_at: now.clone(),
+                    last_served_at: None,
+                    pinned: false,
+                    state: "quarantined".into(),
+                    problem: Some("digest mismatch".into()),
+                },
+            )?;
+            for (url, state) in [("https://a.example/x", "failed"), ("https://a.example/y", "failed"), ("https://a.example/y", "done")] {
+                c.execute(
+                    "INSERT INTO cache_downloads (kind, platform, version, build, filename, url, state, created_at, updated_at)
+                     VALUES ('installer', 'macOS', '26.1', '25B78', 'f.pkg', ?1, ?2, ?3, ?3)",
+                    rusqlite::params![url, state, now],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let (status, html) = get(&viewer, &app, "/").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("1 cached payload(s) failed verification and are quarantined"),
+        "{html}"
+    );
+    assert!(
+        html.contains("1 payload download(s) failed"),
+        "a failed download fetched later is not an alert: {html}"
+    );
+    assert!(html.contains("<a href=\"/cache\">Open the cache</a>"));
+}

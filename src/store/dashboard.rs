@@ -50,3 +50,31 @@ pub fn deadlines_per_day(
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// What the dashboard warns about in the payload cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheProblems {
+    /// Payloads that failed verification (kept aside, never served).
+    pub quarantined: usize,
+    /// Download jobs that gave up, for a URL no later job has fetched.
+    pub failed_downloads: usize,
+}
+
+pub fn cache_problems(conn: &Connection) -> Result<CacheProblems, StoreError> {
+    let quarantined: i64 = conn.query_row(
+        "SELECT count(*) FROM cache_payloads WHERE state = 'quarantined'",
+        [],
+        |r| r.get(0),
+    )?;
+    let failed: i64 = conn.query_row(
+        "SELECT count(*) FROM cache_downloads f WHERE f.state = 'failed'
+         AND NOT EXISTS (SELECT 1 FROM cache_downloads d
+                         WHERE d.url = f.url AND d.id > f.id AND d.state = 'done')",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(CacheProblems {
+        quarantined: usize::try_from(quarantined).unwrap_or(0),
+        failed_downloads: usize::try_from(failed).unwrap_or(0),
+    })
+}

@@ -85,6 +85,41 @@ async fn alerts(state: &AppState) -> Vec<Alert> {
             action: "Open the catalog",
         });
     }
+    match state.cache.problems().await {
+        Ok(problems) => {
+            if problems.quarantined > 0 {
+                alerts.push(Alert {
+                    level: "warning",
+                    text: format!(
+                        "{} cached payload(s) failed verification and are quarantined: devices are not served them.",
+                        problems.quarantined
+                    ),
+                    href: "/cache",
+                    action: "Open the cache",
+                });
+            }
+            if problems.failed_downloads > 0 {
+                alerts.push(Alert {
+                    level: "warning",
+                    text: format!(
+                        "{} payload download(s) failed and were not fetched since.",
+                        problems.failed_downloads
+                    ),
+                    href: "/cache",
+                    action: "Open the cache",
+                });
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the cache state for the dashboard");
+            alerts.push(Alert {
+                level: "warning",
+                text: "The payload cache state cannot be read; the appliance log has the reason.".into(),
+                href: "/cache",
+                action: "Open the cache",
+            });
+        }
+    }
     alerts
 }
 
