@@ -278,3 +278,55 @@ async fn cache_problems_are_alerts_that_lead_to_the_cache_page() {
     );
     assert!(html.contains("<a href=\"/cache\">Open the cache</a>"));
 }
+
+fn snapshot_rows(app: &TestApp) -> Vec<(String, String, usize)> {
+    app.state
+        .store
+        .read_blocking(|c| orchard::store::dashboard::snapshots_since(c, "2000-01-01"))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_snapshot_is_written_once_per_day_and_drawn_over_time() {
+    let app = common::spawn_app().await;
+    let start = app.clock_now();
+    // The start of the appliance catches up today's snapshot (the fleet is still empty).
+    let mut waited = 0;
+    while snapshot_rows(&app).is_empty() && waited < 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        waited += 1;
+    }
+    let rows = snapshot_rows(&app);
+    assert_eq!(rows.len(), 9, "one row per state and not assessed: {rows:?}");
+    assert!(
+        rows.iter()
+            .all(|(day, _, n)| *day == start.format("%Y-%m-%d").to_string() && *n == 0)
+    );
+
+    controlled_fleet(&app, start);
+    let compliance = app.state.compliance();
+    assert!(
+        !compliance.snapshot_today().await.unwrap(),
+        "today's is written already"
+    );
+    assert_eq!(snapshot_rows(&app).len(), 9);
+
+    app.clock.advance(Duration::days(1));
+    assert!(compliance.snapshot_today().await.unwrap());
+    assert!(!compliance.snapshot_today().await.unwrap());
+    let rows = snapshot_rows(&app);
+    assert_eq!(rows.len(), 18);
+    let tomorrow = (start + Duration::days(1)).format("%Y-%m-%d").to_string();
+    let up_to_date = (0..FLEET).filter(|i| state_of(*i) == Some("up_to_date")).count();
+    assert!(rows.contains(&(tomorrow.clone(), "up_to_date".into(), up_to_date)));
+
+    app.create_admin("vic", Role::Viewer).await;
+    let viewer = app.signed_in("vic").await;
+    let (status, html) = get(&viewer, &app, "/").await;
+    assert_eq!(status, 200);
+    assert_eq!(html.matches("<g class=\"snapshot\"").count(), 2);
+    assert!(html.contains(&format!(
+        "data-day=\"{tomorrow}\" data-up-to-date=\"{up_to_date}\" data-late=\"{}\" data-total=\"{FLEET}\"",
+        (0..FLEET).filter(|i| state_of(*i) == Some("overdue")).count()
+    )));
+}

@@ -155,6 +155,33 @@ pub fn share(part: usize, whole: usize) -> f64 {
     }
 }
 
+/// One day of the compliance history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaySnapshot {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    pub counts: StateCounts,
+}
+
+impl DaySnapshot {
+    /// From (day, state, devices) rows in day order.
+    pub fn from_rows(rows: Vec<(String, String, usize)>) -> Vec<DaySnapshot> {
+        let mut days: Vec<DaySnapshot> = Vec::new();
+        for (day, state, devices) in rows {
+            if days.last().map(|d| d.day != day).unwrap_or(true) {
+                days.push(DaySnapshot {
+                    day: day.clone(),
+                    counts: StateCounts::default(),
+                });
+            }
+            if let Some(last) = days.last_mut() {
+                last.counts.add(Some(state.as_str()), devices);
+            }
+        }
+        days
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

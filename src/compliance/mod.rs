@@ -209,6 +209,37 @@ impl ComplianceService {
             .collect())
     }
 
+    /// Writes today's (UTC) snapshot of the counts by state, once: a second call the same day
+    /// writes nothing. Returns whether it wrote. Run daily and at start (which catches up a day
+    /// the appliance was down at the scheduled time, with that morning's counts).
+    pub async fn snapshot_today(&self) -> Result<bool, ComplianceError> {
+        let summary = self.summary().await?;
+        let now = self.clock.now();
+        let day = now.format("%Y-%m-%d").to_string();
+        let at = sql_time(now);
+        let counts: Vec<(String, usize)> = summary
+            .by_state
+            .iter()
+            .map(|(state, n)| (state.to_string(), *n))
+            .chain([("not_assessed".to_string(), summary.not_assessed)])
+            .collect();
+        Ok(self
+            .store
+            .write(move |c| dashboard_rows::write_snapshot(c, &day, &counts, &at))
+            .await?)
+    }
+
+    /// Snapshots of the last `days` UTC days (today included): per day, devices per state.
+    pub async fn history(&self, days: u32) -> Result<Vec<figures::DaySnapshot>, ComplianceError> {
+        let since = self.clock.now().date_naive() - chrono::Days::new(u64::from(days.saturating_sub(1)));
+        let since = since.format("%Y-%m-%d").to_string();
+        let rows = self
+            .store
+            .read(move |c| dashboard_rows::snapshots_since(c, &since))
+            .await?;
+        Ok(figures::DaySnapshot::from_rows(rows))
+    }
+
     fn assess_on(
         &self,
         conn: &rusqlite::Connection,

@@ -78,3 +78,44 @@ pub fn cache_problems(conn: &Connection) -> Result<CacheProblems, StoreError> {
         failed_downloads: usize::try_from(failed).unwrap_or(0),
     })
 }
+
+/// Writes the day's snapshot unless one exists; returns whether it wrote. One transaction.
+pub fn write_snapshot(
+    conn: &mut Connection,
+    day: &str,
+    counts: &[(String, usize)],
+    at: &str,
+) -> Result<bool, StoreError> {
+    let tx = conn.transaction()?;
+    let exists: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM compliance_snapshots WHERE day = ?1)",
+        [day],
+        |r| r.get(0),
+    )?;
+    if exists {
+        return Ok(false);
+    }
+    for (state, devices) in counts {
+        tx.execute(
+            "INSERT INTO compliance_snapshots (day, state, devices, taken_at) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![day, state, i64::try_from(*devices).unwrap_or(i64::MAX), at],
+        )?;
+    }
+    tx.commit()?;
+    Ok(true)
+}
+
+/// Snapshot rows from `since` (a `YYYY-MM-DD` day) on: (day, state, devices), in day order.
+pub fn snapshots_since(conn: &Connection, since: &str) -> Result<Vec<(String, String, usize)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT day, state, devices FROM compliance_snapshots WHERE day >= ?1 ORDER BY day, state",
+    )?;
+    let rows = stmt.query_map([since], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            usize::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

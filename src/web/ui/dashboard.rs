@@ -11,7 +11,8 @@ use askama::Template;
 
 use super::audit::AuditRow;
 use super::dashboard_figures::{
-    self as figures, DeadlineDay, FigureTable, STRIP_BAR, STRIP_COLUMN, StateLine,
+    self as figures, DeadlineDay, FigureTable, HISTORY_COLUMN, HISTORY_DAYS, HISTORY_HEIGHT, HistoryDay,
+    STRIP_BAR, STRIP_COLUMN, StateLine,
 };
 use super::{CurrentAdmin, Layout, Section, UiError, page};
 use crate::app::AppState;
@@ -143,6 +144,10 @@ struct DashboardPage {
     strip_width: usize,
     strip_column: usize,
     strip_bar: usize,
+    history: Vec<HistoryDay>,
+    history_width: usize,
+    history_column: usize,
+    history_height: usize,
     username: String,
     accounts: i64,
     audit_total: i64,
@@ -177,6 +182,7 @@ async fn show(current: CurrentAdmin, state: web::Data<AppState>) -> Result<HttpR
         .await
         .map_err(failed)?;
     let deadlines = figures::deadline_strip(&deadlines);
+    let history = figures::history(&compliance.history(HISTORY_DAYS).await.map_err(failed)?);
     Ok(page(
         StatusCode::OK,
         &DashboardPage {
@@ -187,6 +193,10 @@ async fn show(current: CurrentAdmin, state: web::Data<AppState>) -> Result<HttpR
             strip_width: deadlines.len() * STRIP_COLUMN,
             strip_column: STRIP_COLUMN,
             strip_bar: STRIP_BAR,
+            history_width: history.len().max(1) * HISTORY_COLUMN,
+            history_column: HISTORY_COLUMN,
+            history_height: HISTORY_HEIGHT,
+            history,
             deadlines,
             alerts: alerts(&state).await,
             username: current.admin.username.clone(),

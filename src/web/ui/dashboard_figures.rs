@@ -162,3 +162,48 @@ pub fn deadline_strip(days: &[(NaiveDate, usize)]) -> Vec<DeadlineDay> {
         })
         .collect()
 }
+
+/// One day of the compliance-over-time chart: a stacked bar (up to date at the bottom, then
+/// overdue or failed, then everything else), heights in SVG units out of [`HISTORY_HEIGHT`].
+pub struct HistoryDay {
+    pub day: String,
+    pub total: usize,
+    pub up_to_date: usize,
+    pub late: usize,
+    pub x: usize,
+    pub ok_height: usize,
+    pub late_height: usize,
+    pub other_height: usize,
+}
+
+pub const HISTORY_DAYS: u32 = 30;
+pub const HISTORY_HEIGHT: usize = 100;
+pub const HISTORY_COLUMN: usize = 16;
+
+pub fn history(days: &[crate::compliance::figures::DaySnapshot]) -> Vec<HistoryDay> {
+    days.iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let total = d.counts.total();
+            let up_to_date = d.counts.of(ComplianceState::UpToDate);
+            let late = d.counts.of(ComplianceState::Overdue) + d.counts.of(ComplianceState::Failed);
+            let height = |n: usize| (n * HISTORY_HEIGHT).checked_div(total).unwrap_or(0);
+            let ok_height = height(up_to_date);
+            let late_height = height(late);
+            HistoryDay {
+                day: d.day.clone(),
+                total,
+                up_to_date,
+                late,
+                x: i * HISTORY_COLUMN,
+                ok_height,
+                late_height,
+                other_height: if total == 0 {
+                    0
+                } else {
+                    HISTORY_HEIGHT - ok_height - late_height
+                },
+            }
+        })
+        .collect()
+}
