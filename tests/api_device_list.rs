@@ -186,6 +186,19 @@ async fn filters_search_sorting_and_paging_are_exact_at_100000_devices() {
         .filter(|d| d.product.starts_with("Mac") && d.os == "17.5")
         .count();
     assert_eq!(csv.text().await.unwrap().lines().count(), want + 1);
+
+    // The dashboard's figures at 100,000 devices (one aggregate query).
+    let timer = Instant::now();
+    let res = browser.get(app.url("/")).send().await.unwrap();
+    eprintln!("dashboard in {:?}", timer.elapsed());
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    let overdue = (0..FLEET).filter(|i| overdue_days(*i).is_some()).count();
+    assert!(
+        html.contains(&format!("<a href=\"/devices?state=overdue\">{overdue}</a>")),
+        "overdue count on the dashboard"
+    );
+    assert!(html.contains("<a href=\"/devices?platform=macOS\">25000</a>"));
     app.stop().await;
 }
 

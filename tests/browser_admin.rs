@@ -199,7 +199,10 @@ async fn setup_login_dashboard_wrong_password_and_viewer_in_a_real_browser() {
     ] {
         assert!(dashboard.contains(section), "navigation shows {section}");
     }
-    assert!(dashboard.contains("Not built yet"), "unbuilt parts say so");
+    assert!(
+        dashboard.contains("Fleet compliance") && dashboard.contains("No device has enrolled yet"),
+        "the dashboard summarises the (still empty) fleet"
+    );
     let css_applied = c
         .execute(
             "return getComputedStyle(document.querySelector('.sidebar')).display",

@@ -72,6 +72,7 @@ mod sim_mdm;
 mod ui_api_access;
 mod ui_cache;
 mod ui_catalog;
+mod ui_dashboard;
 mod ui_devices;
 mod ui_enrollment;
 mod ui_groups;

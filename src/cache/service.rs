@@ -167,6 +167,15 @@ impl CacheService {
         Ok((path, row))
     }
 
+    /// Quarantined payloads and failed downloads (for the dashboard's alerts).
+    pub async fn problems(&self) -> Result<crate::store::dashboard::CacheProblems, CacheError> {
+        Ok(self
+            .inner
+            .store
+            .read(crate::store::dashboard::cache_problems)
+            .await?)
+    }
+
     pub async fn space(&self) -> Result<Space, CacheError> {
         let used = self.inner.store.read(sql::ready_bytes).await?;
         Ok(Space {

@@ -6,6 +6,7 @@
 //! changed ([`ComplianceService::refresh_changed`]) and an hourly one every device (deadlines
 //! pass without any event); plans come from a [`PlanSource`] ([`PolicyPlans`] in the appliance).
 
+pub mod figures;
 pub mod plans;
 pub mod state;
 #[cfg(test)]
@@ -22,6 +23,7 @@ pub use state::{Compliance, ComplianceState, Inputs, assess};
 use crate::clock::SharedClock;
 use crate::ddm::StatusInventory;
 use crate::store::compliance::{self as rows, ComplianceRow};
+use crate::store::dashboard as dashboard_rows;
 use crate::store::ddm::status as status_rows;
 use crate::store::{Store, StoreError, sql_time};
 
@@ -183,6 +185,72 @@ impl ComplianceService {
             not_assessed,
             stale,
         })
+    }
+
+    /// Counts by state and every breakdown (platform, model, OS version), from one aggregate
+    /// query.
+    pub async fn figures(&self) -> Result<figures::FleetFigures, ComplianceError> {
+        let cells = self.store.read(dashboard_rows::fleet_cells).await?;
+        Ok(figures::FleetFigures::from_cells(&cells))
+    }
+
+    /// Devices due on each of the next `days` UTC days from today (today first), zero-filled.
+    pub async fn upcoming_deadlines(
+        &self,
+        days: u32,
+    ) -> Result<Vec<(chrono::NaiveDate, usize)>, ComplianceError> {
+        let now = self.clock.now();
+        let today = now.date_naive();
+        let from = sql_time(now);
+        let end = today + chrono::Days::new(u64::from(days));
+        let until = sql_time(end.and_time(chrono::NaiveTime::MIN).and_utc());
+        let found = self
+            .store
+            .read(move |c| dashboard_rows::deadlines_per_day(c, &from, &until))
+            .await?;
+        Ok((0..days)
+            .map(|i| {
+                let day = today + chrono::Days::new(u64::from(i));
+                let key = day.format("%Y-%m-%d").to_string();
+                let due = found
+                    .iter()
+                    .find(|(d, _)| *d == key)
+                    .map(|(_, n)| *n)
+                    .unwrap_or(0);
+                (day, due)
+            })
+            .collect())
+    }
+
+    /// Writes today's (UTC) snapshot of the counts by state, once: a second call the same day
+    /// writes nothing. Returns whether it wrote. Run daily and at start (which catches up a day
+    /// the appliance was down at the scheduled time, with that morning's counts).
+    pub async fn snapshot_today(&self) -> Result<bool, ComplianceError> {
+        let summary = self.summary().await?;
+        let now = self.clock.now();
+        let day = now.format("%Y-%m-%d").to_string();
+        let at = sql_time(now);
+        let counts: Vec<(String, usize)> = summary
+            .by_state
+            .iter()
+            .map(|(state, n)| (state.to_string(), *n))
+            .chain([("not_assessed".to_string(), summary.not_assessed)])
+            .collect();
+        Ok(self
+            .store
+            .write(move |c| dashboard_rows::write_snapshot(c, &day, &counts, &at))
+            .await?)
+    }
+
+    /// Snapshots of the last `days` UTC days (today included): per day, devices per state.
+    pub async fn history(&self, days: u32) -> Result<Vec<figures::DaySnapshot>, ComplianceError> {
+        let since = self.clock.now().date_naive() - chrono::Days::new(u64::from(days.saturating_sub(1)));
+        let since = since.format("%Y-%m-%d").to_string();
+        let rows = self
+            .store
+            .read(move |c| dashboard_rows::snapshots_since(c, &since))
+            .await?;
+        Ok(figures::DaySnapshot::from_rows(rows))
     }
 
     fn assess_on(

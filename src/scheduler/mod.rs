@@ -3,8 +3,9 @@
 //! the retry of declaration sync notifications, daily pruning of old commands and declaration
 //! sets, the daily push-certificate expiry warning, the policy engine's triggers (a minute job
 //! queueing devices whose plan changes with time or whose facts or catalog changed, an hourly
-//! safety sweep) with its worker, and the compliance refreshes (every minute the devices whose
-//! inputs changed, hourly every device). Times are UTC.
+//! safety sweep) with its worker, the compliance refreshes (every minute the devices whose
+//! inputs changed, hourly every device) and the daily compliance snapshot (00:15, and at start to
+//! catch up a missed day). Times are UTC.
 //! Deadlines are not kept here: they live in SQLite as data.
 
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -139,6 +140,17 @@ fn catch_up_compliance(state: AppState) -> std::pin::Pin<Box<dyn std::future::Fu
     })
 }
 
+/// Daily (and once at start, catching up a missed day): today's compliance snapshot, once.
+fn snapshot_compliance(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        match state.compliance().snapshot_today().await {
+            Ok(true) => tracing::info!("daily compliance snapshot written"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "daily compliance snapshot failed"),
+        }
+    })
+}
+
 /// Builds the jobs (so a bad schedule stops start-up with a clear message) and runs them on the
 /// current Tokio runtime.
 pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerError> {
@@ -155,6 +167,7 @@ pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerE
         job("policy sweep", "0 41 * * * *", state, policy_sweep)?,
         job("compliance refresh", "0 7 * * * *", state, refresh_compliance)?,
         job("compliance catch-up", "30 * * * * *", state, catch_up_compliance)?,
+        job("compliance snapshot", "0 15 0 * * *", state, snapshot_compliance)?,
         job(
             "push certificate check",
             "0 0 9 * * *",
@@ -171,7 +184,9 @@ pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerE
         )?);
     }
     let engine = state.policy_engine.clone();
+    let catch_up = snapshot_compliance(state.clone());
     Ok(tokio::spawn(async move {
+        catch_up.await;
         // The policy worker lives and stops with the housekeeping task.
         let worker = engine.spawn_worker();
         let _stop_worker = AbortOnDrop(worker);

@@ -58,6 +58,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "api",
         sql: include_str!("../../migrations/0010_api.sql"),
     },
+    Migration {
+        version: 11,
+        name: "compliance_snapshots",
+        sql: include_str!("../../migrations/0011_compliance_snapshots.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of an Orchard database ("ORCH").

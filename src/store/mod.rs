@@ -11,6 +11,7 @@ pub mod cache;
 pub mod catalog;
 pub mod commands;
 pub mod compliance;
+pub mod dashboard;
 pub mod ddm;
 pub mod device_list;
 pub mod devices;

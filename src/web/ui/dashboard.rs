@@ -1,14 +1,19 @@
-//! `/`: the dashboard frame. Fleet figures come with the device and compliance pieces; until
-//! then it shows what the appliance knows for real (accounts, audit, CA) and says the rest is
-//! not built yet. Above it, the alerts that need someone: the push certificate (missing,
-//! expiring at 30/14/7 days, expired) and the catalog (not loaded, a source failing), each with
-//! a link to the page that fixes it.
+//! `/`: the dashboard. Fleet compliance by state and broken down by platform, model and OS
+//! version (every number links to the devices behind it), the next 14 days of deadlines as a
+//! calendar strip, and what the appliance knows about itself (accounts, audit, CA). Above it,
+//! the alerts that need someone: the push certificate (missing, expiring at 30/14/7 days,
+//! expired) and the catalog (not loaded, a source failing), each with a link to the page that
+//! fixes it.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use super::audit::AuditRow;
+use super::dashboard_figures::{
+    self as figures, DeadlineDay, FigureTable, HISTORY_COLUMN, HISTORY_DAYS, HISTORY_HEIGHT, HistoryDay,
+    STRIP_BAR, STRIP_COLUMN, StateLine,
+};
 use super::{CurrentAdmin, Layout, Section, UiError, page};
 use crate::app::AppState;
 use crate::push::ExpiryStatus;
@@ -81,8 +86,46 @@ async fn alerts(state: &AppState) -> Vec<Alert> {
             action: "Open the catalog",
         });
     }
+    match state.cache.problems().await {
+        Ok(problems) => {
+            if problems.quarantined > 0 {
+                alerts.push(Alert {
+                    level: "warning",
+                    text: format!(
+                        "{} cached payload(s) failed verification and are quarantined: devices are not served them.",
+                        problems.quarantined
+                    ),
+                    href: "/cache",
+                    action: "Open the cache",
+                });
+            }
+            if problems.failed_downloads > 0 {
+                alerts.push(Alert {
+                    level: "warning",
+                    text: format!(
+                        "{} payload download(s) failed and were not fetched since.",
+                        problems.failed_downloads
+                    ),
+                    href: "/cache",
+                    action: "Open the cache",
+                });
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the cache state for the dashboard");
+            alerts.push(Alert {
+                level: "warning",
+                text: "The payload cache state cannot be read; the appliance log has the reason.".into(),
+                href: "/cache",
+                action: "Open the cache",
+            });
+        }
+    }
     alerts
 }
+
+/// Days shown in the deadline strip, today first.
+pub const DEADLINE_DAYS: u32 = 14;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(show));
@@ -93,6 +136,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct DashboardPage {
     layout: Layout,
     alerts: Vec<Alert>,
+    fleet_total: usize,
+    states: Vec<StateLine>,
+    headers: Vec<&'static str>,
+    tables: Vec<FigureTable>,
+    deadlines: Vec<DeadlineDay>,
+    strip_width: usize,
+    strip_column: usize,
+    strip_bar: usize,
+    history: Vec<HistoryDay>,
+    history_width: usize,
+    history_column: usize,
+    history_height: usize,
     username: String,
     accounts: i64,
     audit_total: i64,
@@ -112,9 +167,37 @@ async fn show(current: CurrentAdmin, state: web::Data<AppState>) -> Result<HttpR
         .audit_page(None, 5)
         .await
         .map_err(|e| UiError::admin(e, Some(layout.clone())))?;
+    let compliance = state.compliance();
+    let failed = |e: crate::compliance::ComplianceError| {
+        tracing::error!(error = %e, "dashboard figures failed");
+        UiError::Status {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "Something went wrong on the appliance; the details are in its log.".into(),
+            layout: Some(Box::new(layout.clone())),
+        }
+    };
+    let fleet = compliance.figures().await.map_err(failed)?;
+    let deadlines = compliance
+        .upcoming_deadlines(DEADLINE_DAYS)
+        .await
+        .map_err(failed)?;
+    let deadlines = figures::deadline_strip(&deadlines);
+    let history = figures::history(&compliance.history(HISTORY_DAYS).await.map_err(failed)?);
     Ok(page(
         StatusCode::OK,
         &DashboardPage {
+            fleet_total: fleet.fleet.total(),
+            states: figures::state_lines(&fleet),
+            headers: figures::headers(),
+            tables: figures::tables(&fleet),
+            strip_width: deadlines.len() * STRIP_COLUMN,
+            strip_column: STRIP_COLUMN,
+            strip_bar: STRIP_BAR,
+            history_width: history.len().max(1) * HISTORY_COLUMN,
+            history_column: HISTORY_COLUMN,
+            history_height: HISTORY_HEIGHT,
+            history,
+            deadlines,
             alerts: alerts(&state).await,
             username: current.admin.username.clone(),
             accounts,

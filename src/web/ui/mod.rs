@@ -12,6 +12,7 @@ pub mod cache;
 pub mod catalog;
 pub mod catalog_import;
 pub mod dashboard;
+pub mod dashboard_figures;
 pub mod device_list;
 pub mod device_plan;
 pub mod devices;
