@@ -84,7 +84,7 @@ pub struct StoredPlan {
 struct Decided {
     device: DeviceRecord,
     row: PlanRow,
-    want: wants::Want,
+    want: Arc<wants::Want>,
     delivered: Option<String>,
 }
 
@@ -219,15 +219,18 @@ impl PolicyEngine {
         let now = self.policies.clock_now();
         let offset = self.policies.utc_offset();
         let mut decided = Vec::with_capacity(devices.len());
+        let mut memo = wants::WantMemo::default();
         for row in devices {
             let device = device_record(row);
             let evaluation = book.evaluate(&device, &snapshot.index, offset, now);
             let policy = evaluation.policy.map(|i| &book.policies[i].policy);
-            let want = match wants::want(&device, &evaluation, policy, now) {
+            let (want, fingerprint) = match memo.want(&device, &evaluation, policy, now) {
                 Ok(w) => w,
                 Err(e) => {
                     tracing::warn!(udid = %device.udid, error = %e, "plan cannot be declared; nothing delivered");
-                    wants::Want::Nothing
+                    let nothing = wants::Want::Nothing;
+                    let fingerprint = nothing.fingerprint();
+                    (Arc::new(nothing), fingerprint)
                 }
             };
             let summary = StoredPlan {
@@ -239,7 +242,7 @@ impl PolicyEngine {
             let row = PlanRow {
                 udid: device.udid.clone(),
                 summary: serde_json::to_string(&summary).unwrap_or_default(),
-                fingerprint: want.fingerprint(),
+                fingerprint,
                 path: want.path().into(),
                 target_version: summary.plan.target_version.clone(),
                 deadline_utc: summary.plan.deadline_utc.map(sql_time),
@@ -279,12 +282,12 @@ impl PolicyEngine {
         let pending: Vec<Decided> = decided
             .into_iter()
             .filter(|d| d.delivered.as_deref() != Some(d.row.fingerprint.as_str()))
-            .filter(|d| !matches!(d.want, wants::Want::Nothing))
+            .filter(|d| !matches!(*d.want, wants::Want::Nothing))
             .collect();
         report.changed = pending.len();
         let (declarative, legacy): (Vec<Decided>, Vec<Decided>) = pending
             .into_iter()
-            .partition(|d| matches!(d.want, wants::Want::Declarative { .. }));
+            .partition(|d| matches!(*d.want, wants::Want::Declarative { .. }));
         report.declarative_deliveries = self.deliver_declarative(declarative, now).await?;
         report.legacy_commands = self.deliver_legacy(legacy, now).await?;
         Ok(report)
