@@ -122,7 +122,19 @@ struct Decided {
     device: DeviceRecord,
     row: PlanRow,
     want: Arc<wants::Want>,
+    /// The stored row already holds this decision (only `evaluated_at` is written).
+    unchanged: bool,
     delivered: Option<String>,
+}
+
+/// The stored plan row holds the same decision as `row` (everything but the stamps).
+fn same_decision(stored: &PlanRow, row: &PlanRow) -> bool {
+    stored.fingerprint == row.fingerprint
+        && stored.path == row.path
+        && stored.target_version == row.target_version
+        && stored.deadline_utc == row.deadline_utc
+        && stored.next_change_at == row.next_change_at
+        && stored.summary == row.summary
 }
 
 impl PolicyEngine {
@@ -289,17 +301,26 @@ impl PolicyEngine {
                 delivered_path: None,
                 delivered_at: None,
             };
-            let delivered = stored
-                .get(&device.udid)
-                .and_then(|p| p.delivered_fingerprint.clone());
+            let before = stored.get(&device.udid);
+            let delivered = before.and_then(|p| p.delivered_fingerprint.clone());
             decided.push(Decided {
+                unchanged: before.is_some_and(|b| same_decision(b, &row)),
                 device,
                 row,
                 want,
                 delivered,
             });
         }
-        let rows: Vec<PlanRow> = decided.iter().map(|d| d.row.clone()).collect();
+        let rows: Vec<PlanRow> = decided
+            .iter()
+            .filter(|d| !d.unchanged)
+            .map(|d| d.row.clone())
+            .collect();
+        let unchanged: Vec<String> = decided
+            .iter()
+            .filter(|d| d.unchanged)
+            .map(|d| d.row.udid.clone())
+            .collect();
         self.policies
             .store()
             .write(move |conn| {
@@ -307,6 +328,7 @@ impl PolicyEngine {
                 for row in &rows {
                     plans::save_evaluation(&tx, row)?;
                 }
+                plans::touch_evaluations(&tx, &unchanged, now)?;
                 plans::dequeue(&tx, &entries)?;
                 tx.commit()?;
                 Ok(())
