@@ -37,8 +37,8 @@ impl PolicyEngine {
         let mut sets = Vec::with_capacity(decided.len());
         let mut done = Vec::with_capacity(decided.len());
         for d in decided {
-            if let Want::Declarative { set } = d.want {
-                sets.push((d.device.udid.clone(), set));
+            if let Want::Declarative { set } = &*d.want {
+                sets.push((d.device.udid.clone(), set.clone()));
                 done.push((d.device.udid, d.row.fingerprint));
             }
         }
@@ -100,7 +100,7 @@ impl PolicyEngine {
     ) -> Result<usize, EngineError> {
         let mut commands = 0;
         for d in decided {
-            let Want::Legacy { deferrals, due } = &d.want else {
+            let Want::Legacy { deferrals, due } = &*d.want else {
                 continue;
             };
             let Ok(id) = Udid::parse(&d.device.udid) else {

@@ -9,7 +9,7 @@ mod deliver;
 pub mod legacy;
 pub mod wants;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -20,8 +20,12 @@ use crate::policy::book::{DeviceRecord, PolicyBook};
 use crate::policy::service::loading::{build_book, device_record};
 use crate::policy::service::{PlanSummary, PolicyError, PolicyService};
 use crate::store::policies::plans::{self, PlanRow};
-use crate::store::policies::{self as policy_store};
+use crate::store::policies::{self as policy_store, ManagedDeviceRow};
 use crate::store::{StoreError, settings, sql_time};
+
+/// From this many queued devices on, the fleet and the stored plans are read in one scan each
+/// (joined in memory) rather than one point read per device.
+const FLEET_SCAN_FROM: usize = 2_000;
 
 /// The catalog the plans were last computed against (a hash of the snapshot's documents).
 const CATALOG_SEEN_KEY: &str = "policy.catalog_fingerprint";
@@ -80,12 +84,57 @@ pub struct StoredPlan {
     pub plan: PlanSummary,
 }
 
+/// The queued devices' facts and stored plans, read in the round's snapshot.
+struct Fleet {
+    devices: HashMap<String, ManagedDeviceRow>,
+    plans: HashMap<String, PlanRow>,
+}
+
+impl Fleet {
+    fn read(c: &rusqlite::Connection, queued: &[(String, String)]) -> Result<Fleet, StoreError> {
+        let asked: Vec<String> = queued.iter().map(|(u, _)| u.clone()).collect();
+        let (devices, plans) = if asked.len() >= FLEET_SCAN_FROM {
+            let wanted: HashSet<&str> = asked.iter().map(String::as_str).collect();
+            let devices = policy_store::managed_devices(c)?
+                .into_iter()
+                .filter(|d| wanted.contains(d.udid.as_str()))
+                .collect::<Vec<_>>();
+            let plans = plans::all_plans(c)?
+                .into_iter()
+                .filter(|p| wanted.contains(p.udid.as_str()))
+                .collect::<Vec<_>>();
+            (devices, plans)
+        } else {
+            (
+                policy_store::managed_devices_among(c, &asked)?,
+                plans::plans_among(c, &asked)?,
+            )
+        };
+        Ok(Fleet {
+            devices: devices.into_iter().map(|d| (d.udid.clone(), d)).collect(),
+            plans: plans.into_iter().map(|p| (p.udid.clone(), p)).collect(),
+        })
+    }
+}
+
 /// One evaluated device and what it is to be told.
 struct Decided {
     device: DeviceRecord,
     row: PlanRow,
-    want: wants::Want,
+    want: Arc<wants::Want>,
+    /// The stored row already holds this decision (only `evaluated_at` is written).
+    unchanged: bool,
     delivered: Option<String>,
+}
+
+/// The stored plan row holds the same decision as `row` (everything but the stamps).
+fn same_decision(stored: &PlanRow, row: &PlanRow) -> bool {
+    stored.fingerprint == row.fingerprint
+        && stored.path == row.path
+        && stored.target_version == row.target_version
+        && stored.deadline_utc == row.deadline_utc
+        && stored.next_change_at == row.next_change_at
+        && stored.summary == row.summary
 }
 
 impl PolicyEngine {
@@ -154,22 +203,27 @@ impl PolicyEngine {
         let _one_at_a_time = self.running.lock().await;
         let mut total = EngineReport::default();
         loop {
-            let (rows, queued) = self
+            let (rows, queued, mut fleet) = self
                 .policies
                 .store()
                 .read(|c| {
                     let snapshot = c.unchecked_transaction()?;
                     let rows = crate::policy::service::loading::read_book_rows(&snapshot)?;
                     let queued = plans::queued(&snapshot, usize::MAX)?;
-                    Ok((rows, queued))
+                    let fleet = Fleet::read(&snapshot, &queued)?;
+                    Ok((rows, queued, fleet))
                 })
                 .await?;
             if queued.is_empty() {
                 return Ok(total);
             }
             let book = build_book(rows)?;
+            let mut memo = wants::WantMemo::default();
             for batch in queued.chunks(self.batch) {
-                total.add(self.run_batch(&book, batch.to_vec()).await?);
+                total.add(
+                    self.run_batch(&book, &mut fleet, &mut memo, batch.to_vec())
+                        .await?,
+                );
             }
         }
     }
@@ -201,20 +255,16 @@ impl PolicyEngine {
     async fn run_batch(
         &self,
         book: &PolicyBook,
+        fleet: &mut Fleet,
+        memo: &mut wants::WantMemo,
         entries: Vec<(String, String)>,
     ) -> Result<EngineReport, EngineError> {
-        let asked: Vec<String> = entries.iter().map(|(u, _)| u.clone()).collect();
-        let (devices, stored) = self
-            .policies
-            .store()
-            .read(move |c| {
-                Ok((
-                    policy_store::managed_devices_among(c, &asked)?,
-                    plans::plans_among(c, &asked)?,
-                ))
-            })
-            .await?;
-        let stored: HashMap<String, PlanRow> = stored.into_iter().map(|p| (p.udid.clone(), p)).collect();
+        // Unknown or unenrolled UDIDs are left out (dequeued, nothing stored).
+        let devices: Vec<ManagedDeviceRow> = entries
+            .iter()
+            .filter_map(|(u, _)| fleet.devices.remove(u))
+            .collect();
+        let stored = &fleet.plans;
         let snapshot = self.policies.catalog_snapshot();
         let now = self.policies.clock_now();
         let offset = self.policies.utc_offset();
@@ -223,11 +273,13 @@ impl PolicyEngine {
             let device = device_record(row);
             let evaluation = book.evaluate(&device, &snapshot.index, offset, now);
             let policy = evaluation.policy.map(|i| &book.policies[i].policy);
-            let want = match wants::want(&device, &evaluation, policy, now) {
+            let (want, fingerprint) = match memo.want(&device, &evaluation, policy, now) {
                 Ok(w) => w,
                 Err(e) => {
                     tracing::warn!(udid = %device.udid, error = %e, "plan cannot be declared; nothing delivered");
-                    wants::Want::Nothing
+                    let nothing = wants::Want::Nothing;
+                    let fingerprint = nothing.fingerprint();
+                    (Arc::new(nothing), fingerprint)
                 }
             };
             let summary = StoredPlan {
@@ -239,7 +291,7 @@ impl PolicyEngine {
             let row = PlanRow {
                 udid: device.udid.clone(),
                 summary: serde_json::to_string(&summary).unwrap_or_default(),
-                fingerprint: want.fingerprint(),
+                fingerprint,
                 path: want.path().into(),
                 target_version: summary.plan.target_version.clone(),
                 deadline_utc: summary.plan.deadline_utc.map(sql_time),
@@ -249,17 +301,26 @@ impl PolicyEngine {
                 delivered_path: None,
                 delivered_at: None,
             };
-            let delivered = stored
-                .get(&device.udid)
-                .and_then(|p| p.delivered_fingerprint.clone());
+            let before = stored.get(&device.udid);
+            let delivered = before.and_then(|p| p.delivered_fingerprint.clone());
             decided.push(Decided {
+                unchanged: before.is_some_and(|b| same_decision(b, &row)),
                 device,
                 row,
                 want,
                 delivered,
             });
         }
-        let rows: Vec<PlanRow> = decided.iter().map(|d| d.row.clone()).collect();
+        let rows: Vec<PlanRow> = decided
+            .iter()
+            .filter(|d| !d.unchanged)
+            .map(|d| d.row.clone())
+            .collect();
+        let unchanged: Vec<String> = decided
+            .iter()
+            .filter(|d| d.unchanged)
+            .map(|d| d.row.udid.clone())
+            .collect();
         self.policies
             .store()
             .write(move |conn| {
@@ -267,6 +328,7 @@ impl PolicyEngine {
                 for row in &rows {
                     plans::save_evaluation(&tx, row)?;
                 }
+                plans::touch_evaluations(&tx, &unchanged, now)?;
                 plans::dequeue(&tx, &entries)?;
                 tx.commit()?;
                 Ok(())
@@ -279,12 +341,12 @@ impl PolicyEngine {
         let pending: Vec<Decided> = decided
             .into_iter()
             .filter(|d| d.delivered.as_deref() != Some(d.row.fingerprint.as_str()))
-            .filter(|d| !matches!(d.want, wants::Want::Nothing))
+            .filter(|d| !matches!(*d.want, wants::Want::Nothing))
             .collect();
         report.changed = pending.len();
         let (declarative, legacy): (Vec<Decided>, Vec<Decided>) = pending
             .into_iter()
-            .partition(|d| matches!(d.want, wants::Want::Declarative { .. }));
+            .partition(|d| matches!(*d.want, wants::Want::Declarative { .. }));
         report.declarative_deliveries = self.deliver_declarative(declarative, now).await?;
         report.legacy_commands = self.deliver_legacy(legacy, now).await?;
         Ok(report)

@@ -155,6 +155,17 @@ pub fn save_evaluation(conn: &Connection, plan: &PlanRow) -> Result<(), StoreErr
     Ok(())
 }
 
+/// Stamps a re-evaluation whose decision did not change: only `evaluated_at` moves (what the
+/// "device changed" queueing compares with), the rest of the row stays as written.
+pub fn touch_evaluations(conn: &Connection, udids: &[String], now: DateTime<Utc>) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached("UPDATE device_plans SET evaluated_at = ?2 WHERE udid = ?1")?;
+    let stamp = sql_time(now);
+    for udid in udids {
+        stmt.execute(params![udid, stamp])?;
+    }
+    Ok(())
+}
+
 /// Every stored plan, by UDID (for compliance: what each device was told and by when).
 pub fn all_plans(conn: &Connection) -> Result<Vec<PlanRow>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {PLAN_COLUMNS} FROM device_plans ORDER BY udid"))?;
