@@ -8,10 +8,8 @@ use crate::ui_support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chrono::Utc;
 use common::*;
 use futures_util::StreamExt;
-use orchard::store::devices::{self, Authentication, Inventory, PushCredentials};
 use ui_support::{Part, post_multipart, visible, with_roles};
 
 const GDMF: &[u8] = include_bytes!("data/catalog-samples/gdmf-pmv-raw-2026-04-12.json");
@@ -21,48 +19,9 @@ fn fingerprint(app: &TestApp) -> Vec<(String, String)> {
     app.state.catalog.snapshot().fingerprint()
 }
 
-/// An enrolled iPhone that reports `os` on model `product`.
+/// An enrolled, supervised device that reports `os` on model `product`.
 fn enroll_device(app: &TestApp, udid: &str, product: &str, os: &str) {
-    let (udid, product, os) = (udid.to_string(), product.to_string(), os.to_string());
-    app.state
-        .store
-        .write_blocking(move |c| {
-            let now = Utc::now();
-            devices::record_authenticate(
-                c,
-                &Authentication {
-                    udid: &udid,
-                    topic: "com.apple.mgmt.External.test",
-                    identity_fingerprint: &format!("fp-{udid}"),
-                    inventory: Inventory::default(),
-                },
-                now,
-            )?;
-            devices::record_token_update(
-                c,
-                &udid,
-                &PushCredentials {
-                    topic: "com.apple.mgmt.External.test",
-                    token: b"token",
-                    push_magic: "magic",
-                    unlock_token: None,
-                    awaiting_configuration: false,
-                },
-                now,
-            )?;
-            devices::update_inventory(
-                c,
-                &udid,
-                &Inventory {
-                    os_version: Some(os),
-                    product_name: Some(product),
-                    is_supervised: Some(true),
-                    ..Inventory::default()
-                },
-                now,
-            )
-        })
-        .unwrap();
+    crate::policy_ui_support::enroll_device(app, udid, product, os, &format!("SER-{udid}"));
 }
 
 async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
