@@ -207,6 +207,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Worker threads for the HTTP server (0 = one per core).
     pub workers: usize,
+    /// On stop, how long open connections may finish their requests before they are closed.
+    pub shutdown_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -378,6 +380,7 @@ impl Default for ServerConfig {
             tls_names: Vec::new(),
             max_body_bytes: 4 * 1024 * 1024,
             workers: 0,
+            shutdown_timeout_seconds: 10,
         }
     }
 }

@@ -246,7 +246,7 @@ pub fn start_with(
     // The caller decides what a signal means (`orchard serve` stops gracefully on SIGTERM);
     // its handlers are installed before READY=1, with no window where a signal kills.
     .disable_signals()
-    .shutdown_timeout(10)
+    .shutdown_timeout(state.config.server.shutdown_timeout_seconds)
     .listen_rustls_0_23(https, tls)
     .map_err(|source| StartError::Bind {
         addr: https_addr.to_string(),

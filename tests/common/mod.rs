@@ -31,6 +31,9 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     config.server.listen = "127.0.0.1:0".into();
     config.server.tls_names = vec!["localhost".into(), "127.0.0.1".into()];
     config.server.workers = 2;
+    // Clients a test still holds keep idle connections open; a stop would wait the whole
+    // graceful timeout for them.
+    config.server.shutdown_timeout_seconds = 1;
     config
 }
 
