@@ -181,14 +181,7 @@ async fn an_account_created_by_the_cli_can_sign_in() {
     assert!(out.status.success(), "{}", text(&out));
     let app = spawn_app_with(dir, |_| {}).await;
     let client = app.signed_in("ops").await;
-    let page = client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&client, "/").await;
     assert!(page.contains("ops") && page.contains("manager"));
     app.stop().await;
 }

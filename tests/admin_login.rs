@@ -84,14 +84,7 @@ async fn a_wrong_password_is_refused_and_the_right_one_opens_a_secure_session() 
     assert_ne!(stored[0], id);
     assert!(!stored[0].contains(&id));
 
-    let dashboard = client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let dashboard = app.page(&client, "/").await;
     assert!(dashboard.contains("Signed in as ada"));
     // An open redirect after login is not followed.
     let resp = client
@@ -121,14 +114,7 @@ async fn failures_for_one_account_lock_that_account_from_every_address_until_the
     }
     // The right password from a fresh address is now refused too, with a wait time.
     let fresh = client_from(&app.state, addr(14));
-    let page = fresh
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&fresh, "/login").await;
     let resp = fresh
         .post(app.url("/login"))
         .form(&[
@@ -241,15 +227,7 @@ async fn every_response_carries_the_security_headers() {
 #[tokio::test]
 async fn static_files_have_their_type_and_are_cached_by_content_version() {
     let app = spawn_app().await;
-    let page = app
-        .client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&app.client, "/login").await;
     let start = page.find("/static/app.css?v=").unwrap();
     let end = start + page[start..].find('"').unwrap();
     let versioned = &page[start..end];

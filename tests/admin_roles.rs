@@ -163,14 +163,7 @@ async fn admins_manage_accounts_through_the_page_and_every_change_is_audited() {
     assert_eq!(role_change.after.as_deref(), Some(r#"{"role":"manager"}"#));
     assert_eq!(role_change.remote_addr.as_deref(), Some("127.0.0.1"));
 
-    let page = client
-        .get(app.url("/audit"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&client, "/audit").await;
     assert!(
         page.contains("admin.role") && page.contains("role: viewer") && page.contains("role: manager"),
         "{page}"

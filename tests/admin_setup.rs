@@ -12,14 +12,7 @@ async fn submit_setup(
     username: &str,
     password: &str,
 ) -> reqwest::Response {
-    let page = client
-        .get(app.url(&format!("/setup?token={token}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(client, &format!("/setup?token={token}")).await;
     let form_token = csrf_in(&page);
     client
         .post(app.url("/setup"))

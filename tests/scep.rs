@@ -158,15 +158,7 @@ async fn caps_and_ca_certificate() {
         .unwrap();
     assert_eq!(cert.headers()["content-type"], "application/x-x509-ca-cert");
     assert_eq!(cert.bytes().await.unwrap().to_vec(), app.state.pki.ca_cert_der);
-    let pem = app
-        .client
-        .get(app.url("/ca.pem"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let pem = app.page(&app.client, "/ca.pem").await;
     assert_eq!(pem, app.state.pki.ca_cert_pem);
     app.stop().await;
 }

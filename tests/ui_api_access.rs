@@ -31,14 +31,7 @@ async fn admins_manage_tokens_and_clients_in_the_ui_and_others_cannot() {
     let html = res.text().await.unwrap();
     let secret = between(&html, "<code id=\"revealed-secret\">", "</code>").to_string();
     assert_eq!(get(&app, &secret, "/api/v1/devices").await.0, 200);
-    let page = browser
-        .get(app.url("/settings/api"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&browser, "/settings/api").await;
     assert!(page.contains("grafana"));
     assert!(!page.contains(&secret), "the token is shown once");
 
@@ -65,14 +58,7 @@ async fn admins_manage_tokens_and_clients_in_the_ui_and_others_cannot() {
     let html = res.text().await.unwrap();
     assert!(html.contains("previous secret expires soon"), "{html}");
 
-    let settings = browser
-        .get(app.url("/settings"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let settings = app.page(&browser, "/settings").await;
     let checkin = between(&settings, "<code id=\"checkin-url\">", "</code>");
     assert!(
         checkin.starts_with("https://") && checkin.ends_with("/mdm/checkin"),

@@ -69,14 +69,7 @@ async fn pinned(app: &TestApp, d: &Digest) -> bool {
 async fn viewers_read_the_page_and_change_nothing() {
     let (app, digest) = app_with_catalog_and_payload().await;
     let vic = app.signed_in("vic").await;
-    let html = vic
-        .get(app.url("/caches"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.page(&vic, "/caches").await;
     let text = visible(&html);
     assert!(text.contains("No MDM can redirect them"), "{text}");
     assert!(
@@ -95,14 +88,7 @@ async fn viewers_read_the_page_and_change_nothing() {
 async fn managers_pin_unpin_delete_and_start_downloads() {
     let (app, digest) = app_with_catalog_and_payload().await;
     let max = app.signed_in("max").await;
-    let html = max
-        .get(app.url("/caches"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.page(&max, "/caches").await;
     assert!(
         html.contains("value=\"installer:25G83\""),
         "the catalog's installers are offered"

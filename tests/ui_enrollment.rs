@@ -78,14 +78,7 @@ async fn an_admin_creates_a_token_sees_its_link_once_and_revokes_it() {
     assert!(text.contains("0 of 5") && text.contains("active"), "{text}");
 
     // The secret is not shown again.
-    let page = admin
-        .get(app.url("/enrollment"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&admin, "/enrollment").await;
     assert!(!page.contains(&secret));
     assert!(visible(&page).contains("Year 7 iPads"));
 
@@ -94,14 +87,7 @@ async fn an_admin_creates_a_token_sees_its_link_once_and_revokes_it() {
         .await;
     assert_eq!(resp.status(), 303);
     let location = resp.headers()["location"].to_str().unwrap().to_string();
-    let page = admin
-        .get(app.url(&location))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&admin, &location).await;
     let text = visible(&page);
     assert!(text.contains("Revoked the token “Year 7 iPads”"), "{text}");
     assert!(page.contains("<td class=\"token-state\">revoked</td>"));

@@ -222,14 +222,7 @@ async fn expiry_warnings_at_30_14_and_7_days_and_once_expired_reach_the_dashboar
     let app = spawn_app().await;
     with_roles(&app).await;
     let admin = app.signed_in("ada").await;
-    let dashboard = admin
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let dashboard = app.page(&admin, "/").await;
     let text = visible(&dashboard);
     assert!(text.contains("No push certificate is imported"), "{text}");
     assert!(dashboard.contains("href=\"/settings\""));
@@ -241,14 +234,7 @@ async fn expiry_warnings_at_30_14_and_7_days_and_once_expired_reach_the_dashboar
         .unwrap();
     let resp = post_multipart(&app, &admin, "/settings/apns", &pem_parts(&pair)).await;
     assert_eq!(resp.status(), 200);
-    let dashboard = admin
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let dashboard = app.page(&admin, "/").await;
     assert!(
         !visible(&dashboard).contains("push certificate"),
         "40 days left: no alert"
@@ -264,24 +250,10 @@ async fn expiry_warnings_at_30_14_and_7_days_and_once_expired_reach_the_dashboar
         app.clock.set(start + Duration::days(day) + Duration::minutes(1));
         // Sessions end after idle hours: sign in again at the new date.
         let client = app.signed_in("ada").await;
-        let dashboard = client
-            .get(app.url("/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let dashboard = app.page(&client, "/").await;
         let text = visible(&dashboard);
         assert!(text.contains(expected), "day {day}: {text}");
-        let settings = client
-            .get(app.url("/settings"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let settings = app.page(&client, "/settings").await;
         assert!(
             visible(&settings).contains(expected),
             "day {day} on the settings page"
@@ -329,32 +301,14 @@ async fn an_imported_certificate_is_used_for_the_next_push_without_a_restart() {
     apns.fail_next(1, 403, "BadCertificate");
     app.state.pusher.request(target);
     app.state.pusher.settled().await;
-    let dashboard = visible(
-        &admin
-            .get(app.url("/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let dashboard = visible(&app.page(&admin, "/").await);
     assert!(
         dashboard.contains("Apple's push service refuses the push certificate: BadCertificate"),
         "{dashboard}"
     );
     let resp = post_multipart(&app, &admin, "/settings/apns", &pem_parts(&pair)).await;
     assert_eq!(resp.status(), 200);
-    let dashboard = visible(
-        &admin
-            .get(app.url("/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let dashboard = visible(&app.page(&admin, "/").await);
     assert!(!dashboard.contains("refuses the push certificate"), "{dashboard}");
     app.stop().await;
 }

@@ -304,6 +304,18 @@ impl TestApp {
         client
     }
 
+    /// The body of `path` fetched by `client` (whatever the status).
+    pub async fn page(&self, client: &reqwest::Client, path: &str) -> String {
+        client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// The CSRF token of a signed-in client's session, read from a page.
     pub async fn session_csrf(&self, client: &reqwest::Client) -> String {
         let page = client
