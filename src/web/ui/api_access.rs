@@ -62,8 +62,7 @@ struct ApiAccessPage {
 }
 
 fn at(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|| "never".into())
+    t.map(super::utc_minute).unwrap_or_else(|| "never".into())
 }
 
 fn token_row(t: &ApiToken) -> TokenRow {

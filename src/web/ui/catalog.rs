@@ -237,7 +237,7 @@ async fn render(
                 .map(|d| DocumentView {
                     description: d.description.clone(),
                     source: d.source.clone(),
-                    received: d.received_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    received: super::utc_minute(d.received_at),
                     bytes: d.bytes,
                 })
                 .collect(),

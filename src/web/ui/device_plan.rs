@@ -54,7 +54,7 @@ impl From<DevicePlanView> for PlanSection {
                 None => v,
             }),
             explanation: p.explanation,
-            evaluated_at: v.evaluated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            evaluated_at: super::utc_minute(v.evaluated_at),
             delivered: v.delivered.map(|(path, at)| format!("{path} at {at}")),
         }
     }

@@ -42,10 +42,10 @@ fn token_row(t: &TokenInfo) -> TokenRow {
             Some(max) => format!("{} of {max}", t.uses),
             None => format!("{} (no limit)", t.uses),
         },
-        created: t.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        created: super::utc_minute(t.created_at),
         expires: t
             .expires_at
-            .map(|e| e.format("%Y-%m-%d %H:%M UTC").to_string())
+            .map(super::utc_minute)
             .unwrap_or_else(|| "never".into()),
         state: match t.state {
             TokenState::Active => "active".into(),

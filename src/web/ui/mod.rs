@@ -182,6 +182,11 @@ pub fn public_form_page<T: Template>(
 }
 
 /// Renders a page with `status`. Pages are never cached: they show live, per-account data.
+/// How the UI shows an instant: to the minute, in UTC.
+pub fn utc_minute(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
 pub fn page(status: StatusCode, template: &impl Template) -> HttpResponse {
     match template.render() {
         Ok(html) => HttpResponse::build(status)

@@ -61,7 +61,7 @@ pub struct CertificateView {
 }
 
 fn view(info: &CertificateInfo, status: &ExpiryStatus) -> CertificateView {
-    let at = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let at = super::utc_minute;
     CertificateView {
         topic: info.topic.clone(),
         subject: info.subject.clone(),

@@ -95,7 +95,7 @@ fn row(a: Admin, me: &str) -> AccountRow {
         created: a.created_at.format("%Y-%m-%d").to_string(),
         last_login: a
             .last_login_at
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .map(super::utc_minute)
             .unwrap_or_else(|| "never".into()),
         username: a.username,
         role: a.role,
