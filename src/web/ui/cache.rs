@@ -80,15 +80,6 @@ pub struct Done {
     done: Option<String>,
 }
 
-fn internal(e: CacheError, layout: &Layout) -> UiError {
-    tracing::error!(error = %e, "cache page failed");
-    UiError::Status {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        message: "Something went wrong on the appliance; the details are in its log.".into(),
-        layout: Some(Box::new(layout.clone())),
-    }
-}
-
 fn short_time(text: &str) -> String {
     text.get(..16)
         .map(|t| t.replace('T', " "))
@@ -104,9 +95,18 @@ async fn render(
 ) -> Result<HttpResponse, UiError> {
     let layout = current.layout("Cache", Section::Cache);
     let cache = &state.cache;
-    let space = cache.space().await.map_err(|e| internal(e, &layout))?;
-    let payloads = cache.payloads().await.map_err(|e| internal(e, &layout))?;
-    let downloads = cache.downloads(30).await.map_err(|e| internal(e, &layout))?;
+    let space = cache
+        .space()
+        .await
+        .map_err(|e| UiError::internal(e, "cache", &layout))?;
+    let payloads = cache
+        .payloads()
+        .await
+        .map_err(|e| UiError::internal(e, "cache", &layout))?;
+    let downloads = cache
+        .downloads(30)
+        .await
+        .map_err(|e| UiError::internal(e, "cache", &layout))?;
     let snapshot = state.catalog.snapshot();
     let mut entries: Vec<EntryView> = snapshot
         .index
@@ -274,7 +274,13 @@ async fn start_download(
                 audit_event(&state, &auth.actor(), "cache.download", "cache", Some(after)).await;
             }
             Err(CacheError::BadInput(m)) => return refused(&auth, &state, StatusCode::BAD_REQUEST, m).await,
-            Err(e) => return Err(internal(e, &auth.layout("Cache", Section::Cache))),
+            Err(e) => {
+                return Err(UiError::internal(
+                    e,
+                    "cache",
+                    &auth.layout("Cache", Section::Cache),
+                ));
+            }
         }
     }
     Ok(see_other("/caches?done=queued"))
@@ -299,7 +305,11 @@ async fn retry(
             Ok(see_other("/caches?done=retry"))
         }
         Err(CacheError::NotFound) => Err(UiError::not_found(Some(auth.layout("Cache", Section::Cache)))),
-        Err(e) => Err(internal(e, &auth.layout("Cache", Section::Cache))),
+        Err(e) => Err(UiError::internal(
+            e,
+            "cache",
+            &auth.layout("Cache", Section::Cache),
+        )),
     }
 }
 
@@ -337,6 +347,6 @@ async fn change_payload(
             Ok(see_other(&format!("/caches?done={action}")))
         }
         Err(CacheError::NotFound) => Err(UiError::not_found(Some(layout))),
-        Err(e) => Err(internal(e, &layout)),
+        Err(e) => Err(UiError::internal(e, "cache", &layout)),
     }
 }

@@ -176,15 +176,6 @@ fn attempt(r: crate::store::catalog::RefreshRow) -> AttemptView {
     }
 }
 
-pub(super) fn internal(e: impl std::fmt::Display, layout: &Layout) -> UiError {
-    tracing::error!(error = %e, "catalog page failed");
-    UiError::Status {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        message: "Something went wrong on the appliance; the details are in its log.".into(),
-        layout: Some(Box::new(layout.clone())),
-    }
-}
-
 async fn render(
     current: &CurrentAdmin,
     state: &AppState,
@@ -197,7 +188,7 @@ async fn render(
         .store
         .read(devices::enrolled_for_applicability)
         .await
-        .map_err(|e| internal(e, &layout))?;
+        .map_err(|e| UiError::internal(e, "catalog", &layout))?;
     let snapshot = state.catalog.snapshot();
     let (entries, coverage) = fleet::survey(&fleet_devices, &snapshot.index);
     let queries: Vec<_> = entries.iter().map(|e| e.query()).collect();
@@ -206,7 +197,7 @@ async fn render(
         .catalog
         .recent_refreshes(40)
         .await
-        .map_err(|e| internal(e, &layout))?;
+        .map_err(|e| UiError::internal(e, "catalog", &layout))?;
     let mut latest: BTreeMap<&str, &crate::store::catalog::RefreshRow> = BTreeMap::new();
     for row in &history {
         latest.entry(row.source.as_str()).or_insert(row);

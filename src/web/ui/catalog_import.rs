@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::catalog::{CatalogManager, MAX_FILES, internal};
+use super::catalog::{CatalogManager, MAX_FILES};
 use super::upload::{self, Limits};
 use super::{Layout, Section, UiError, audit_event, page};
 use crate::app::AppState;
@@ -77,7 +77,13 @@ pub(super) async fn import(
     let catalog = state.catalog.clone();
     let result = web::block(move || catalog.import_documents(items, &mut |_| {}))
         .await
-        .map_err(|e| internal(e, &auth.layout("Catalog import", Section::Catalog)))?;
+        .map_err(|e| {
+            UiError::internal(
+                e,
+                "catalog import",
+                &auth.layout("Catalog import", Section::Catalog),
+            )
+        })?;
     match result {
         Ok(imported) => {
             let files: Vec<FileOutcome> = imported
@@ -109,7 +115,7 @@ pub(super) async fn import(
             let status = status_of(&e);
             let message = if status.is_server_error() {
                 tracing::error!(error = %e, "catalog import failed");
-                "Something went wrong on the appliance; the details are in its log.".to_string()
+                super::error::INTERNAL_MESSAGE.into()
             } else {
                 format!("Refused: {e}. The catalog is unchanged.")
             };

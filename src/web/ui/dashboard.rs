@@ -168,14 +168,7 @@ async fn show(current: CurrentAdmin, state: web::Data<AppState>) -> Result<HttpR
         .await
         .map_err(|e| UiError::admin(e, Some(layout.clone())))?;
     let compliance = state.compliance();
-    let failed = |e: crate::compliance::ComplianceError| {
-        tracing::error!(error = %e, "dashboard figures failed");
-        UiError::Status {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: "Something went wrong on the appliance; the details are in its log.".into(),
-            layout: Some(Box::new(layout.clone())),
-        }
-    };
+    let failed = |e: crate::compliance::ComplianceError| UiError::internal(e, "dashboard", &layout);
     let fleet = compliance.figures().await.map_err(failed)?;
     let deadlines = compliance
         .upcoming_deadlines(DEADLINE_DAYS)

@@ -130,14 +130,7 @@ async fn list(
             Ok((rows, device_list::count(c, &view.filter)?))
         })
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "devices list failed");
-            UiError::Status {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                message: "Something went wrong on the appliance; the details are in its log.".into(),
-                layout: Some(Box::new(layout.clone())),
-            }
-        })?;
+        .map_err(|e| UiError::internal(e, "devices list", &layout))?;
     let shown = rows.len();
     let status = if problems.is_empty() {
         StatusCode::OK

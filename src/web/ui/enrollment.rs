@@ -117,15 +117,6 @@ pub fn qr_svg(text: &str) -> Result<String, String> {
         .build())
 }
 
-fn internal(e: impl std::fmt::Display, layout: &Layout) -> UiError {
-    tracing::error!(error = %e, "enrollment page failed");
-    UiError::Status {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        message: "Something went wrong on the appliance; the details are in its log.".into(),
-        layout: Some(Box::new(layout.clone())),
-    }
-}
-
 struct Outcome {
     status: StatusCode,
     notice: Option<String>,
@@ -156,15 +147,15 @@ async fn render(
     let enrollment = state.enrollment.clone();
     let tokens = web::block(move || enrollment.list_tokens())
         .await
-        .map_err(|e| internal(e, &layout))?
-        .map_err(|e| internal(e, &layout))?;
+        .map_err(|e| UiError::internal(e, "enrollment", &layout))?
+        .map_err(|e| UiError::internal(e, "enrollment", &layout))?;
     let push_missing = crate::push::import::current(&state.store)
         .await
-        .map_err(|e| internal(e, &layout))?
+        .map_err(|e| UiError::internal(e, "enrollment", &layout))?
         .is_none();
     let base = public_url(state, req);
     let enroll_url = format!("{base}/enroll");
-    let qr_svg = qr_svg(&enroll_url).map_err(|e| internal(e, &layout))?;
+    let qr_svg = qr_svg(&enroll_url).map_err(|e| UiError::internal(e, "enrollment", &layout))?;
     Ok(page(
         outcome.status,
         &EnrollmentPage {
@@ -249,7 +240,7 @@ fn message_of(e: &EnrollmentError) -> (StatusCode, String) {
             tracing::error!(error = %other, "enrollment token change failed");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on the appliance; the details are in its log.".into(),
+                super::error::INTERNAL_MESSAGE.into(),
             )
         }
     }
@@ -285,12 +276,12 @@ async fn create(
     let layout = auth.layout("Enrollment", Section::Enrollment);
     let result = web::block(move || enrollment.create_token_as(&actor, new))
         .await
-        .map_err(|e| internal(e, &layout))?;
+        .map_err(|e| UiError::internal(e, "enrollment", &layout))?;
     match result {
         Ok((info, secret)) => {
             let encoded = percent_encoding::utf8_percent_encode(&secret, percent_encoding::NON_ALPHANUMERIC);
             let link = format!("{}/enroll?token={encoded}", public_url(&state, &req));
-            let qr_svg = qr_svg(&link).map_err(|e| internal(e, &layout))?;
+            let qr_svg = qr_svg(&link).map_err(|e| UiError::internal(e, "enrollment", &layout))?;
             let outcome = Outcome {
                 status: StatusCode::CREATED,
                 notice: Some(format!(
@@ -329,7 +320,7 @@ async fn revoke(
     let layout = auth.layout("Enrollment", Section::Enrollment);
     let result = web::block(move || enrollment.revoke_token_as(&actor, id))
         .await
-        .map_err(|e| internal(e, &layout))?;
+        .map_err(|e| UiError::internal(e, "enrollment", &layout))?;
     match result {
         Ok(info) => {
             let query = serde_urlencoded::to_string([("revoked", info.label.as_str())]).unwrap_or_default();

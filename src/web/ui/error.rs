@@ -57,11 +57,14 @@ pub fn status_of(e: &AdminError) -> StatusCode {
     }
 }
 
+/// What a user sees for a failure inside the appliance; the details go to the log.
+pub const INTERNAL_MESSAGE: &str = "Something went wrong on the appliance; the details are in its log.";
+
 /// The message a user sees for an admin-service error (internal details stay in the log).
 pub fn message_of(e: &AdminError) -> String {
     if status_of(e).is_server_error() {
         tracing::error!(error = %e, "admin service failed");
-        "Something went wrong on the appliance; the details are in its log.".into()
+        INTERNAL_MESSAGE.into()
     } else {
         e.to_string()
     }
@@ -73,6 +76,17 @@ impl UiError {
             status: StatusCode::NOT_FOUND,
             message: "There is nothing at this address.".into(),
             layout: layout.map(Box::new),
+        }
+    }
+
+    /// A failure inside the appliance while building the page `what`: logged with its details,
+    /// shown as a 500 with [`INTERNAL_MESSAGE`] on a page with `layout`.
+    pub fn internal(e: impl std::fmt::Display, what: &str, layout: &Layout) -> UiError {
+        tracing::error!(error = %e, page = what, "page failed");
+        UiError::Status {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: INTERNAL_MESSAGE.into(),
+            layout: Some(Box::new(layout.clone())),
         }
     }
 

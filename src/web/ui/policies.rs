@@ -64,7 +64,7 @@ pub fn policy_error(e: PolicyError, layout: &Layout) -> UiError {
             tracing::error!(error = %e, "policy service failed");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on the appliance; the details are in its log.".to_string(),
+                super::error::INTERNAL_MESSAGE.into(),
             )
         }
     };

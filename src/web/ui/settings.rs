@@ -90,15 +90,6 @@ struct SettingsPage {
     server_url: String,
 }
 
-fn internal(e: impl std::fmt::Display, layout: &Layout) -> UiError {
-    tracing::error!(error = %e, "settings page failed");
-    UiError::Status {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        message: "Something went wrong on the appliance; the details are in its log.".into(),
-        layout: Some(Box::new(layout.clone())),
-    }
-}
-
 async fn render(
     auth: &SettingsManager,
     state: &AppState,
@@ -112,7 +103,7 @@ async fn render(
     let now = state.clock.now();
     let certificate = import::current(&state.store)
         .await
-        .map_err(|e| internal(e, &layout))?
+        .map_err(|e| UiError::internal(e, "settings", &layout))?
         .map(|info| view(&info, &ExpiryStatus::new(&info, now)));
     Ok(page(
         status,
@@ -245,7 +236,11 @@ async fn import_certificate(
                 let topic_change = matches!(e, PushError::TopicChanged { .. });
                 refused(status, message, topic_change).await
             }
-            None => Err(internal(e, &auth.layout("Settings", Section::Settings))),
+            None => Err(UiError::internal(
+                e,
+                "settings",
+                &auth.layout("Settings", Section::Settings),
+            )),
         },
     }
 }
