@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 
+use super::change::Change;
 use super::loading::read_book_rows;
 use super::views::{GroupDetail, GroupSummary, MemberView};
 use super::{PolicyError, PolicyService};
@@ -164,45 +165,33 @@ impl PolicyService {
         let before = original.map(|g| json!(book.groups[g].group));
         let original_id = original.map(|g| book.groups[g].id);
         let after = json!(group);
-        let affected: Vec<String> = affected.into_iter().collect();
-        let now = self.clock.now();
-        let actor = actor.clone();
-        self.store
-            .write(move |conn| {
-                let tx = conn.transaction()?;
-                let fields = GroupFields {
-                    name: &group.name,
-                    description: &group.description,
-                    kind: group.kind.as_str(),
-                    rules: &rules,
-                    ring_order: group.ring_order.map(i64::from),
-                };
-                let action = match original_id {
-                    Some(id) => {
-                        group_store::update(&tx, id, &fields, now)?;
-                        "group.update"
-                    }
-                    None => {
-                        group_store::insert(&tx, &fields, now)?;
-                        "group.create"
-                    }
-                };
-                audit::record(
-                    &tx,
-                    &actor,
-                    now,
-                    action,
-                    &format!("group:{}", group.name),
-                    before,
-                    Some(after),
-                )?;
-                plans::enqueue(&tx, &affected, &format!("group {} changed", group.name), now)?;
-                tx.commit()?;
-                Ok(())
+        let change = Change {
+            target: format!("group:{}", group.name),
+            before,
+            after: Some(after),
+            affected: affected.into_iter().collect(),
+            reason: format!("group {} changed", group.name),
+        };
+        self.commit_change(actor, change, move |tx, now| {
+            let fields = GroupFields {
+                name: &group.name,
+                description: &group.description,
+                kind: group.kind.as_str(),
+                rules: &rules,
+                ring_order: group.ring_order.map(i64::from),
+            };
+            Ok(match original_id {
+                Some(id) => {
+                    group_store::update(tx, id, &fields, now)?;
+                    "group.update"
+                }
+                None => {
+                    group_store::insert(tx, &fields, now)?;
+                    "group.create"
+                }
             })
-            .await?;
-        self.notify_queued();
-        Ok(())
+        })
+        .await
     }
 
     /// Deletes a group (its policy assignments go with it); its devices are queued.
@@ -214,30 +203,18 @@ impl PolicyService {
         })?;
         let affected = members_of(&book, g, &devices);
         let id = book.groups[g].id;
-        let before = json!({"group": book.groups[g].group, "policies": policy_names(&book, g)});
-        let now = self.clock.now();
-        let actor = actor.clone();
-        let name = name.to_string();
-        self.store
-            .write(move |conn| {
-                let tx = conn.transaction()?;
-                group_store::delete(&tx, id)?;
-                audit::record(
-                    &tx,
-                    &actor,
-                    now,
-                    "group.delete",
-                    &format!("group:{name}"),
-                    Some(before),
-                    None,
-                )?;
-                plans::enqueue(&tx, &affected, &format!("group {name} deleted"), now)?;
-                tx.commit()?;
-                Ok(())
-            })
-            .await?;
-        self.notify_queued();
-        Ok(())
+        let change = Change {
+            target: format!("group:{name}"),
+            before: Some(json!({"group": book.groups[g].group, "policies": policy_names(&book, g)})),
+            after: None,
+            affected,
+            reason: format!("group {name} deleted"),
+        };
+        self.commit_change(actor, change, move |tx, _| {
+            group_store::delete(tx, id)?;
+            Ok("group.delete")
+        })
+        .await
     }
 
     /// Adds (`add` true) or removes static members of a static group; returns how many changed.

@@ -3,6 +3,7 @@
 //! device's plan, and queues the devices a change affects for re-evaluation. Unlike the rest of
 //! `policy/`, this does I/O (through the store) and reads the clock.
 
+mod change;
 mod explain;
 mod groups;
 pub mod loading;

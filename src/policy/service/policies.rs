@@ -4,17 +4,17 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde_json::json;
 
+use super::change::Change;
 use super::loading::{build_book, parse_policy, read_book_rows};
 use super::views::{
     AssignedGroup, Assignments, PlanSummary, PolicyDetail, PolicySummary, Preview, PreviewRow, SavedPolicy,
 };
 use super::{PolicyError, PolicyService};
 use crate::admin::Actor;
-use crate::admin::audit;
 use crate::policy::book::{DeviceRecord, PolicyBook};
 use crate::policy::validate::{Problem, Severity, ValidationContext, acceptable, validate};
 use crate::policy::{Policy, resolve};
-use crate::store::policies::{self as policy_store, plans};
+use crate::store::policies as policy_store;
 
 /// The devices (indices into `devices`) a policy reaches through its groups or directly.
 fn reached(
@@ -251,39 +251,29 @@ impl PolicyService {
         })?;
         let group_ids: Vec<i64> = groups.iter().map(|&g| book.groups[g].id).collect();
         let original_id = original.map(|i| book.policies[i].id);
-        let now = self.clock.now();
-        let actor = actor.clone();
         let name = policy.name.clone();
-        let affected: Vec<String> = affected.into_iter().collect();
-        let after =
-            json!({"policy": &policy, "assignments": {"groups": &assignments.groups, "devices": &udids}});
-        let queued = self
-            .store
-            .write(move |conn| {
-                let tx = conn.transaction()?;
-                let (id, action) = match original_id {
-                    Some(id) => {
-                        policy_store::update(&tx, id, &name, &document, now)?;
-                        (id, "policy.update")
-                    }
-                    None => (policy_store::insert(&tx, &name, &document, now)?, "policy.create"),
-                };
-                policy_store::set_assignments(&tx, id, &group_ids, &udids)?;
-                audit::record(
-                    &tx,
-                    &actor,
-                    now,
-                    action,
-                    &format!("policy:{name}"),
-                    before,
-                    Some(after),
-                )?;
-                plans::enqueue(&tx, &affected, &format!("policy {name} saved"), now)?;
-                tx.commit()?;
-                Ok(affected.len())
-            })
-            .await?;
-        self.notify_queued();
+        let queued = affected.len();
+        let change = Change {
+            target: format!("policy:{name}"),
+            before,
+            after: Some(
+                json!({"policy": &policy, "assignments": {"groups": &assignments.groups, "devices": &udids}}),
+            ),
+            affected: affected.into_iter().collect(),
+            reason: format!("policy {name} saved"),
+        };
+        self.commit_change(actor, change, move |tx, now| {
+            let (id, action) = match original_id {
+                Some(id) => {
+                    policy_store::update(tx, id, &name, &document, now)?;
+                    (id, "policy.update")
+                }
+                None => (policy_store::insert(tx, &name, &document, now)?, "policy.create"),
+            };
+            policy_store::set_assignments(tx, id, &group_ids, &udids)?;
+            Ok(action)
+        })
+        .await?;
         Ok(SavedPolicy {
             name: policy.name.clone(),
             notes: problems
@@ -307,30 +297,18 @@ impl PolicyService {
             .map(|d| devices[d].udid.clone())
             .collect();
         let id = book.policies[index].id;
-        let before = serde_json::to_value(&book.policies[index].policy).ok();
-        let now = self.clock.now();
-        let actor = actor.clone();
-        let name = name.to_string();
-        self.store
-            .write(move |conn| {
-                let tx = conn.transaction()?;
-                policy_store::delete(&tx, id)?;
-                audit::record(
-                    &tx,
-                    &actor,
-                    now,
-                    "policy.delete",
-                    &format!("policy:{name}"),
-                    before,
-                    None,
-                )?;
-                plans::enqueue(&tx, &affected, &format!("policy {name} deleted"), now)?;
-                tx.commit()?;
-                Ok(())
-            })
-            .await?;
-        self.notify_queued();
-        Ok(())
+        let change = Change {
+            target: format!("policy:{name}"),
+            before: serde_json::to_value(&book.policies[index].policy).ok(),
+            after: None,
+            affected,
+            reason: format!("policy {name} deleted"),
+        };
+        self.commit_change(actor, change, move |tx, _| {
+            policy_store::delete(tx, id)?;
+            Ok("policy.delete")
+        })
+        .await
     }
 
     /// What each device the policy would reach would get if it were saved with these
