@@ -78,6 +78,12 @@ impl ComplianceService {
     /// Assesses `udids` now and stores their states, in one transaction. Unknown UDIDs are
     /// skipped.
     pub async fn refresh(&self, udids: Vec<String>) -> Result<usize, ComplianceError> {
+        Ok(self.assess_and_store(udids).await?.len())
+    }
+
+    /// Assesses `udids` and stores their states in one transaction; returns the states of the
+    /// known devices, in order.
+    async fn assess_and_store(&self, udids: Vec<String>) -> Result<Vec<Compliance>, ComplianceError> {
         let plans = self
             .plans
             .plans(&udids)
@@ -92,16 +98,16 @@ impl ComplianceService {
             .store
             .write(move |c| {
                 let tx = c.transaction()?;
-                let mut done = 0;
+                let mut assessed = Vec::new();
                 for udid in &udids {
                     let plan = plans.get(udid).and_then(Option::as_ref);
                     if let Some(compliance) = service.assess_on(&tx, udid, plan, now)? {
                         rows::upsert(&tx, &row_of(udid, &compliance, now))?;
-                        done += 1;
+                        assessed.push(compliance);
                     }
                 }
                 tx.commit()?;
-                Ok(done)
+                Ok(assessed)
             })
             .await?)
     }
@@ -132,30 +138,7 @@ impl ComplianceService {
 
     /// The device's state now (assessed, and stored); `None` for an unknown device.
     pub async fn device(&self, udid: &str) -> Result<Option<Compliance>, ComplianceError> {
-        let udids = vec![udid.to_string()];
-        let plans = self
-            .plans
-            .plans(&udids)
-            .await
-            .map_err(|message| ComplianceError::Plan {
-                udid: udid.to_string(),
-                message,
-            })?;
-        let service = self.clone();
-        let now = self.clock.now();
-        Ok(self
-            .store
-            .write(move |c| {
-                let tx = c.transaction()?;
-                let plan = plans.get(&udids[0]).and_then(Option::as_ref);
-                let assessed = service.assess_on(&tx, &udids[0], plan, now)?;
-                if let Some(compliance) = &assessed {
-                    rows::upsert(&tx, &row_of(&udids[0], compliance, now))?;
-                }
-                tx.commit()?;
-                Ok(assessed)
-            })
-            .await?)
+        Ok(self.assess_and_store(vec![udid.to_string()]).await?.pop())
     }
 
     /// The stored state of a device (with since when), as last refreshed.
