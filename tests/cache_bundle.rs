@@ -59,10 +59,10 @@ async fn source_appliance() -> (TestApp, Vec<String>) {
 }
 
 async fn export(app: &TestApp, dir: &Path) -> bundle::Manifest {
-    let (cache, catalog, signer) = (
+    let (cache, catalog, pki) = (
         app.state.cache.clone(),
         app.state.catalog.clone(),
-        bundle::ca_signer(&app.state.pki).unwrap(),
+        app.state.pki.clone(),
     );
     let (dir, now) = (dir.to_path_buf(), app.clock_now());
     tokio::task::spawn_blocking(move || {
@@ -71,7 +71,7 @@ async fn export(app: &TestApp, dir: &Path) -> bundle::Manifest {
             versions: vec!["26.6.2".into()],
         };
         cache
-            .export_bundle(&dir, &selection, &catalog, &signer, now)
+            .export_bundle(&dir, &selection, &catalog, &pki, now)
             .unwrap()
     })
     .await

@@ -102,16 +102,17 @@ fn sha_of_file(path: &Path) -> Result<(String, u64), CacheError> {
 
 impl CacheService {
     /// Writes a bundle of the selected payloads and the current catalog into `dir`, signed
-    /// with the appliance CA (`signer`). The manifest is written last, so an interrupted
+    /// with the appliance CA of `pki`. The manifest is written last, so an interrupted
     /// export has none and cannot be imported. Blocking.
     pub fn export_bundle(
         &self,
         dir: &Path,
         selection: &Selection,
         catalog: &CatalogService,
-        signer: &Authority,
+        pki: &crate::pki::Pki,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Manifest, CacheError> {
+        let signer = ca_signer(pki)?;
         let io = |p: &Path, e| io_error(p, e);
         let rows = self.store().read_blocking(crate::store::cache::payloads)?;
         let chosen: Vec<_> = rows
@@ -188,8 +189,7 @@ impl CacheService {
             signing_time: Some(now),
         })
         .map_err(|e| bundle_err(format!("cannot sign: {e}")))?;
-        let pem = pem_of(&signer.cert_der);
-        std::fs::write(dir.join(SIGNER_CERT), pem).map_err(|e| io(dir, e))?;
+        std::fs::write(dir.join(SIGNER_CERT), &pki.ca_cert_pem).map_err(|e| io(dir, e))?;
         std::fs::write(dir.join(SIGNATURE), signature).map_err(|e| io(dir, e))?;
         let tmp = dir.join(".manifest.json.tmp");
         std::fs::write(&tmp, &body).map_err(|e| io(&tmp, e))?;
@@ -329,16 +329,4 @@ fn read_verified_manifest(dir: &Path, trusted: &[Vec<u8>]) -> Result<Manifest, C
         return Err(bundle_err(format!("unknown bundle format {}", manifest.format)));
     }
     Ok(manifest)
-}
-
-fn pem_of(der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
 }

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use super::cache::CacheCliError;
 use crate::app::AppState;
 use crate::cache::CacheError;
-use crate::cache::bundle::{self, Selection};
+use crate::cache::bundle::Selection;
 
 #[derive(Debug, Subcommand)]
 pub enum BundleCommand {
@@ -47,12 +47,12 @@ pub async fn run(state: &AppState, command: BundleCommand, out: &mut dyn Write) 
             versions,
             dir,
         } => {
-            let signer = bundle::ca_signer(&state.pki)?;
-            let (cache, catalog, now) = (state.cache.clone(), state.catalog.clone(), state.clock.now());
+            let (cache, catalog, pki) = (state.cache.clone(), state.catalog.clone(), state.pki.clone());
+            let now = state.clock.now();
             let target = dir.clone();
             let manifest = tokio::task::spawn_blocking(move || {
                 let selection = Selection { platform, versions };
-                cache.export_bundle(&target, &selection, &catalog, &signer, now)
+                cache.export_bundle(&target, &selection, &catalog, &pki, now)
             })
             .await
             .map_err(|e| CacheCliError::Usage(e.to_string()))??;
