@@ -209,6 +209,10 @@ pub struct ServerConfig {
     pub workers: usize,
     /// On stop, how long open connections may finish their requests before they are closed.
     pub shutdown_timeout_seconds: u64,
+    /// Runs the timed housekeeping jobs (catalog refresh and reload, policy triggers and sweep,
+    /// compliance refreshes and snapshots, pruning, certificate warnings). Work that follows a
+    /// request (a saved policy, a device report) does not depend on it.
+    pub scheduled_jobs: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -381,6 +385,7 @@ impl Default for ServerConfig {
             max_body_bytes: 4 * 1024 * 1024,
             workers: 0,
             shutdown_timeout_seconds: 10,
+            scheduled_jobs: true,
         }
     }
 }

@@ -288,7 +288,7 @@ fn snapshot_rows(app: &TestApp) -> Vec<(String, String, usize)> {
 
 #[tokio::test]
 async fn a_snapshot_is_written_once_per_day_and_drawn_over_time() {
-    let app = common::spawn_app().await;
+    let app = common::spawn_app_with(tempfile::tempdir().unwrap(), |c| c.server.scheduled_jobs = true).await;
     let start = app.clock_now();
     // The start of the appliance catches up today's snapshot (the fleet is still empty).
     let mut waited = 0;

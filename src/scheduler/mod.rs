@@ -152,7 +152,8 @@ fn snapshot_compliance(state: AppState) -> std::pin::Pin<Box<dyn std::future::Fu
 }
 
 /// Builds the jobs (so a bad schedule stops start-up with a clear message) and runs them on the
-/// current Tokio runtime.
+/// current Tokio runtime, with the policy engine's worker. With `server.scheduled_jobs` off only
+/// the worker runs.
 pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerError> {
     let mut jobs = vec![
         job("catalog reload", "0 * * * * *", state, reload_catalog)?,
@@ -184,12 +185,17 @@ pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerE
         )?);
     }
     let engine = state.policy_engine.clone();
+    let run_jobs = state.config.server.scheduled_jobs;
     let catch_up = snapshot_compliance(state.clone());
     Ok(tokio::spawn(async move {
-        catch_up.await;
         // The policy worker lives and stops with the housekeeping task.
         let worker = engine.spawn_worker();
         let _stop_worker = AbortOnDrop(worker);
+        if !run_jobs {
+            tracing::warn!("scheduled jobs are off (server.scheduled_jobs = false)");
+            std::future::pending::<()>().await;
+        }
+        catch_up.await;
         let scheduler = match JobScheduler::new().await {
             Ok(s) => s,
             Err(e) => {
