@@ -18,6 +18,7 @@ use orchard::sim::ddm::{DdmClient, DdmTransport, DeviceProfile, OfferedUpdate, S
 
 /// `DeclarativeManagement` check-ins over HTTPS, signed with the device's SCEP identity.
 pub(crate) struct SignedCheckins {
+    pub udid: String,
     pub client: reqwest::Client,
     pub url: String,
     pub device: Arc<crate::common::EnrolledDevice>,
@@ -29,7 +30,7 @@ impl DdmTransport for SignedCheckins {
         endpoint: &str,
         data: Option<Vec<u8>>,
     ) -> BoxFuture<'_, Result<(u16, Vec<u8>), String>> {
-        let body = channel::declarative(channel::UDID, endpoint, data.as_deref());
+        let body = channel::declarative(&self.udid, endpoint, data.as_deref());
         async move {
             let signature =
                 orchard::pki::scep_client::mdm_signature(&body, &self.device.cert, &self.device.key)
@@ -61,9 +62,18 @@ pub(crate) async fn run_command_loop(
     device: &crate::common::EnrolledDevice,
     ddm: &mut DdmClient,
 ) -> Vec<String> {
+    answer_commands(&rig.app, channel::UDID, device, ddm).await
+}
+
+/// [`run_command_loop`] for the device `udid` of `app`.
+pub(crate) async fn answer_commands(
+    app: &crate::common::TestApp,
+    udid: &str,
+    device: &crate::common::EnrolledDevice,
+    ddm: &mut DdmClient,
+) -> Vec<String> {
     let mut seen = Vec::new();
-    let (mut status, mut body) =
-        channel::put(&rig.app, device, "/mdm/connect", channel::idle(channel::UDID)).await;
+    let (mut status, mut body) = channel::put(app, device, "/mdm/connect", channel::idle(udid)).await;
     while status == 200 && !body.is_empty() {
         let (uuid, cmd) = channel::command(&body);
         let kind = cmd["RequestType"].as_string().unwrap().to_string();
@@ -72,8 +82,8 @@ pub(crate) async fn run_command_loop(
             ddm.on_declarative_management(data.as_deref()).await.unwrap();
         }
         seen.push(kind);
-        let answer = channel::acknowledged(channel::UDID, &uuid, vec![]);
-        (status, body) = channel::put(&rig.app, device, "/mdm/connect", answer).await;
+        let answer = channel::acknowledged(udid, &uuid, vec![]);
+        (status, body) = channel::put(app, device, "/mdm/connect", answer).await;
     }
     assert_eq!(status, 200);
     seen
@@ -101,6 +111,7 @@ async fn a_simulated_iphone_is_told_to_update_installs_at_the_deadline_and_repor
     let offered = vec![OfferedUpdate::new("18.7", "22H20", now - Duration::days(1))];
     let model = SoftwareUpdateModel::new(clock.clone(), profile, offered);
     let transport = Arc::new(SignedCheckins {
+        udid: channel::UDID.into(),
         client: rig.app.client.clone(),
         url: rig.app.url("/mdm/checkin"),
         device: device.clone(),

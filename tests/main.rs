@@ -26,6 +26,7 @@ mod api_policies;
 mod backup_restore;
 mod browser_admin;
 mod browser_enrollment;
+mod browser_main_flow;
 mod browser_policies;
 mod cache_bundle;
 mod cache_cli;

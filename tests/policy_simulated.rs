@@ -16,7 +16,7 @@ use orchard::sim::ddm::{DdmClient, DeviceProfile, OfferedUpdate, SoftwareUpdateM
 
 const ENFORCEMENT: &str = "com.orchard.policy.enforcement";
 
-async fn import(app: &crate::common::TestApp, day: (i32, u32, u32)) {
+pub(crate) async fn import(app: &crate::common::TestApp, day: (i32, u32, u32)) {
     let catalog = app.state.catalog.clone();
     let bytes = gdmf_as_of(NaiveDate::from_ymd_opt(day.0, day.1, day.2).unwrap());
     tokio::task::spawn_blocking(move || {
@@ -56,6 +56,7 @@ async fn a_simulated_iphone_in_vanguard_is_told_on_the_right_day_installs_and_is
     )];
     let model = SoftwareUpdateModel::new(clock.clone(), profile, offered);
     let transport = Arc::new(SignedCheckins {
+        udid: channel::UDID.into(),
         client: app.client.clone(),
         url: app.url("/mdm/checkin"),
         device: device.clone(),
