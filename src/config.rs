@@ -159,6 +159,12 @@ pub struct CacheConfig {
     pub max_attempts: u32,
     /// Allow `http://` download URLs (a local mirror). Off: HTTPS only, as Apple's CDN serves.
     pub allow_plain_http: bool,
+    /// Days before a policy deadline from which the macOS release it enforces is downloaded
+    /// ahead (hourly job). 0: nothing is fetched ahead (targets are still kept from eviction).
+    pub prefetch_days_ahead: u32,
+    /// What is fetched ahead for a macOS target: `installer` (InstallAssistant.pkg, about
+    /// 15 GB), `ipsw` (the Mac restore image). Empty: nothing.
+    pub prefetch_kinds: Vec<String>,
 }
 
 impl Default for CacheConfig {
@@ -172,6 +178,8 @@ impl Default for CacheConfig {
             window_time_zone: "local".into(),
             max_attempts: 3,
             allow_plain_http: false,
+            prefetch_days_ahead: 14,
+            prefetch_kinds: vec!["installer".into()],
         }
     }
 }

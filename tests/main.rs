@@ -31,6 +31,7 @@ mod browser_policies;
 mod cache_bundle;
 mod cache_cli;
 mod cache_download;
+mod cache_prefetch;
 mod cache_quota;
 mod cache_serve;
 mod cache_support;

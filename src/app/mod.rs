@@ -2,6 +2,7 @@
 //! server. Tests call [`prepare`] and [`start`] in-process on port 0.
 
 pub mod devices;
+pub mod prefetch;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -132,6 +133,7 @@ pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartErro
         config.policy.evaluation_batch,
     );
     let cache = CacheService::open(&config, store.clone(), clock.clone())?;
+    crate::cache::policy_targets::prefetch_kinds(&config.cache)?;
     Ok(AppState {
         cache,
         mdm: devices.mdm,

@@ -5,7 +5,7 @@
 //! queueing devices whose plan changes with time or whose facts or catalog changed, an hourly
 //! safety sweep) with its worker, the compliance refreshes (every minute the devices whose
 //! inputs changed, hourly every device) and the daily compliance snapshot (00:15, and at start to
-//! catch up a missed day). Times are UTC.
+//! catch up a missed day), and the cache's prefetch of policy targets (hourly). Times are UTC.
 //! Deadlines are not kept here: they live in SQLite as data.
 
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -140,6 +140,26 @@ fn catch_up_compliance(state: AppState) -> std::pin::Pin<Box<dyn std::future::Fu
     })
 }
 
+/// Hourly: the macOS releases active policies enforce are kept from eviction, and those due
+/// soon are downloaded ahead of their deadlines.
+fn prefetch_policy_targets(
+    state: AppState,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        match crate::app::prefetch::prefetch_policy_targets(&state).await {
+            Ok(r) if r.queued > 0 => {
+                tracing::info!(
+                    targets = r.targets,
+                    queued = r.queued,
+                    "policy targets queued for the cache"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cache prefetch of policy targets failed"),
+        }
+    })
+}
+
 /// Daily (and once at start, catching up a missed day): today's compliance snapshot, once.
 fn snapshot_compliance(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
@@ -169,6 +189,7 @@ pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerE
         job("compliance refresh", "0 7 * * * *", state, refresh_compliance)?,
         job("compliance catch-up", "30 * * * * *", state, catch_up_compliance)?,
         job("compliance snapshot", "0 15 0 * * *", state, snapshot_compliance)?,
+        job("cache prefetch", "0 23 * * * *", state, prefetch_policy_targets)?,
         job(
             "push certificate check",
             "0 0 9 * * *",

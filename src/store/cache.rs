@@ -123,10 +123,13 @@ pub fn ready_bytes(conn: &Connection) -> Result<u64, StoreError> {
     Ok(total.max(0) as u64)
 }
 
-/// Unpinned ready payloads, least recently used (served, else fetched) first: eviction order.
+/// Ready payloads that are neither pinned nor a target of an active policy, least recently used
+/// (served, else fetched) first: eviction order.
 pub fn eviction_candidates(conn: &Connection) -> Result<Vec<PayloadRow>, StoreError> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {PAYLOAD_COLUMNS} FROM cache_payloads WHERE state = 'ready' AND pinned = 0
+        "SELECT {PAYLOAD_COLUMNS} FROM cache_payloads p WHERE state = 'ready' AND pinned = 0
+           AND NOT EXISTS (SELECT 1 FROM cache_policy_targets t
+                           WHERE t.platform = p.platform AND t.version = p.version AND t.build = p.build)
          ORDER BY coalesce(last_served_at, fetched_at), digest"
     ))?;
     let rows = stmt.query_map([], payload)?;
@@ -330,4 +333,51 @@ pub fn finish_download(
     )?;
     tx.commit()?;
     Ok(())
+}
+
+/// A release active policies move devices to (`cache_policy_targets`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyTargetRow {
+    pub platform: String,
+    pub version: String,
+    pub build: String,
+    pub devices: i64,
+    pub earliest_deadline: Option<String>,
+}
+
+/// Replaces the list of policy targets with `rows` (call inside a transaction).
+pub fn replace_policy_targets(conn: &Connection, rows: &[PolicyTargetRow]) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM cache_policy_targets", [])?;
+    let mut insert = conn.prepare(
+        "INSERT INTO cache_policy_targets (platform, version, build, devices, earliest_deadline)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for r in rows {
+        insert.execute(params![
+            r.platform,
+            r.version,
+            r.build,
+            r.devices,
+            r.earliest_deadline
+        ])?;
+    }
+    Ok(())
+}
+
+/// The policy targets, soonest deadline first.
+pub fn policy_targets(conn: &Connection) -> Result<Vec<PolicyTargetRow>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT platform, version, build, devices, earliest_deadline FROM cache_policy_targets
+         ORDER BY earliest_deadline IS NULL, earliest_deadline, platform, version, build",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(PolicyTargetRow {
+            platform: r.get(0)?,
+            version: r.get(1)?,
+            build: r.get(2)?,
+            devices: r.get(3)?,
+            earliest_deadline: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

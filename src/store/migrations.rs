@@ -63,6 +63,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "compliance_snapshots",
         sql: include_str!("../../migrations/0011_compliance_snapshots.sql"),
     },
+    Migration {
+        version: 16,
+        name: "cache_policy_targets",
+        sql: include_str!("../../migrations/0016_cache_policy_targets.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of an Orchard database ("ORCH").
