@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use base64::Engine as _;
 use clap::{Parser, Subcommand};
 
 use orchard::sim::device::load::{self, FleetSpec, LoadStop};
@@ -128,8 +127,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             std::fs::create_dir_all(&out)?;
             let cert_path = out.join(format!("{}.pem", device.udid()));
             let key_path = out.join(format!("{}.key", device.udid()));
-            std::fs::write(&cert_path, pem("CERTIFICATE", &enrolled.identity.certificate_der))?;
-            write_private(&key_path, &pem("PRIVATE KEY", enrolled.identity.key.pkcs8_der()))?;
+            std::fs::write(
+                &cert_path,
+                orchard::pki::pem_encode("CERTIFICATE", &enrolled.identity.certificate_der),
+            )?;
+            write_private(
+                &key_path,
+                &orchard::pki::pem_encode("PRIVATE KEY", enrolled.identity.key.pkcs8_der()),
+            )?;
             println!("udid {}", device.udid());
             println!(
                 "product {} {} ({})",
@@ -184,17 +189,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {

@@ -178,7 +178,10 @@ impl PushCertificate {
 
     /// The certificate chain as PEM, leaf first.
     pub fn chain_pem(&self) -> String {
-        self.chain.iter().map(|c| pem_encode("CERTIFICATE", c)).collect()
+        self.chain
+            .iter()
+            .map(|c| crate::pki::pem_encode("CERTIFICATE", c))
+            .collect()
     }
 
     /// The private key as PEM, in the form it came in (PKCS#8, PKCS#1 or SEC1).
@@ -188,7 +191,7 @@ impl PushCertificate {
             PrivateKeyDer::Sec1(_) => "EC PRIVATE KEY",
             _ => "PRIVATE KEY",
         };
-        pem_encode(label, self.key.secret_der())
+        crate::pki::pem_encode(label, self.key.secret_der())
     }
 }
 
@@ -243,18 +246,6 @@ fn uid_of(cert: &x509_parser::certificate::X509Certificate<'_>) -> Option<String
 pub fn subject_uid(der: &[u8]) -> Option<String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     uid_of(&cert)
-}
-
-fn pem_encode(label: &str, der: &[u8]) -> String {
-    use base64::Engine;
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in body.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
 }
 
 #[cfg(test)]
