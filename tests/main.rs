@@ -71,6 +71,7 @@ mod sim_ddm;
 mod sim_mdm;
 mod ui_api_access;
 mod ui_cache;
+mod ui_cache_limits;
 mod ui_catalog;
 mod ui_dashboard;
 mod ui_devices;

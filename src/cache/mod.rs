@@ -15,6 +15,7 @@ pub mod chunklist;
 pub mod download;
 pub mod files;
 pub mod import;
+pub mod limits;
 pub mod prefetch;
 mod queue;
 mod service;

@@ -63,6 +63,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "compliance_snapshots",
         sql: include_str!("../../migrations/0011_compliance_snapshots.sql"),
     },
+    Migration {
+        version: 13,
+        name: "cache_settings",
+        sql: include_str!("../../migrations/0013_cache_settings.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of an Orchard database ("ORCH").

@@ -8,6 +8,7 @@ pub mod admins;
 pub mod api_access;
 pub mod audit;
 pub mod cache;
+pub mod cache_limits;
 pub mod catalog;
 pub mod commands;
 pub mod compliance;

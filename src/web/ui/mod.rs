@@ -9,6 +9,7 @@
 pub mod api_access;
 pub mod audit;
 pub mod cache;
+pub mod cache_limits;
 pub mod catalog;
 pub mod catalog_import;
 pub mod dashboard;
@@ -238,6 +239,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     audit::configure(cfg);
     catalog::configure(cfg);
     cache::configure(cfg);
+    cache_limits::configure(cfg);
     enrollment::configure(cfg);
     settings::configure(cfg);
     policies::configure(cfg);
