@@ -38,6 +38,7 @@ mod catalog_import;
 mod catalog_schedule;
 mod command_schemas;
 mod compliance_catch_up;
+mod content_caching;
 mod ddm_rollout;
 mod ddm_schema;
 mod ddm_service_status;

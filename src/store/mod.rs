@@ -12,6 +12,7 @@ pub mod cache_limits;
 pub mod catalog;
 pub mod commands;
 pub mod compliance;
+pub mod content_caching;
 pub mod dashboard;
 pub mod ddm;
 pub mod device_list;

@@ -75,6 +75,7 @@ struct CachePage {
     zone_input: String,
     megabits_input: String,
     concurrency: usize,
+    cc: super::content_caching::ContentCachingView,
     payloads: Vec<PayloadView>,
     downloads: Vec<DownloadView>,
     entries: Vec<EntryView>,
@@ -116,6 +117,9 @@ pub(super) async fn render(
         .map_err(|e| UiError::internal(e, "cache", &layout))?;
     let downloads = cache
         .downloads(30)
+        .await
+        .map_err(|e| UiError::internal(e, "cache", &layout))?;
+    let cc = super::content_caching::view(state)
         .await
         .map_err(|e| UiError::internal(e, "cache", &layout))?;
     let snapshot = state.catalog.snapshot();
@@ -176,6 +180,7 @@ pub(super) async fn render(
             zone_input: limits.time_zone.clone(),
             megabits_input: megabits(limits.bandwidth_bytes_per_second),
             concurrency: state.config.cache.max_concurrent_downloads,
+            cc,
             payloads: payloads
                 .into_iter()
                 .map(|p| PayloadView {
@@ -245,6 +250,13 @@ async fn show(
         Some("unpin") => Some("Unpinned: this payload may be evicted when space is needed.".into()),
         Some("delete") => Some("Payload deleted.".into()),
         Some("limits") => Some("Download windows and bandwidth saved; downloads follow them now.".into()),
+        Some("cc-settings") => {
+            Some("Content-caching settings saved. Install the profile on the Macs to apply them.".into())
+        }
+        Some("cc-status") => Some(
+            "The Macs with the profile were asked for their cache's status; answers appear as they check in."
+                .into(),
+        ),
         Some("limits-reset") => Some("Saved limits cleared: the configuration file's apply again.".into()),
         _ => None,
     };

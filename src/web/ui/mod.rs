@@ -12,6 +12,7 @@ pub mod cache;
 pub mod cache_limits;
 pub mod catalog;
 pub mod catalog_import;
+pub mod content_caching;
 pub mod dashboard;
 pub mod dashboard_figures;
 pub mod device_list;
@@ -240,6 +241,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     catalog::configure(cfg);
     cache::configure(cfg);
     cache_limits::configure(cfg);
+    content_caching::configure(cfg);
     enrollment::configure(cfg);
     settings::configure(cfg);
     policies::configure(cfg);

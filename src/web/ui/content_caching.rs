@@ -1,0 +1,387 @@
+//! The Cache page's Mac content-caching section: the `com.apple.AssetCache.managed` settings
+//! form, installing the profile on chosen Macs, asking them for their cache's status, and the
+//! latest status per Mac. Changes need `ManageCache` and the CSRF token; every role reads.
+
+use std::net::IpAddr;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+
+use super::cache::{CacheManager, render, short_time};
+use super::{Section, UiError, see_other};
+use crate::app::AppState;
+use crate::cache::content_caching::{ContentCachingError, ContentCachingService, InstallOutcome};
+use crate::cache::human_bytes;
+use crate::protocol::Udid;
+use crate::protocol::content_caching::{
+    CacheNeighbour, ContentCachingSettings, IpRange, ParentSelectionPolicy, SettingsError, settings::MAX_LIST,
+};
+use crate::protocol::ddm::Platform;
+
+/// Longest form accepted, in fields (the Mac list may be long).
+const MAX_FIELDS: usize = 1_000;
+/// Longest single field.
+const MAX_FIELD: usize = 4_000;
+/// Bytes in the form's gigabyte (Apple's `CacheLimit` is in bytes; disks are sold in GB).
+const GIGABYTE: f64 = 1_000_000_000.0;
+
+pub type FormPairs = web::Form<Vec<(String, String)>>;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/caches/content-caching/settings", web::post().to(save_settings))
+        .route("/caches/content-caching/install", web::post().to(install))
+        .route("/caches/content-caching/status", web::post().to(request_status));
+}
+
+pub fn service(state: &AppState) -> ContentCachingService {
+    ContentCachingService::new(state.store.clone(), state.clock.clone(), state.mdm.clone())
+}
+
+pub struct PolicyOption {
+    pub value: &'static str,
+    pub selected: bool,
+}
+
+pub struct MacView {
+    pub udid: String,
+    pub name: String,
+    pub install: String,
+    pub active: String,
+    pub usage: String,
+    pub parents: String,
+    pub peers: String,
+    pub reported: String,
+}
+
+pub struct CandidateView {
+    pub udid: String,
+    pub label: String,
+}
+
+/// What the partial `content_caching.html` shows.
+pub struct ContentCachingView {
+    pub s: ContentCachingSettings,
+    pub cache_limit_gb: String,
+    pub data_path: String,
+    pub listen_ranges: String,
+    pub peer_listen_ranges: String,
+    pub peer_filter_ranges: String,
+    pub parents: String,
+    pub policies: Vec<PolicyOption>,
+    pub saved: String,
+    pub macs: Vec<MacView>,
+    pub candidates: Vec<CandidateView>,
+}
+
+fn join_ranges(list: &[IpRange]) -> String {
+    list.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn neighbours(json: &str) -> String {
+    let list: Vec<CacheNeighbour> = serde_json::from_str(json).unwrap_or_default();
+    if list.is_empty() {
+        return "none".into();
+    }
+    list.iter()
+        .map(|n| {
+            let health = if n.healthy { "healthy" } else { "not healthy" };
+            match &n.alert {
+                Some(a) => format!("{} ({health}, {a})", n.address),
+                None => format!("{} ({health})", n.address),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn bytes(n: Option<i64>) -> String {
+    n.map(|v| human_bytes(u64::try_from(v).unwrap_or(0)))
+        .unwrap_or_else(|| "?".into())
+}
+
+pub async fn view(state: &AppState) -> Result<ContentCachingView, ContentCachingError> {
+    let service = service(state);
+    let saved = service.settings().await?;
+    let macs = service.macs().await?;
+    let prefixes: Vec<&'static str> = Platform::MacOs.model_prefixes().collect();
+    let candidates = state
+        .store
+        .read(move |c| crate::store::content_caching::enrolled_with_model_prefix(c, &prefixes, 500))
+        .await?;
+    let s = saved.settings;
+    Ok(ContentCachingView {
+        cache_limit_gb: format!("{}", s.cache_limit_bytes as f64 / GIGABYTE),
+        data_path: s.data_path.clone().unwrap_or_default(),
+        listen_ranges: join_ranges(&s.listen_ranges),
+        peer_listen_ranges: join_ranges(&s.peer_listen_ranges),
+        peer_filter_ranges: join_ranges(&s.peer_filter_ranges),
+        parents: s
+            .parents
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        policies: ParentSelectionPolicy::ALL
+            .iter()
+            .map(|p| PolicyOption {
+                value: p.as_str(),
+                selected: *p == s.parent_selection_policy,
+            })
+            .collect(),
+        saved: match saved.saved {
+            None => "Not saved yet: Apple's defaults, with the cache turned on automatically.".into(),
+            Some((at, by)) => format!("Saved by {by}, {}.", short_time(&at)),
+        },
+        macs: macs
+            .into_iter()
+            .map(|m| {
+                let status = m.status.as_ref();
+                MacView {
+                    name: m.device_name.clone().unwrap_or_else(|| m.udid.clone()),
+                    install: match (m.enrolled, m.install_state.as_deref()) {
+                        (false, _) => "no longer enrolled".into(),
+                        (true, Some("acknowledged")) => "installed".into(),
+                        (true, Some(state)) => format!("profile {state}"),
+                        (true, None) => "queued".into(),
+                    },
+                    active: match status {
+                        None => "no report yet".into(),
+                        Some(s) if s.active => "active".into(),
+                        Some(s) if s.activated => "activated, not serving yet".into(),
+                        Some(_) => "off".into(),
+                    },
+                    usage: match status {
+                        None => "—".into(),
+                        Some(s) => {
+                            let limit = match s.cache_limit {
+                                Some(0) => "no limit".to_string(),
+                                other => bytes(other),
+                            };
+                            let level = s.cache_status.as_deref().unwrap_or("?");
+                            format!("{} of {limit} ({level})", bytes(s.cache_used))
+                        }
+                    },
+                    parents: status.map(|s| neighbours(&s.parents)).unwrap_or_default(),
+                    peers: status.map(|s| neighbours(&s.peers)).unwrap_or_default(),
+                    reported: status
+                        .map(|s| short_time(&s.reported_at))
+                        .unwrap_or_else(|| "never".into()),
+                    udid: m.udid,
+                }
+            })
+            .collect(),
+        candidates: candidates
+            .into_iter()
+            .map(|(udid, name, model)| CandidateView {
+                label: format!(
+                    "{} ({})",
+                    name.unwrap_or_else(|| udid.clone()),
+                    model.unwrap_or_default()
+                ),
+                udid,
+            })
+            .collect(),
+        s,
+    })
+}
+
+fn entries(text: &str) -> Vec<&str> {
+    text.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .filter(|e| !e.is_empty())
+        .collect()
+}
+
+fn ranges(text: &str) -> Result<Vec<IpRange>, SettingsError> {
+    let list = entries(text);
+    if list.len() > MAX_LIST {
+        return Err(SettingsError::TooMany);
+    }
+    // `a - b` typed with spaces is one range.
+    let joined = text.replace(" - ", "-");
+    entries(&joined).into_iter().map(IpRange::parse).collect()
+}
+
+/// The settings form to settings; Apple's rules are checked by `validate` in the service.
+pub fn settings_from_form(pairs: &[(String, String)]) -> Result<ContentCachingSettings, SettingsError> {
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .unwrap_or("")
+    };
+    let on = |name: &str| pairs.iter().any(|(k, v)| k == name && v == "on");
+    let limit_text = field("cache_limit_gb");
+    let gigabytes: f64 = if limit_text.is_empty() {
+        0.0
+    } else {
+        limit_text
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0 && *v <= 1.0e9)
+            .ok_or_else(|| SettingsError::CacheLimit(limit_text.chars().take(40).collect()))?
+    };
+    let port_text = field("port");
+    let port = if port_text.is_empty() {
+        0
+    } else {
+        port_text
+            .parse::<u16>()
+            .map_err(|_| SettingsError::Port(port_text.chars().take(40).collect()))?
+    };
+    let policy_text = field("parent_selection_policy");
+    let parent_selection_policy = if policy_text.is_empty() {
+        ParentSelectionPolicy::RoundRobin
+    } else {
+        ParentSelectionPolicy::parse(policy_text)
+            .ok_or_else(|| SettingsError::Policy(policy_text.chars().take(40).collect()))?
+    };
+    let parent_list = entries(field("parents"));
+    if parent_list.len() > MAX_LIST {
+        return Err(SettingsError::TooMany);
+    }
+    let parents = parent_list
+        .into_iter()
+        .map(|p| {
+            p.parse::<IpAddr>()
+                .map_err(|_| SettingsError::Parent(p.chars().take(40).collect()))
+        })
+        .collect::<Result<_, _>>()?;
+    let data_path = match field("data_path") {
+        "" => None,
+        p => Some(p.to_string()),
+    };
+    Ok(ContentCachingSettings {
+        allow_shared_caching: on("allow_shared_caching"),
+        allow_personal_caching: on("allow_personal_caching"),
+        auto_activation: on("auto_activation"),
+        cache_limit_bytes: (gigabytes * GIGABYTE).round() as u64,
+        allow_cache_delete: on("allow_cache_delete"),
+        keep_awake: on("keep_awake"),
+        display_alerts: on("display_alerts"),
+        data_path,
+        port,
+        local_subnets_only: on("local_subnets_only"),
+        listen_ranges: ranges(field("listen_ranges"))?,
+        listen_ranges_only: on("listen_ranges_only"),
+        peer_local_subnets_only: on("peer_local_subnets_only"),
+        peer_listen_ranges: ranges(field("peer_listen_ranges"))?,
+        peer_filter_ranges: ranges(field("peer_filter_ranges"))?,
+        parents,
+        parent_selection_policy,
+    })
+}
+
+fn oversized(pairs: &[(String, String)]) -> bool {
+    pairs.len() > MAX_FIELDS || pairs.iter().any(|(k, v)| k.len() > 100 || v.len() > MAX_FIELD)
+}
+
+async fn refuse(auth: &CacheManager, state: &AppState, message: String) -> Result<HttpResponse, UiError> {
+    render(auth, state, StatusCode::BAD_REQUEST, None, Some(message)).await
+}
+
+fn internal(auth: &CacheManager, e: impl std::fmt::Display) -> UiError {
+    UiError::internal(e, "cache", &auth.layout("Cache", Section::Cache))
+}
+
+async fn save_settings(
+    auth: CacheManager,
+    state: web::Data<AppState>,
+    form: FormPairs,
+) -> Result<HttpResponse, UiError> {
+    if oversized(&form) {
+        return refuse(
+            &auth,
+            &state,
+            "The form is far larger than these settings can be.".into(),
+        )
+        .await;
+    }
+    let settings = match settings_from_form(&form) {
+        Ok(s) => s,
+        Err(e) => return refuse(&auth, &state, format!("Content-caching settings not saved: {e}")).await,
+    };
+    match service(&state).save_settings(settings, &auth.actor()).await {
+        Ok(()) => Ok(see_other("/caches?done=cc-settings#content-caching")),
+        Err(ContentCachingError::Invalid(e)) => {
+            refuse(&auth, &state, format!("Content-caching settings not saved: {e}")).await
+        }
+        Err(e) => Err(internal(&auth, e)),
+    }
+}
+
+async fn install(
+    auth: CacheManager,
+    state: web::Data<AppState>,
+    form: FormPairs,
+) -> Result<HttpResponse, UiError> {
+    if oversized(&form) {
+        return refuse(&auth, &state, "Too many Macs were chosen at once.".into()).await;
+    }
+    let mut udids = Vec::new();
+    for (key, value) in form.iter().filter(|(k, _)| k == "udid") {
+        match Udid::parse(value) {
+            Ok(u) => udids.push(u),
+            Err(_) => {
+                let shown: String = value.chars().take(40).collect();
+                let _ = key;
+                return refuse(&auth, &state, format!("“{shown}” is not a device identifier.")).await;
+            }
+        }
+    }
+    if udids.is_empty() {
+        return refuse(
+            &auth,
+            &state,
+            "Choose at least one Mac to install the profile on.".into(),
+        )
+        .await;
+    }
+    let outcomes = match service(&state).install(&udids, &auth.actor()).await {
+        Ok(o) => o,
+        Err(ContentCachingError::Invalid(e)) => {
+            return refuse(&auth, &state, format!("The saved settings are not valid: {e}")).await;
+        }
+        Err(ContentCachingError::BadInput(m)) => return refuse(&auth, &state, m).await,
+        Err(e) => return Err(internal(&auth, e)),
+    };
+    let queued = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, InstallOutcome::Queued(_)))
+        .count();
+    let refused: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(u, o)| match o {
+            InstallOutcome::Refused(why) => Some(format!("{u}: {why}")),
+            InstallOutcome::Queued(_) => None,
+        })
+        .collect();
+    if queued == 0 {
+        let message = format!("The profile was not sent. {}.", refused.join("; "));
+        return refuse(&auth, &state, message).await;
+    }
+    let mut notice = format!("The content-caching profile is queued for {queued} Mac(s).");
+    if !refused.is_empty() {
+        notice.push_str(&format!(" Not sent to: {}.", refused.join("; ")));
+    }
+    render(&auth, &state, StatusCode::OK, Some(notice), None).await
+}
+
+async fn request_status(auth: CacheManager, state: web::Data<AppState>) -> Result<HttpResponse, UiError> {
+    let asked = service(&state)
+        .request_status()
+        .await
+        .map_err(|e| internal(&auth, e))?;
+    super::audit_event(
+        &state,
+        &auth.actor(),
+        "content_caching.status_requested",
+        "cache",
+        Some(serde_json::json!({ "macs": asked })),
+    )
+    .await;
+    Ok(see_other("/caches?done=cc-status#content-caching"))
+}
