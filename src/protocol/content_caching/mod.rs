@@ -8,7 +8,9 @@
 //!   one payload per profile; every key, type and allowed value used in [`settings`].
 //! - `mdm/commands/information.contentcaching.yaml`: `RequestType` `ContentCachingInformation`,
 //!   macOS 10.15.4+, device channel, access right `AllowQueryNetworkInformation`; the answer is
-//!   one `StatusResponse` dictionary, read by [`status`].
+//!   one `StatusResponse` dictionary, read by [`status`]. The schema says `supervised: false`;
+//!   Apple's current web page for the command lists it as requiring supervision on macOS, so
+//!   an unsupervised Mac may answer with an error (kept as the command's result).
 //!
 //! Apple offers no command to fill ("pre-warm") a content cache; see `docs/cache.md`.
 

@@ -322,12 +322,11 @@ async fn install(
         return refuse(&auth, &state, "Too many Macs were chosen at once.".into()).await;
     }
     let mut udids = Vec::new();
-    for (key, value) in form.iter().filter(|(k, _)| k == "udid") {
+    for value in form.iter().filter(|(k, _)| k == "udid").map(|(_, v)| v) {
         match Udid::parse(value) {
             Ok(u) => udids.push(u),
             Err(_) => {
                 let shown: String = value.chars().take(40).collect();
-                let _ = key;
                 return refuse(&auth, &state, format!("“{shown}” is not a device identifier.")).await;
             }
         }
