@@ -296,6 +296,49 @@ async fn a_manager_configures_installs_on_a_mac_and_sees_its_cache_status() {
         app.audit_count().await >= audits + 3,
         "settings, install and status request are audited"
     );
+
+    // Removal: the Mac is sent RemoveProfile for Orchard's profile and is no longer listed.
+    let (status, _) = post(
+        &app,
+        &max,
+        "/caches/content-caching/remove",
+        &[("udid", mac.udid())],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let handled = tokio::time::timeout(WAIT, mac.run_command_loop())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        handled
+            .iter()
+            .any(|h| h.request_type == "RemoveProfile" && h.status == "Acknowledged"),
+        "{handled:?}"
+    );
+    assert!(
+        !mac.state
+            .installed_profiles
+            .iter()
+            .any(|p| p.identifier == "orchard.content-caching")
+    );
+    let text = visible(&app.page(&max, "/caches").await);
+    assert!(
+        text.contains("No Mac has been sent the content-caching profile yet"),
+        "{text}"
+    );
+    let (status, text) = post(
+        &app,
+        &max,
+        "/caches/content-caching/remove",
+        &[("udid", mac.udid())],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        text.contains("was not sent the content-caching profile"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -309,6 +352,7 @@ async fn viewers_forged_requests_and_bad_settings_change_nothing() {
         "/caches/content-caching/settings",
         "/caches/content-caching/install",
         "/caches/content-caching/status",
+        "/caches/content-caching/remove",
     ] {
         let (status, _) = post(
             &app,

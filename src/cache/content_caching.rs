@@ -12,7 +12,7 @@ use crate::clock::SharedClock;
 use crate::mdm::{MdmError, MdmService};
 use crate::protocol::Udid;
 use crate::protocol::commands::CommandRequest;
-use crate::protocol::content_caching::{ContentCachingSettings, SettingsError};
+use crate::protocol::content_caching::{ContentCachingSettings, PROFILE_IDENTIFIER, SettingsError};
 use crate::protocol::ddm::Platform;
 use crate::store::content_caching::{self as sql, MacRow, SettingsRow};
 use crate::store::{Store, StoreError, devices, sql_time};
@@ -225,6 +225,47 @@ impl ContentCachingService {
             }
         }
         Ok(out)
+    }
+
+    /// Queues the removal of Orchard's content-caching profile (`RemoveProfile`) from a Mac it
+    /// was sent to, and forgets the Mac's record and status (audited with the command). Apple:
+    /// removing a profile that set `AutoActivation` does not turn the cache off.
+    pub async fn remove(&self, udid: &Udid, actor: &Actor) -> Result<String, ContentCachingError> {
+        let (service, udid, actor) = (self.clone(), udid.clone(), actor.clone());
+        tokio::task::spawn_blocking(move || {
+            let now = service.clock.now();
+            let request = CommandRequest::RemoveProfile {
+                identifier: PROFILE_IDENTIFIER.into(),
+            };
+            let uuid = service.mdm.enqueue_with(&udid, request, PRIORITY, |tx, uuid| {
+                if !sql::forget_mac(tx, udid.as_str())? {
+                    return Err(StoreError::NotFound);
+                }
+                let after = serde_json::json!({ "udid": udid.as_str(), "command": uuid.as_str() });
+                crate::admin::audit::record(
+                    tx,
+                    &actor,
+                    now,
+                    "content_caching.remove",
+                    "device",
+                    None,
+                    Some(after),
+                )?;
+                Ok(())
+            });
+            match uuid {
+                Ok(uuid) => Ok(uuid.to_string()),
+                Err(MdmError::Store(StoreError::NotFound)) => Err(ContentCachingError::BadInput(
+                    "That Mac was not sent the content-caching profile.".into(),
+                )),
+                Err(MdmError::NotEnrolled(_)) => Err(ContentCachingError::BadInput(
+                    "That Mac is not enrolled: a profile cannot be removed from it.".into(),
+                )),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+        .map_err(|e| ContentCachingError::Store(StoreError::Task(e.to_string())))?
     }
 
     /// Asks every enrolled Mac the profile was sent to for its cache's status

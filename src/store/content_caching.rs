@@ -210,3 +210,10 @@ pub fn enrolled_with_model_prefix(
     }
     Ok(out)
 }
+
+/// Forgets a Mac's profile record and status (after its profile removal was queued). True when
+/// the Mac had been sent the profile.
+pub fn forget_mac(conn: &Connection, udid: &str) -> Result<bool, StoreError> {
+    conn.execute("DELETE FROM content_caching_status WHERE udid = ?1", [udid])?;
+    Ok(conn.execute("DELETE FROM content_caching_macs WHERE udid = ?1", [udid])? > 0)
+}

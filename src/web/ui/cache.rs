@@ -253,6 +253,7 @@ async fn show(
         Some("cc-settings") => {
             Some("Content-caching settings saved. Install the profile on the Macs to apply them.".into())
         }
+        Some("cc-removed") => Some("The content-caching profile's removal is queued. The Mac keeps caching until it is turned off there (Apple: removing the profile does not deactivate the cache).".into()),
         Some("cc-status") => Some(
             "The Macs with the profile were asked for their cache's status; answers appear as they check in."
                 .into(),

@@ -30,7 +30,8 @@ pub type FormPairs = web::Form<Vec<(String, String)>>;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/caches/content-caching/settings", web::post().to(save_settings))
         .route("/caches/content-caching/install", web::post().to(install))
-        .route("/caches/content-caching/status", web::post().to(request_status));
+        .route("/caches/content-caching/status", web::post().to(request_status))
+        .route("/caches/content-caching/remove", web::post().to(remove));
 }
 
 pub fn service(state: &AppState) -> ContentCachingService {
@@ -367,6 +368,26 @@ async fn install(
         notice.push_str(&format!(" Not sent to: {}.", refused.join("; ")));
     }
     render(&auth, &state, StatusCode::OK, Some(notice), None).await
+}
+
+async fn remove(
+    auth: CacheManager,
+    state: web::Data<AppState>,
+    form: FormPairs,
+) -> Result<HttpResponse, UiError> {
+    let value = form
+        .iter()
+        .find(|(k, _)| k == "udid")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    let Ok(udid) = Udid::parse(value) else {
+        return refuse(&auth, &state, "Choose a Mac to remove the profile from.".into()).await;
+    };
+    match service(&state).remove(&udid, &auth.actor()).await {
+        Ok(_) => Ok(see_other("/caches?done=cc-removed#content-caching")),
+        Err(ContentCachingError::BadInput(m)) => refuse(&auth, &state, m).await,
+        Err(e) => Err(internal(&auth, e)),
+    }
 }
 
 async fn request_status(auth: CacheManager, state: web::Data<AppState>) -> Result<HttpResponse, UiError> {
