@@ -2,19 +2,18 @@
 //! form, installing the profile on chosen Macs, asking them for their cache's status, and the
 //! latest status per Mac. Changes need `ManageCache` and the CSRF token; every role reads.
 
-use std::net::IpAddr;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use super::cache::{CacheManager, render, short_time};
+use super::content_caching_form::{GIGABYTE, settings_from_form};
 use super::{Section, UiError, see_other};
 use crate::app::AppState;
 use crate::cache::content_caching::{ContentCachingError, ContentCachingService, InstallOutcome};
 use crate::cache::human_bytes;
 use crate::protocol::Udid;
 use crate::protocol::content_caching::{
-    CacheNeighbour, ContentCachingSettings, IpRange, ParentSelectionPolicy, SettingsError, settings::MAX_LIST,
+    CacheNeighbour, ContentCachingSettings, IpRange, ParentSelectionPolicy,
 };
 use crate::protocol::ddm::Platform;
 
@@ -22,8 +21,6 @@ use crate::protocol::ddm::Platform;
 const MAX_FIELDS: usize = 1_000;
 /// Longest single field.
 const MAX_FIELD: usize = 4_000;
-/// Bytes in the form's gigabyte (Apple's `CacheLimit` is in bytes; disks are sold in GB).
-const GIGABYTE: f64 = 1_000_000_000.0;
 
 pub type FormPairs = web::Form<Vec<(String, String)>>;
 
@@ -186,93 +183,6 @@ pub async fn view(state: &AppState) -> Result<ContentCachingView, ContentCaching
             })
             .collect(),
         s,
-    })
-}
-
-fn entries(text: &str) -> Vec<&str> {
-    text.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
-        .filter(|e| !e.is_empty())
-        .collect()
-}
-
-fn ranges(text: &str) -> Result<Vec<IpRange>, SettingsError> {
-    let list = entries(text);
-    if list.len() > MAX_LIST {
-        return Err(SettingsError::TooMany);
-    }
-    // `a - b` typed with spaces is one range.
-    let joined = text.replace(" - ", "-");
-    entries(&joined).into_iter().map(IpRange::parse).collect()
-}
-
-/// The settings form to settings; Apple's rules are checked by `validate` in the service.
-pub fn settings_from_form(pairs: &[(String, String)]) -> Result<ContentCachingSettings, SettingsError> {
-    let field = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim())
-            .unwrap_or("")
-    };
-    let on = |name: &str| pairs.iter().any(|(k, v)| k == name && v == "on");
-    let limit_text = field("cache_limit_gb");
-    let gigabytes: f64 = if limit_text.is_empty() {
-        0.0
-    } else {
-        limit_text
-            .parse()
-            .ok()
-            .filter(|v: &f64| v.is_finite() && *v >= 0.0 && *v <= 1.0e9)
-            .ok_or_else(|| SettingsError::CacheLimit(limit_text.chars().take(40).collect()))?
-    };
-    let port_text = field("port");
-    let port = if port_text.is_empty() {
-        0
-    } else {
-        port_text
-            .parse::<u16>()
-            .map_err(|_| SettingsError::Port(port_text.chars().take(40).collect()))?
-    };
-    let policy_text = field("parent_selection_policy");
-    let parent_selection_policy = if policy_text.is_empty() {
-        ParentSelectionPolicy::RoundRobin
-    } else {
-        ParentSelectionPolicy::parse(policy_text)
-            .ok_or_else(|| SettingsError::Policy(policy_text.chars().take(40).collect()))?
-    };
-    let parent_list = entries(field("parents"));
-    if parent_list.len() > MAX_LIST {
-        return Err(SettingsError::TooMany);
-    }
-    let parents = parent_list
-        .into_iter()
-        .map(|p| {
-            p.parse::<IpAddr>()
-                .map_err(|_| SettingsError::Parent(p.chars().take(40).collect()))
-        })
-        .collect::<Result<_, _>>()?;
-    let data_path = match field("data_path") {
-        "" => None,
-        p => Some(p.to_string()),
-    };
-    Ok(ContentCachingSettings {
-        allow_shared_caching: on("allow_shared_caching"),
-        allow_personal_caching: on("allow_personal_caching"),
-        auto_activation: on("auto_activation"),
-        cache_limit_bytes: (gigabytes * GIGABYTE).round() as u64,
-        allow_cache_delete: on("allow_cache_delete"),
-        keep_awake: on("keep_awake"),
-        display_alerts: on("display_alerts"),
-        data_path,
-        port,
-        local_subnets_only: on("local_subnets_only"),
-        listen_ranges: ranges(field("listen_ranges"))?,
-        listen_ranges_only: on("listen_ranges_only"),
-        peer_local_subnets_only: on("peer_local_subnets_only"),
-        peer_listen_ranges: ranges(field("peer_listen_ranges"))?,
-        peer_filter_ranges: ranges(field("peer_filter_ranges"))?,
-        parents,
-        parent_selection_policy,
     })
 }
 

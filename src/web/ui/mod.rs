@@ -13,6 +13,7 @@ pub mod cache_limits;
 pub mod catalog;
 pub mod catalog_import;
 pub mod content_caching;
+pub mod content_caching_form;
 pub mod dashboard;
 pub mod dashboard_figures;
 pub mod device_list;
