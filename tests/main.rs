@@ -39,6 +39,7 @@ mod catalog_schedule;
 mod command_schemas;
 mod compliance_catch_up;
 mod content_caching;
+mod content_caching_schema;
 mod ddm_rollout;
 mod ddm_schema;
 mod ddm_service_status;
