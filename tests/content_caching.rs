@@ -1,8 +1,8 @@
 //! Mac content caches on the Cache page, with simulated devices (Apple's schemas are checked
 //! in `content_caching_schema.rs`): the settings form (managers only, CSRF, bad input refused
-//! and nothing saved); the profile queued through the MDM queue and received by a simulated Mac (an iPhone refused with
-//! the reason); `ContentCachingInformation` asked of the Macs with the profile, the reply stored
-//! and shown per Mac.
+//! and nothing saved); the profile queued through the MDM queue and received by a simulated
+//! Mac (an iPhone refused with the reason); `ContentCachingInformation` asked of the Macs with
+//! the profile, the reply stored and shown per Mac; the profile removed.
 
 use std::time::Duration;
 
