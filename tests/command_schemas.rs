@@ -29,6 +29,11 @@ fn schema_path(request_type: &str) -> PathBuf {
         "OSUpdateStatus" => "system.update.status.yaml",
         "InstallEnterpriseApplication" => "application.install.enterprise.yaml",
         "RestartDevice" => "device.restart.yaml",
+        // Not among the shared reference schemas: transcribed from Apple's, with its source.
+        "ContentCachingInformation" => {
+            return PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/apple/information.contentcaching.yaml");
+        }
         other => panic!("no schema known for {other}"),
     };
     reference_dir()
@@ -199,6 +204,7 @@ fn every_command() -> Vec<CommandRequest> {
             kext_paths: vec!["/Library/Extensions/x.kext".into()],
             notify_user: Some(true),
         }),
+        CommandRequest::ContentCachingInformation,
     ]
 }
 

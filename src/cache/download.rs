@@ -72,7 +72,7 @@ impl CacheService {
         };
         let path = self.inner.files.download_path(job.id);
         loop {
-            if !self.inner.windows.is_open(self.inner.clock.now()) {
+            if !self.window_open(self.inner.clock.now()) {
                 self.set_state(job.id, "deferred", job.bytes_done, None).await;
                 return;
             }
@@ -199,7 +199,7 @@ impl CacheService {
                 persisted = done;
                 self.set_state(job.id, "running", done, None).await;
             }
-            if !self.inner.windows.is_open(self.inner.clock.now()) {
+            if !self.window_open(self.inner.clock.now()) {
                 writer.flush().await.map_err(|e| io_error(path, e))?;
                 return Ok(Pass::Paused(done));
             }

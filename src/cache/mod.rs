@@ -12,10 +12,12 @@
 
 pub mod bundle;
 pub mod chunklist;
+pub mod content_caching;
 pub mod download;
 pub mod files;
 pub mod import;
 pub mod policy_targets;
+pub mod limits;
 pub mod prefetch;
 mod queue;
 mod service;

@@ -86,8 +86,10 @@ impl CacheService {
             .cloned()
     }
 
-    /// Starts every waiting job not already running here (each waits for a free slot).
+    /// Starts every waiting job not already running here (each waits for a free slot), under
+    /// the download limits in force (re-read first, so a change made elsewhere applies).
     pub async fn start_pending(&self) -> Result<Vec<JoinHandle<()>>, CacheError> {
+        self.reload_limits().await?;
         let pending = self.inner.store.read(sql::pending_downloads).await?;
         let mut handles = Vec::new();
         for job in pending {

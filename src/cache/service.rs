@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore};
 
 use super::files::{self, Digest, PayloadFiles, StagingOpener};
+use super::limits::ActiveLimits;
 use super::throttle::Throttle;
-use super::window::Windows;
 use super::{CacheError, Target};
 use crate::clock::SharedClock;
 use crate::config::{CacheConfig, Config};
@@ -42,7 +42,8 @@ pub(super) struct Inner {
     pub(super) clock: SharedClock,
     pub(super) config: CacheConfig,
     pub(super) files: PayloadFiles,
-    pub(super) windows: Windows,
+    /// The windows and bandwidth in force (the UI's saved ones, else the configuration's).
+    pub(super) limits: RwLock<ActiveLimits>,
     pub(super) throttle: Throttle,
     pub(super) http: reqwest::Client,
     pub(super) progress: Mutex<HashMap<i64, DownloadProgress>>,
@@ -93,10 +94,10 @@ impl CacheService {
         staging: StagingOpener,
     ) -> Result<CacheService, CacheError> {
         let cache = config.cache.clone();
-        let windows = Windows::parse(&cache.allowed_windows, &cache.window_time_zone)
-            .map_err(|e| CacheError::Config(e.to_string()))?;
+        let limits = ActiveLimits::from_config(&cache).map_err(|e| CacheError::Config(e.to_string()))?;
         let files = PayloadFiles::open(&config.cache_dir())?;
-        Ok(CacheService {
+        let saved = store.read_blocking(crate::store::cache_limits::get)?;
+        let service = CacheService {
             inner: Arc::new(Inner {
                 http: http_client(&cache)?,
                 throttle: Throttle::new(cache.bandwidth_bytes_per_second),
@@ -105,18 +106,16 @@ impl CacheService {
                 store,
                 clock,
                 files,
-                windows,
+                limits: RwLock::new(limits),
                 progress: Mutex::new(HashMap::new()),
                 running: Mutex::new(Default::default()),
                 wake: Notify::new(),
                 staging,
                 publish_lock: tokio::sync::Mutex::new(()),
             }),
-        })
-    }
-
-    pub fn windows(&self) -> &Windows {
-        &self.inner.windows
+        };
+        service.apply_row(saved);
+        Ok(service)
     }
 
     pub fn bandwidth_limit(&self) -> u64 {

@@ -1,14 +1,16 @@
 //! The bandwidth limit: one token bucket shared by every download. Tokens are bytes, refilled
 //! at the configured rate in real (monotonic) time; a download that takes more than the bucket
 //! holds waits until the debt is paid. The bucket starts empty and holds at most a tenth of a
-//! second's worth, so the rate holds from the first byte.
+//! second's worth, so the rate holds from the first byte. The rate may change while downloads
+//! run (the Cache page's setting): the next piece is charged at the new rate.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub struct Throttle {
     /// Bytes per second; 0 means unlimited.
-    rate: u64,
+    rate: AtomicU64,
     state: Mutex<Bucket>,
 }
 
@@ -21,7 +23,7 @@ struct Bucket {
 impl Throttle {
     pub fn new(bytes_per_second: u64) -> Throttle {
         Throttle {
-            rate: bytes_per_second,
+            rate: AtomicU64::new(bytes_per_second),
             state: Mutex::new(Bucket {
                 tokens: 0.0,
                 refilled_at: Instant::now(),
@@ -30,15 +32,21 @@ impl Throttle {
     }
 
     pub fn rate(&self) -> u64 {
-        self.rate
+        self.rate.load(Ordering::Relaxed)
+    }
+
+    /// Changes the rate (0: unlimited) for every download, running ones included.
+    pub fn set_rate(&self, bytes_per_second: u64) {
+        self.rate.store(bytes_per_second, Ordering::Relaxed);
     }
 
     /// How long the caller must wait after taking `bytes` now.
     fn debit(&self, bytes: u64) -> Duration {
-        if self.rate == 0 {
+        let rate = self.rate();
+        if rate == 0 {
             return Duration::ZERO;
         }
-        let rate = self.rate as f64;
+        let rate = rate as f64;
         let capacity = (rate / 10.0).max(16.0 * 1024.0);
         let mut bucket = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
@@ -74,6 +82,12 @@ mod tests {
         assert!(
             wait >= Duration::from_millis(490) && wait <= Duration::from_millis(510),
             "{wait:?}"
+        );
+        t.set_rate(0);
+        assert_eq!(
+            t.debit(1 << 30),
+            Duration::ZERO,
+            "a rate set to 0 lifts the limit"
         );
     }
 }

@@ -6,10 +6,12 @@ use rusqlite::Connection;
 use super::checkin::authorize;
 use super::{CertFingerprint, MdmError, MdmService};
 use crate::protocol::commands::{Command, CommandRequest, ConnectReport, DeviceInformation, ReportStatus};
+use crate::protocol::content_caching;
 use crate::protocol::{CommandUuid, Udid};
-use crate::store::StoreError;
 use crate::store::commands::{self as command_store, CommandStatus, NewCommand};
+use crate::store::content_caching as content_caching_store;
 use crate::store::devices::{self, EnrollmentState, Inventory};
+use crate::store::{StoreError, sql_time};
 
 /// Rows deleted per pruning transaction.
 const PRUNE_BATCH: usize = 5_000;
@@ -96,6 +98,14 @@ impl MdmService {
                 Ok(info) => devices::update_inventory(tx, udid, &inventory_from(info), now)?,
                 // The raw result is kept; a device's odd answer must not block its queue.
                 Err(e) => tracing::warn!(%udid, %uuid, error = %e, "DeviceInformation result not understood"),
+            }
+        }
+        if status == CommandStatus::Acknowledged && command.request_type == content_caching::REQUEST_TYPE {
+            match content_caching::ContentCachingStatus::from_result(&report.body) {
+                Ok(cache) => content_caching_store::record_status(tx, udid, &cache, &sql_time(now))?,
+                Err(e) => {
+                    tracing::warn!(%udid, %uuid, error = %e, "ContentCachingInformation result not understood")
+                }
             }
         }
         if status != CommandStatus::Acknowledged {

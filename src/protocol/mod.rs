@@ -6,6 +6,7 @@
 
 pub mod checkin;
 pub mod commands;
+pub mod content_caching;
 pub mod ddm;
 pub mod dict;
 pub mod ids;

@@ -5,7 +5,8 @@
 //! queueing devices whose plan changes with time or whose facts or catalog changed, an hourly
 //! safety sweep) with its worker, the compliance refreshes (every minute the devices whose
 //! inputs changed, hourly every device) and the daily compliance snapshot (00:15, and at start to
-//! catch up a missed day), and the cache's prefetch of policy targets (hourly). Times are UTC.
+//! catch up a missed day), the cache's prefetch of policy targets (hourly) and the daily
+//! content-cache status query (06:45). Times are UTC.
 //! Deadlines are not kept here: they live in SQLite as data.
 
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -171,6 +172,23 @@ fn snapshot_compliance(state: AppState) -> std::pin::Pin<Box<dyn std::future::Fu
     })
 }
 
+/// Daily: asks the Macs given the content-caching profile for their cache's status
+/// (`ContentCachingInformation`); the answers are stored as the Macs check in.
+fn ask_content_caches(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let service = crate::cache::content_caching::ContentCachingService::new(
+            state.store.clone(),
+            state.clock.clone(),
+            state.mdm.clone(),
+        );
+        match service.request_status().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(macs = n, "content caches asked for their status"),
+            Err(e) => tracing::warn!(error = %e, "content caches could not be asked for their status"),
+        }
+    })
+}
+
 /// Builds the jobs (so a bad schedule stops start-up with a clear message) and runs them on the
 /// current Tokio runtime, with the policy engine's worker. With `server.scheduled_jobs` off only
 /// the worker runs.
@@ -190,6 +208,7 @@ pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerE
         job("compliance catch-up", "30 * * * * *", state, catch_up_compliance)?,
         job("compliance snapshot", "0 15 0 * * *", state, snapshot_compliance)?,
         job("cache prefetch", "0 23 * * * *", state, prefetch_policy_targets)?,
+        job("content cache status", "0 45 6 * * *", state, ask_content_caches)?,
         job(
             "push certificate check",
             "0 0 9 * * *",

@@ -64,6 +64,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0011_compliance_snapshots.sql"),
     },
     Migration {
+        version: 13,
+        name: "cache_settings",
+        sql: include_str!("../../migrations/0013_cache_settings.sql"),
+    },
+    Migration {
         version: 16,
         name: "cache_policy_targets",
         sql: include_str!("../../migrations/0016_cache_policy_targets.sql"),

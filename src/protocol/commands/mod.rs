@@ -53,6 +53,9 @@ pub enum CommandRequest {
     OsUpdateStatus,
     InstallEnterpriseApplication(EnterpriseApplication),
     RestartDevice(RestartOptions),
+    /// macOS 10.15.4+: the status of the Mac's content cache (no keys; the answer is read by
+    /// `protocol::content_caching::ContentCachingStatus`).
+    ContentCachingInformation,
 }
 
 impl CommandRequest {
@@ -110,6 +113,7 @@ impl CommandRequest {
             CommandRequest::OsUpdateStatus => "OSUpdateStatus",
             CommandRequest::InstallEnterpriseApplication(_) => "InstallEnterpriseApplication",
             CommandRequest::RestartDevice(_) => "RestartDevice",
+            CommandRequest::ContentCachingInformation => "ContentCachingInformation",
         }
     }
 
@@ -124,7 +128,8 @@ impl CommandRequest {
             }
             CommandRequest::SecurityInfo
             | CommandRequest::AvailableOsUpdates
-            | CommandRequest::OsUpdateStatus => {}
+            | CommandRequest::OsUpdateStatus
+            | CommandRequest::ContentCachingInformation => {}
             CommandRequest::ProfileList { managed_only } => {
                 insert_bool(&mut d, "ManagedOnly", *managed_only);
             }

@@ -9,6 +9,7 @@ use super::SimError;
 use super::information;
 use super::profile::DeviceProfile;
 use crate::pki::signed;
+use crate::protocol::content_caching::{self, ContentCachingStatus, status::status_response};
 use crate::protocol::dict;
 use crate::protocol::profile::Profile;
 
@@ -150,6 +151,9 @@ pub struct DeviceState {
     pub scheduled_updates: Vec<(String, String)>,
     pub scans: u32,
     pub restarts: u32,
+    /// What a Mac answers to `ContentCachingInformation` (`None`: on when the content-caching
+    /// profile is installed, off otherwise).
+    pub content_cache: Option<ContentCachingStatus>,
 }
 
 impl DeviceState {
@@ -207,6 +211,9 @@ impl DeviceState {
                 Answer::Acknowledged(information::available_os_updates(profile, &self.offered_updates))
             }
             "OSUpdateStatus" => Answer::Acknowledged(information::os_update_status(&self.scheduled_updates)),
+            "ContentCachingInformation" if profile.platform.is_mac() => {
+                Answer::Acknowledged(status_response(&self.content_cache_status()))
+            }
             "RestartDevice" => {
                 self.restarts += 1;
                 Answer::Acknowledged(Dictionary::new())
@@ -216,6 +223,24 @@ impl DeviceState {
                 domain: "MCMDMErrorDomain".into(),
                 description: format!("The command “{other}” is not supported."),
             },
+        }
+    }
+
+    /// The Mac's content cache as `ContentCachingInformation` reports it.
+    pub fn content_cache_status(&self) -> ContentCachingStatus {
+        if let Some(status) = &self.content_cache {
+            return status.clone();
+        }
+        let managed = self
+            .installed_profiles
+            .iter()
+            .any(|p| p.payload_types.iter().any(|t| t == content_caching::PAYLOAD_TYPE));
+        ContentCachingStatus {
+            activated: managed,
+            active: managed,
+            cache_status: managed.then(|| "OK".to_string()),
+            cache_used: managed.then_some(0),
+            ..ContentCachingStatus::default()
         }
     }
 

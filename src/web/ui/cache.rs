@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{Authorized, CurrentAdmin, Layout, Section, UiError, audit_event, can, page, see_other};
 use crate::app::AppState;
+use crate::cache::limits::LimitsOrigin;
 use crate::cache::prefetch::requests_for;
 use crate::cache::{CacheError, Digest, PayloadKind, human_bytes};
 
@@ -23,7 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-type CacheManager = Authorized<can::ManageCache>;
+pub(super) type CacheManager = Authorized<can::ManageCache>;
 
 pub struct PayloadView {
     pub digest: String,
@@ -69,7 +70,12 @@ struct CachePage {
     windows: String,
     window_open: bool,
     bandwidth: String,
+    limits_origin: String,
+    windows_input: String,
+    zone_input: String,
+    megabits_input: String,
     concurrency: usize,
+    cc: super::content_caching::ContentCachingView,
     payloads: Vec<PayloadView>,
     downloads: Vec<DownloadView>,
     entries: Vec<EntryView>,
@@ -80,13 +86,19 @@ pub struct Done {
     done: Option<String>,
 }
 
-fn short_time(text: &str) -> String {
+/// Bytes per second as megabits per second, without needless decimals.
+fn megabits(bytes_per_second: u64) -> String {
+    let text = format!("{:.3}", bytes_per_second as f64 / 125_000.0);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+pub(super) fn short_time(text: &str) -> String {
     text.get(..16)
         .map(|t| t.replace('T', " "))
         .unwrap_or_else(|| text.to_string())
 }
 
-async fn render(
+pub(super) async fn render(
     current: &CurrentAdmin,
     state: &AppState,
     status: StatusCode,
@@ -105,6 +117,9 @@ async fn render(
         .map_err(|e| UiError::internal(e, "cache", &layout))?;
     let downloads = cache
         .downloads(30)
+        .await
+        .map_err(|e| UiError::internal(e, "cache", &layout))?;
+    let cc = super::content_caching::view(state)
         .await
         .map_err(|e| UiError::internal(e, "cache", &layout))?;
     let snapshot = state.catalog.snapshot();
@@ -129,10 +144,14 @@ async fn render(
         value: format!("ipsw:{}", r.build),
         label: format!("macOS {} ({}) restore image (IPSW)", r.version, r.build),
     }));
-    let windows = cache.windows().describe();
-    let bandwidth = match cache.bandwidth_limit() {
+    let limits = cache.download_limits();
+    let bandwidth = match limits.bandwidth_bytes_per_second {
         0 => "unlimited".to_string(),
-        n => format!("{}/s", human_bytes(n)),
+        n => format!("{} Mbit/s ({}/s)", megabits(n), human_bytes(n)),
+    };
+    let limits_origin = match &limits.origin {
+        LimitsOrigin::Config => "the [cache] section of the configuration file".to_string(),
+        LimitsOrigin::Saved { at, by } => format!("set on this page by {by}, {}", short_time(at)),
     };
     Ok(page(
         status,
@@ -149,14 +168,19 @@ async fn render(
                 .disk_free
                 .map(human_bytes)
                 .unwrap_or_else(|| "unknown".into()),
-            windows: if windows.is_empty() {
+            windows: if limits.windows.is_empty() {
                 "any time".into()
             } else {
-                format!("{} ({})", windows.join(", "), state.config.cache.window_time_zone)
+                format!("{} ({})", limits.windows.join(", "), limits.time_zone)
             },
-            window_open: cache.windows().is_open(state.clock.now()),
+            window_open: cache.window_open(state.clock.now()),
             bandwidth,
+            limits_origin,
+            windows_input: limits.windows.join(", "),
+            zone_input: limits.time_zone.clone(),
+            megabits_input: megabits(limits.bandwidth_bytes_per_second),
             concurrency: state.config.cache.max_concurrent_downloads,
+            cc,
             payloads: payloads
                 .into_iter()
                 .map(|p| PayloadView {
@@ -225,6 +249,16 @@ async fn show(
         Some("pin") => Some("Pinned: this payload is never evicted.".into()),
         Some("unpin") => Some("Unpinned: this payload may be evicted when space is needed.".into()),
         Some("delete") => Some("Payload deleted.".into()),
+        Some("limits") => Some("Download windows and bandwidth saved; downloads follow them now.".into()),
+        Some("cc-settings") => {
+            Some("Content-caching settings saved. Install the profile on the Macs to apply them.".into())
+        }
+        Some("cc-removed") => Some("The content-caching profile's removal is queued. The Mac keeps caching until it is turned off there (Apple: removing the profile does not deactivate the cache).".into()),
+        Some("cc-status") => Some(
+            "The Macs with the profile were asked for their cache's status; answers appear as they check in."
+                .into(),
+        ),
+        Some("limits-reset") => Some("Saved limits cleared: the configuration file's apply again.".into()),
         _ => None,
     };
     render(&current, &state, StatusCode::OK, notice, None).await

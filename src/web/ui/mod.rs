@@ -9,8 +9,11 @@
 pub mod api_access;
 pub mod audit;
 pub mod cache;
+pub mod cache_limits;
 pub mod catalog;
 pub mod catalog_import;
+pub mod content_caching;
+pub mod content_caching_form;
 pub mod dashboard;
 pub mod dashboard_figures;
 pub mod device_list;
@@ -238,6 +241,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     audit::configure(cfg);
     catalog::configure(cfg);
     cache::configure(cfg);
+    cache_limits::configure(cfg);
+    content_caching::configure(cfg);
     enrollment::configure(cfg);
     settings::configure(cfg);
     policies::configure(cfg);
