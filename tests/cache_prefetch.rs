@@ -158,6 +158,13 @@ async fn a_payload_a_plan_needs_is_not_evicted_until_no_plan_needs_it() {
     assert!(present(&needed), "the policy target survives");
     assert!(!present(&other), "the unneeded payload is evicted");
     assert!(present(&newer));
+    app.create_admin("vic", orchard::admin::Role::Viewer).await;
+    let viewer = app.signed_in("vic").await;
+    let page = crate::ui_support::visible(&app.page(&viewer, "/caches").await);
+    assert!(
+        page.contains("macOS 26.4.1 (25E253) 1 2026-04-16 18:00 cached, kept from eviction"),
+        "{page}"
+    );
 
     // The policy goes: the next run forgets the target, and the payload may be evicted again.
     app.state
@@ -169,6 +176,11 @@ async fn a_payload_a_plan_needs_is_not_evicted_until_no_plan_needs_it() {
     let report = prefetch_policy_targets(&app.state).await.unwrap();
     assert_eq!(report.targets, 0);
     assert!(app.state.cache.policy_targets().await.unwrap().is_empty());
+    let page = crate::ui_support::visible(&app.page(&viewer, "/caches").await);
+    assert!(
+        page.contains("No policy enforces a macOS release on any Mac."),
+        "{page}"
+    );
     let last = import(&app, mac_target(PayloadKind::Ipsw, "26.2", "25C56"), 2000, 4).await;
     assert!(
         !present(&needed),

@@ -76,6 +76,7 @@ struct CachePage {
     megabits_input: String,
     concurrency: usize,
     cc: super::content_caching::ContentCachingView,
+    needed: super::cache_policy_targets::PolicyTargetsView,
     payloads: Vec<PayloadView>,
     downloads: Vec<DownloadView>,
     entries: Vec<EntryView>,
@@ -120,6 +121,9 @@ pub(super) async fn render(
         .await
         .map_err(|e| UiError::internal(e, "cache", &layout))?;
     let cc = super::content_caching::view(state)
+        .await
+        .map_err(|e| UiError::internal(e, "cache", &layout))?;
+    let needed = super::cache_policy_targets::view(state)
         .await
         .map_err(|e| UiError::internal(e, "cache", &layout))?;
     let snapshot = state.catalog.snapshot();
@@ -181,6 +185,7 @@ pub(super) async fn render(
             megabits_input: megabits(limits.bandwidth_bytes_per_second),
             concurrency: state.config.cache.max_concurrent_downloads,
             cc,
+            needed,
             payloads: payloads
                 .into_iter()
                 .map(|p| PayloadView {

@@ -10,6 +10,7 @@ pub mod api_access;
 pub mod audit;
 pub mod cache;
 pub mod cache_limits;
+pub mod cache_policy_targets;
 pub mod catalog;
 pub mod catalog_import;
 pub mod content_caching;
