@@ -11,6 +11,7 @@ pub mod wants;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -52,6 +53,36 @@ pub struct EngineReport {
     pub changed: usize,
     pub declarative_deliveries: usize,
     pub legacy_commands: usize,
+    /// Where the time went.
+    pub phases: PhaseTimes,
+}
+
+/// Wall-clock time of each phase of a run, summed over its batches (for the benchmark and logs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhaseTimes {
+    /// The policy book, the queue and the queued devices' facts and plans (one snapshot a round).
+    pub read: Duration,
+    /// Plans, what each device is to be told, and the plan rows to store (in memory).
+    pub evaluate: Duration,
+    /// Plan rows written, unchanged ones stamped, the queue entries removed.
+    pub store_plans: Duration,
+    /// DDM sets assigned, with the `DeclarativeManagement` commands and push requests.
+    pub declarations: Duration,
+    /// The legacy-profile check of the declaratively delivered devices and their delivery records.
+    pub delivery_records: Duration,
+    /// The legacy path (profiles, `ScheduleOSUpdate`).
+    pub legacy: Duration,
+}
+
+impl PhaseTimes {
+    fn add(&mut self, other: PhaseTimes) {
+        self.read += other.read;
+        self.evaluate += other.evaluate;
+        self.store_plans += other.store_plans;
+        self.declarations += other.declarations;
+        self.delivery_records += other.delivery_records;
+        self.legacy += other.legacy;
+    }
 }
 
 impl EngineReport {
@@ -60,6 +91,7 @@ impl EngineReport {
         self.changed += other.changed;
         self.declarative_deliveries += other.declarative_deliveries;
         self.legacy_commands += other.legacy_commands;
+        self.phases.add(other.phases);
     }
 }
 
@@ -203,6 +235,7 @@ impl PolicyEngine {
         let _one_at_a_time = self.running.lock().await;
         let mut total = EngineReport::default();
         loop {
+            let started = Instant::now();
             let (rows, queued, mut fleet) = self
                 .policies
                 .store()
@@ -218,6 +251,7 @@ impl PolicyEngine {
                 return Ok(total);
             }
             let book = build_book(rows)?;
+            total.phases.read += started.elapsed();
             let mut memo = wants::WantMemo::default();
             for batch in queued.chunks(self.batch) {
                 total.add(
@@ -259,6 +293,8 @@ impl PolicyEngine {
         memo: &mut wants::WantMemo,
         entries: Vec<(String, String)>,
     ) -> Result<EngineReport, EngineError> {
+        let mut phases = PhaseTimes::default();
+        let started = Instant::now();
         // Unknown or unenrolled UDIDs are left out (dequeued, nothing stored).
         let devices: Vec<ManagedDeviceRow> = entries
             .iter()
@@ -321,6 +357,8 @@ impl PolicyEngine {
             .filter(|d| d.unchanged)
             .map(|d| d.row.udid.clone())
             .collect();
+        phases.evaluate = started.elapsed();
+        let started = Instant::now();
         self.policies
             .store()
             .write(move |conn| {
@@ -334,6 +372,7 @@ impl PolicyEngine {
                 Ok(())
             })
             .await?;
+        phases.store_plans = started.elapsed();
         let mut report = EngineReport {
             evaluated: decided.len(),
             ..EngineReport::default()
@@ -347,8 +386,11 @@ impl PolicyEngine {
         let (declarative, legacy): (Vec<Decided>, Vec<Decided>) = pending
             .into_iter()
             .partition(|d| matches!(*d.want, wants::Want::Declarative { .. }));
-        report.declarative_deliveries = self.deliver_declarative(declarative, now).await?;
+        report.declarative_deliveries = self.deliver_declarative(declarative, now, &mut phases).await?;
+        let started = Instant::now();
         report.legacy_commands = self.deliver_legacy(legacy, now).await?;
+        phases.legacy = started.elapsed();
+        report.phases = phases;
         Ok(report)
     }
 }
