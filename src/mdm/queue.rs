@@ -7,7 +7,9 @@ use rusqlite::Connection;
 
 use super::checkin::authorize;
 use super::{CertFingerprint, MdmError, MdmService};
-use crate::protocol::commands::{Command, CommandRequest, ConnectReport, DeviceInformation, ReportStatus};
+use crate::protocol::commands::{
+    Command, CommandBody, CommandRequest, ConnectReport, DeviceInformation, ReportStatus,
+};
 use crate::protocol::{CommandUuid, Udid};
 use crate::store::StoreError;
 use crate::store::command_fanout as fanout;
@@ -198,9 +200,18 @@ impl MdmService {
         for (request_type, udids) in &by_type {
             fanout::supersede_unsent_among(tx, udids, request_type, now)?;
         }
+        // Devices told the same thing share one written plist (a few distinct requests a batch).
+        let mut bodies: Vec<(&CommandRequest, Option<CommandBody>)> = Vec::new();
         for (udid, request) in batch {
             if enrolled.contains(udid.as_str()) {
-                self.enqueue_in(tx, udid, request, priority)?;
+                let body = match bodies.iter().position(|(r, _)| *r == request) {
+                    Some(at) => &bodies[at].1,
+                    None => {
+                        bodies.push((request, CommandBody::new(request)));
+                        &bodies[bodies.len() - 1].1
+                    }
+                };
+                self.enqueue_body_in(tx, udid, request, body.as_ref(), priority)?;
                 queued.push(udid.clone());
             } else {
                 skipped.push(udid.clone());
@@ -216,12 +227,31 @@ impl MdmService {
         request: &CommandRequest,
         priority: i64,
     ) -> Result<CommandUuid, MdmError> {
-        let command = Command::new(request.clone());
-        let payload = command.to_plist();
+        self.enqueue_body_in(tx, udid, request, None, priority)
+    }
+
+    /// [`MdmService::enqueue_in`] with the request's plist written before (`body`), if any.
+    fn enqueue_body_in(
+        &self,
+        tx: &Connection,
+        udid: &Udid,
+        request: &CommandRequest,
+        body: Option<&CommandBody>,
+        priority: i64,
+    ) -> Result<CommandUuid, MdmError> {
+        let uuid = CommandUuid::generate();
+        let payload = match body.and_then(|b| b.with_uuid(&uuid)) {
+            Some(payload) => payload,
+            None => Command {
+                uuid: uuid.clone(),
+                request: request.clone(),
+            }
+            .to_plist(),
+        };
         command_store::enqueue(
             tx,
             &NewCommand {
-                uuid: command.uuid.as_str(),
+                uuid: uuid.as_str(),
                 udid: udid.as_str(),
                 request_type: request.request_type(),
                 priority,
@@ -229,7 +259,7 @@ impl MdmService {
             },
             self.clock.now(),
         )?;
-        Ok(command.uuid)
+        Ok(uuid)
     }
 
     /// A push reached APNs for this device: commands it answered `NotNow` become deliverable
