@@ -61,10 +61,12 @@ fn import(state: &AppState, day: &str) {
 fn print_phases(p: &orchard::policy::PhaseTimes) {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "  phases (ms): read {:.0}, evaluate {:.0}, store plans {:.0}, declarations + commands {:.0}, \
-         delivery records {:.0}, legacy {:.0}",
+        "  phases (ms): read {:.0}, evaluate {:.0} (planner {:.0}, declaration sets {:.0}), store plans {:.0}, \
+         declarations + commands {:.0}, delivery records {:.0}, legacy {:.0}",
         ms(p.read),
         ms(p.evaluate),
+        ms(p.evaluate_plan),
+        ms(p.evaluate_want),
         ms(p.store_plans),
         ms(p.declarations),
         ms(p.delivery_records),

@@ -64,6 +64,10 @@ pub struct PhaseTimes {
     pub read: Duration,
     /// Plans, what each device is to be told, and the plan rows to store (in memory).
     pub evaluate: Duration,
+    /// Of `evaluate`: the policy book's evaluation of each device (the pure planner).
+    pub evaluate_plan: Duration,
+    /// Of `evaluate`: what each device is to be told (declaration sets, shared per decision).
+    pub evaluate_want: Duration,
     /// Plan rows written, unchanged ones stamped, the queue entries removed.
     pub store_plans: Duration,
     /// DDM sets assigned, with the `DeclarativeManagement` commands and push requests.
@@ -75,9 +79,18 @@ pub struct PhaseTimes {
 }
 
 impl PhaseTimes {
+    /// Adds the time since `since` to the phase `field` picks; returns now (the next lap's start).
+    fn lap(&mut self, since: Instant, field: impl FnOnce(&mut PhaseTimes) -> &mut Duration) -> Instant {
+        let now = Instant::now();
+        *field(self) += now - since;
+        now
+    }
+
     fn add(&mut self, other: PhaseTimes) {
         self.read += other.read;
         self.evaluate += other.evaluate;
+        self.evaluate_plan += other.evaluate_plan;
+        self.evaluate_want += other.evaluate_want;
         self.store_plans += other.store_plans;
         self.declarations += other.declarations;
         self.delivery_records += other.delivery_records;
@@ -305,11 +318,16 @@ impl PolicyEngine {
         let now = self.policies.clock_now();
         let offset = self.policies.utc_offset();
         let mut decided = Vec::with_capacity(devices.len());
+        let evaluated_at = sql_time(now);
         for row in devices {
+            let step = Instant::now();
             let device = device_record(row);
             let evaluation = book.evaluate(&device, &snapshot.index, offset, now);
             let policy = evaluation.policy.map(|i| &book.policies[i].policy);
-            let (want, fingerprint) = match memo.want(&device, &evaluation, policy, now) {
+            let step = phases.lap(step, |p| &mut p.evaluate_plan);
+            let found = memo.want(&device, &evaluation, policy, now);
+            phases.lap(step, |p| &mut p.evaluate_want);
+            let (want, fingerprint) = match found {
                 Ok(w) => w,
                 Err(e) => {
                     tracing::warn!(udid = %device.udid, error = %e, "plan cannot be declared; nothing delivered");
@@ -332,7 +350,7 @@ impl PolicyEngine {
                 target_version: summary.plan.target_version.clone(),
                 deadline_utc: summary.plan.deadline_utc.map(sql_time),
                 next_change_at: wants::next_change(evaluation.plan.as_ref(), offset, now).map(sql_time),
-                evaluated_at: sql_time(now),
+                evaluated_at: evaluated_at.clone(),
                 delivered_fingerprint: None,
                 delivered_path: None,
                 delivered_at: None,
@@ -347,10 +365,14 @@ impl PolicyEngine {
                 delivered,
             });
         }
+        // The summary text is only written, not needed afterwards: moved rather than copied.
         let rows: Vec<PlanRow> = decided
-            .iter()
+            .iter_mut()
             .filter(|d| !d.unchanged)
-            .map(|d| d.row.clone())
+            .map(|d| PlanRow {
+                summary: std::mem::take(&mut d.row.summary),
+                ..d.row.clone()
+            })
             .collect();
         let unchanged: Vec<String> = decided
             .iter()
