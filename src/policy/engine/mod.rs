@@ -7,13 +7,16 @@
 
 mod deliver;
 pub mod legacy;
+mod phases;
 pub mod wants;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
+
+pub use phases::PhaseTimes;
 
 use crate::ddm::{DdmError, DdmService};
 use crate::mdm::{MdmError, MdmService};
@@ -55,47 +58,6 @@ pub struct EngineReport {
     pub legacy_commands: usize,
     /// Where the time went.
     pub phases: PhaseTimes,
-}
-
-/// Wall-clock time of each phase of a run, summed over its batches (for the benchmark and logs).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PhaseTimes {
-    /// The policy book, the queue and the queued devices' facts and plans (one snapshot a round).
-    pub read: Duration,
-    /// Plans, what each device is to be told, and the plan rows to store (in memory).
-    pub evaluate: Duration,
-    /// Of `evaluate`: the policy book's evaluation of each device (the pure planner).
-    pub evaluate_plan: Duration,
-    /// Of `evaluate`: what each device is to be told (declaration sets, shared per decision).
-    pub evaluate_want: Duration,
-    /// Plan rows written, unchanged ones stamped, the queue entries removed.
-    pub store_plans: Duration,
-    /// DDM sets assigned, with the `DeclarativeManagement` commands and push requests.
-    pub declarations: Duration,
-    /// The legacy-profile check of the declaratively delivered devices and their delivery records.
-    pub delivery_records: Duration,
-    /// The legacy path (profiles, `ScheduleOSUpdate`).
-    pub legacy: Duration,
-}
-
-impl PhaseTimes {
-    /// Adds the time since `since` to the phase `field` picks; returns now (the next lap's start).
-    fn lap(&mut self, since: Instant, field: impl FnOnce(&mut PhaseTimes) -> &mut Duration) -> Instant {
-        let now = Instant::now();
-        *field(self) += now - since;
-        now
-    }
-
-    fn add(&mut self, other: PhaseTimes) {
-        self.read += other.read;
-        self.evaluate += other.evaluate;
-        self.evaluate_plan += other.evaluate_plan;
-        self.evaluate_want += other.evaluate_want;
-        self.store_plans += other.store_plans;
-        self.declarations += other.declarations;
-        self.delivery_records += other.delivery_records;
-        self.legacy += other.legacy;
-    }
 }
 
 impl EngineReport {
@@ -336,11 +298,15 @@ impl PolicyEngine {
                     (Arc::new(nothing), fingerprint)
                 }
             };
+            let mut plan = PlanSummary::of(&evaluation);
+            if let Some(note) = wants::legacy_withheld(&device, evaluation.plan.as_ref()) {
+                plan.add_note(note);
+            }
             let summary = StoredPlan {
                 policy: policy.map(|p| p.display_name()),
                 ring: evaluation.ring.clone(),
                 conflicts: evaluation.conflicts.iter().map(|c| c.to_string()).collect(),
-                plan: PlanSummary::of(&evaluation),
+                plan,
             };
             let row = PlanRow {
                 udid: device.udid.clone(),
