@@ -57,6 +57,23 @@ fn import(state: &AppState, day: &str) {
         .expect("catalog import");
 }
 
+/// The engine's own account of where a run's time went.
+fn print_phases(p: &orchard::policy::PhaseTimes) {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "  phases (ms): read {:.0}, evaluate {:.0} (planner {:.0}, declaration sets {:.0}), store plans {:.0}, \
+         declarations + commands {:.0}, delivery records {:.0}, legacy {:.0}",
+        ms(p.read),
+        ms(p.evaluate),
+        ms(p.evaluate_plan),
+        ms(p.evaluate_want),
+        ms(p.store_plans),
+        ms(p.declarations),
+        ms(p.delivery_records),
+        ms(p.legacy)
+    );
+}
+
 fn udid(i: usize) -> String {
     format!("BENCH-{i:08}")
 }
@@ -188,6 +205,7 @@ fn main() {
             report.declarative_deliveries,
             took.as_secs_f64()
         );
+        print_phases(&report.phases);
         if run % 2 == 0 {
             full.push(took);
         }
@@ -220,6 +238,7 @@ fn main() {
             report.changed,
             took.as_secs_f64()
         );
+        print_phases(&report.phases);
         if run % 2 == 0 {
             incremental.push(took);
         }

@@ -65,6 +65,7 @@ mod policy_rollout;
 mod policy_security;
 mod policy_simulated;
 mod policy_store;
+mod policy_supervision;
 mod policy_validate;
 mod push_certificate;
 mod push_delivery;

@@ -27,8 +27,8 @@ use crate::protocol::checkin::{DeclarativeEndpoint, DeclarativeManagementRequest
 use crate::protocol::commands::CommandRequest;
 use crate::protocol::ddm::{self as ddm_protocol, DeviceTarget, Enrollment, OsVersion, Platform};
 use crate::push::{PushError, PushOutcome, PushOutcomeSink, PushReport, PushTarget, Pusher};
-use crate::store::Store;
 use crate::store::devices::{self, Inventory};
+use crate::store::{Store, command_fanout};
 
 /// The services that talk to devices. Cheap to clone.
 #[derive(Clone)]
@@ -93,9 +93,10 @@ impl ApnsPushRequester {
         };
         let ids: Vec<String> = udids.iter().map(|u| u.as_str().to_string()).collect();
         let found = self.store.read_blocking(move |conn| {
+            let mut addresses = command_fanout::push_addresses_among(conn, &ids)?;
             let mut targets = Vec::with_capacity(ids.len());
             for udid in ids {
-                if let Some(address) = devices::push_address(conn, &udid)? {
+                if let Some(address) = addresses.remove(&udid) {
                     targets.push(PushTarget {
                         device_id: udid,
                         token: address.token,

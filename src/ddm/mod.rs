@@ -11,6 +11,7 @@
 //! Devices are keyed by their UDID string; the DDM tables have no foreign key to the MDM devices
 //! table yet (it lives on another branch).
 
+mod assign;
 mod device_page;
 pub mod device_set;
 mod endpoints;
@@ -28,6 +29,7 @@ use crate::clock::SharedClock;
 use crate::store::Store;
 
 pub use crate::store::ddm::Pruned;
+pub use assign::OwnSetAssignment;
 pub use device_page::{
     DeclarationCondition, DeclarationOnDevice, DeviceDdmView, DeviceDeclarationState, DeviceSyncView,
     StatusChange, StatusErrorView, StatusItemView,

@@ -28,7 +28,7 @@ pub struct Recomputation {
 }
 
 /// The token of the set made of `shared` and `own` (own wins on an identifier).
-fn compose_token(shared: &[GroupMember], own: &[GroupMember]) -> String {
+pub(super) fn compose_token(shared: &[GroupMember], own: &[GroupMember]) -> String {
     let own_identifiers: HashSet<&str> = own.iter().map(|m| m.identifier.as_str()).collect();
     declarations_token(
         shared
@@ -49,7 +49,7 @@ fn stored(declaration: &Declaration) -> StoredDeclaration {
 }
 
 /// Stores a list of declarations as a group; returns the group's key and members.
-fn intern_group(
+pub(super) fn intern_group(
     conn: &Connection,
     declarations: &[Declaration],
     ids: &mut HashMap<(String, String), i64>,
@@ -87,7 +87,7 @@ fn intern_group(
 }
 
 /// The current shared group and its members (an empty group on a new database).
-fn shared(conn: &Connection, now: &str) -> Result<(String, Vec<GroupMember>), DdmError> {
+pub(super) fn shared(conn: &Connection, now: &str) -> Result<(String, Vec<GroupMember>), DdmError> {
     match store::shared_group(conn)? {
         Some(key) => {
             let members = store::group_members(conn, &key)?;
@@ -213,47 +213,40 @@ impl DdmService {
             .await
     }
 
-    /// Sets the own declarations of many devices in one transaction.
+    /// Sets the own declarations of many devices in one transaction. Devices given the same
+    /// declarations are handled together (see [`DdmService::assign_device_sets`]); a device
+    /// listed twice gets the last declarations listed for it.
     pub async fn set_many_device_declarations(
         &self,
         devices: Vec<(String, Vec<Declaration>)>,
     ) -> Result<Recomputation, DdmError> {
-        for (udid, declarations) in &devices {
-            super::check_udid(udid)?;
-            DeclarationSet::new(declarations.clone())?;
+        let mut last: HashMap<String, usize> = HashMap::with_capacity(devices.len());
+        for (index, (udid, _)) in devices.iter().enumerate() {
+            last.insert(udid.clone(), index);
         }
-        let now = self.now_text();
-        let (mut outcome, claimed) = self
-            .in_transaction(move |tx| {
-                let (shared_key, shared_members) = shared(tx, &now)?;
-                let mut ids = HashMap::new();
-                let mut tokens: HashMap<String, String> = HashMap::new();
-                let mut outcome = Recomputation::default();
-                let mut claimed = Vec::new();
-                for (udid, declarations) in &devices {
-                    let (own_key, own_members) = intern_group(tx, declarations, &mut ids, &now)?;
-                    let token = match tokens.get(&own_key) {
-                        Some(token) => token.clone(),
-                        None => {
-                            let token = compose_token(&shared_members, &own_members);
-                            store::intern_set(tx, &token, &shared_key, &own_key, &now)?;
-                            tokens.insert(own_key.clone(), token.clone());
-                            outcome.sets_computed += 1;
-                            token
-                        }
-                    };
-                    let before = store::device(tx, udid)?.map(|device| device.latest_set);
-                    store::put_device(tx, udid, &own_key, &token, &now)?;
-                    if before.as_deref() != Some(token.as_str()) {
-                        outcome.devices_changed += 1;
-                        claimed.extend(store::claim_notifications(tx, Some(udid))?);
-                    }
+        let mut by_content: HashMap<String, usize> = HashMap::new();
+        let mut assignments: Vec<super::OwnSetAssignment> = Vec::new();
+        for (index, (udid, declarations)) in devices.into_iter().enumerate() {
+            if last.get(&udid) != Some(&index) {
+                continue;
+            }
+            let key = declarations_token(
+                declarations
+                    .iter()
+                    .map(|d| (d.identifier().as_str(), d.server_token())),
+            );
+            match by_content.get(&key) {
+                Some(&at) => assignments[at].udids.push(udid),
+                None => {
+                    by_content.insert(key, assignments.len());
+                    assignments.push(super::OwnSetAssignment {
+                        declarations,
+                        udids: vec![udid],
+                    });
                 }
-                Ok((outcome, claimed))
-            })
-            .await?;
-        outcome.devices_notified = self.notify(claimed).await?;
-        Ok(outcome)
+            }
+        }
+        self.assign_device_sets(assignments).await
     }
 
     /// A device enrolled or re-enrolled (after its `TokenUpdate`): it is told its tokens whatever it
@@ -297,7 +290,7 @@ impl DdmService {
     }
 
     /// Hands claimed notifications to the notifier; gives back the ones it could not deliver.
-    async fn notify(&self, claimed: Vec<Notification>) -> Result<usize, DdmError> {
+    pub(super) async fn notify(&self, claimed: Vec<Notification>) -> Result<usize, DdmError> {
         if claimed.is_empty() {
             return Ok(0);
         }

@@ -1,13 +1,18 @@
 //! The command queue: results in, next command out; queuing, pushes, pruning, rebinding.
 
+use std::collections::{BTreeMap, HashSet};
+
 use chrono::Duration;
 use rusqlite::Connection;
 
 use super::checkin::authorize;
 use super::{CertFingerprint, MdmError, MdmService};
-use crate::protocol::commands::{Command, CommandRequest, ConnectReport, DeviceInformation, ReportStatus};
+use crate::protocol::commands::{
+    Command, CommandBody, CommandRequest, ConnectReport, DeviceInformation, ReportStatus,
+};
 use crate::protocol::content_caching;
 use crate::protocol::{CommandUuid, Udid};
+use crate::store::command_fanout as fanout;
 use crate::store::commands::{self as command_store, CommandStatus, NewCommand};
 use crate::store::content_caching as content_caching_store;
 use crate::store::devices::{self, EnrollmentState, Inventory};
@@ -158,25 +163,71 @@ impl MdmService {
     ) -> Result<Vec<Udid>, MdmError> {
         let mut skipped = Vec::new();
         for batch in requests.chunks(SUPERSEDE_BATCH) {
-            let (queued, batch_skipped) = self.in_transaction(|tx| {
-                let now = self.clock.now();
-                let mut queued = Vec::with_capacity(batch.len());
-                let mut skipped = Vec::new();
-                for (udid, request) in batch {
-                    if !devices::is_enrolled(tx, udid.as_str())? {
-                        skipped.push(udid.clone());
-                        continue;
-                    }
-                    command_store::supersede_unsent(tx, udid.as_str(), request.request_type(), now)?;
-                    self.enqueue_in(tx, udid, request, priority)?;
-                    queued.push(udid.clone());
-                }
-                Ok((queued, skipped))
-            })?;
+            let (queued, batch_skipped) =
+                self.in_transaction(|tx| self.supersede_batch(tx, batch, priority))?;
             self.push.request_pushes(&queued);
             skipped.extend(batch_skipped);
         }
         Ok(skipped)
+    }
+
+    /// One batch of [`MdmService::enqueue_superseding`]: the enrollment check and the superseding
+    /// are one statement each for the batch (per request type); a batch naming a device twice
+    /// goes device by device, so the later command supersedes the earlier one as it would alone.
+    fn supersede_batch(
+        &self,
+        tx: &Connection,
+        batch: &[(Udid, CommandRequest)],
+        priority: i64,
+    ) -> Result<(Vec<Udid>, Vec<Udid>), MdmError> {
+        let now = self.clock.now();
+        let mut queued = Vec::with_capacity(batch.len());
+        let mut skipped = Vec::new();
+        let mut seen = HashSet::with_capacity(batch.len());
+        if !batch.iter().all(|(udid, _)| seen.insert(udid.as_str())) {
+            for (udid, request) in batch {
+                if !devices::is_enrolled(tx, udid.as_str())? {
+                    skipped.push(udid.clone());
+                    continue;
+                }
+                command_store::supersede_unsent(tx, udid.as_str(), request.request_type(), now)?;
+                self.enqueue_in(tx, udid, request, priority)?;
+                queued.push(udid.clone());
+            }
+            return Ok((queued, skipped));
+        }
+        let udids: Vec<String> = batch.iter().map(|(u, _)| u.as_str().to_string()).collect();
+        let enrolled = fanout::enrolled_among(tx, &udids)?;
+        let mut by_type: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (udid, request) in batch {
+            if enrolled.contains(udid.as_str()) {
+                by_type
+                    .entry(request.request_type())
+                    .or_default()
+                    .push(udid.as_str().to_string());
+            }
+        }
+        for (request_type, udids) in &by_type {
+            fanout::supersede_unsent_among(tx, udids, request_type, now)?;
+        }
+        // Devices told the same thing share one written plist (a few distinct requests a batch).
+        let mut bodies: Vec<(&CommandRequest, Option<CommandBody>)> = Vec::new();
+        for (udid, request) in batch {
+            if enrolled.contains(udid.as_str()) {
+                let body = match bodies.iter().position(|(r, _)| *r == request) {
+                    Some(at) => &bodies[at].1,
+                    None => {
+                        bodies.push((request, CommandBody::new(request)));
+                        &bodies[bodies.len() - 1].1
+                    }
+                };
+                self.enqueue_body_in(tx, udid, request, body.as_ref(), priority)?;
+                queued.push(udid.clone());
+            } else {
+                skipped.push(udid.clone());
+            }
+        }
+        Ok((queued, skipped))
     }
 
     pub(super) fn enqueue_in(
@@ -186,12 +237,31 @@ impl MdmService {
         request: &CommandRequest,
         priority: i64,
     ) -> Result<CommandUuid, MdmError> {
-        let command = Command::new(request.clone());
-        let payload = command.to_plist();
+        self.enqueue_body_in(tx, udid, request, None, priority)
+    }
+
+    /// [`MdmService::enqueue_in`] with the request's plist written before (`body`), if any.
+    fn enqueue_body_in(
+        &self,
+        tx: &Connection,
+        udid: &Udid,
+        request: &CommandRequest,
+        body: Option<&CommandBody>,
+        priority: i64,
+    ) -> Result<CommandUuid, MdmError> {
+        let uuid = CommandUuid::generate();
+        let payload = match body.and_then(|b| b.with_uuid(&uuid)) {
+            Some(payload) => payload,
+            None => Command {
+                uuid: uuid.clone(),
+                request: request.clone(),
+            }
+            .to_plist(),
+        };
         command_store::enqueue(
             tx,
             &NewCommand {
-                uuid: command.uuid.as_str(),
+                uuid: uuid.as_str(),
                 udid: udid.as_str(),
                 request_type: request.request_type(),
                 priority,
@@ -199,7 +269,7 @@ impl MdmService {
             },
             self.clock.now(),
         )?;
-        Ok(command.uuid)
+        Ok(uuid)
     }
 
     /// A push reached APNs for this device: commands it answered `NotNow` become deliverable

@@ -30,7 +30,7 @@ pub mod sla;
 pub mod validate;
 
 pub use delivery::{LegacyDeferrals, SettingsPlan, declared_settings};
-pub use engine::{EngineError, EngineReport, PolicyEngine};
+pub use engine::{EngineError, EngineReport, PhaseTimes, PolicyEngine};
 pub use model::{
     AutomaticLatest, BsiPolicy, DEFAULT_GRACE_DAYS, DeferralPeriods, Enforcement, MajorPolicy, NewestMajor,
     Policy, RollingWindow, SecuritySla,

@@ -3,6 +3,7 @@
 //! Declarations, groups and sets are content-addressed and never changed once written, so a device
 //! can be served the set it was offered while newer sets are computed.
 
+pub mod assign;
 mod retarget;
 pub mod status;
 

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cache;
 pub mod cache_limits;
 pub mod catalog;
+pub mod command_fanout;
 pub mod commands;
 pub mod compliance;
 pub mod content_caching;
@@ -77,6 +78,14 @@ impl StoreError {
 /// order is time order and range queries can use indexes.
 pub fn sql_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Values as one JSON array parameter, for statements over a whole batch
+/// (`... IN (SELECT value FROM json_each(?1))`): one statement per batch, not one per row.
+/// Serializing strings (or pairs of them) cannot fail; were it to, the empty text makes
+/// `json_each` fail the statement rather than silently match nothing.
+pub fn json_list<T: serde::Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).unwrap_or_default()
 }
 
 /// Reads column `idx` of `row` as a timestamp written by [`sql_time`] (any RFC 3339 text).

@@ -2,12 +2,17 @@
 //! `ScheduleOSUpdate` through the MDM queue, each recorded in the same transaction as the command
 //! so a restart never sends one twice.
 
+use std::collections::HashMap;
+use std::time::Instant;
+
 use chrono::{DateTime, Utc};
 
 use super::wants::Want;
-use super::{Decided, EngineError, PolicyEngine, legacy};
+use super::{Decided, EngineError, PhaseTimes, PolicyEngine, legacy};
+use crate::ddm::OwnSetAssignment;
 use crate::protocol::Udid;
 use crate::protocol::commands::CommandRequest;
+use crate::store::policies::deliveries;
 use crate::store::policies::plans::{self, ScheduledUpdate};
 
 /// Commands of the policy engine go after enrollment's.
@@ -24,39 +29,48 @@ impl PolicyEngine {
             .map_err(|e| EngineError::Task(e.to_string()))?
     }
 
-    /// Sets each device's whole own set in one DDM transaction per batch; a device that held the
-    /// legacy restrictions profile has it removed (never both paths).
+    /// Sets each device's whole own set in one DDM transaction per batch (devices that decided
+    /// the same set share one assignment); a device that held the legacy restrictions profile has
+    /// it removed (never both paths). The profile check and the delivery records are one
+    /// statement each for the batch.
     pub(super) async fn deliver_declarative(
         &self,
         decided: Vec<Decided>,
         now: DateTime<Utc>,
+        phases: &mut PhaseTimes,
     ) -> Result<usize, EngineError> {
         if decided.is_empty() {
             return Ok(0);
         }
-        let mut sets = Vec::with_capacity(decided.len());
+        let started = Instant::now();
+        // Same fingerprint, same declarations: one assignment per distinct set.
+        let mut by_fingerprint: HashMap<String, usize> = HashMap::new();
+        let mut assignments: Vec<OwnSetAssignment> = Vec::new();
         let mut done = Vec::with_capacity(decided.len());
         for d in decided {
             if let Want::Declarative { set } = &*d.want {
-                sets.push((d.device.udid.clone(), set.clone()));
+                let at = *by_fingerprint
+                    .entry(d.row.fingerprint.clone())
+                    .or_insert_with(|| {
+                        assignments.push(OwnSetAssignment {
+                            declarations: set.clone(),
+                            udids: Vec::new(),
+                        });
+                        assignments.len() - 1
+                    });
+                assignments[at].udids.push(d.device.udid.clone());
                 done.push((d.device.udid, d.row.fingerprint));
             }
         }
-        let count = sets.len();
-        self.ddm.set_many_device_declarations(sets).await?;
+        let count = done.len();
+        self.ddm.assign_device_sets(assignments).await?;
+        phases.declarations += started.elapsed();
+        let started = Instant::now();
         let udids: Vec<String> = done.iter().map(|(u, _)| u.clone()).collect();
         let holding = self
             .policies
             .store()
-            .read(move |c| {
-                let mut out = Vec::new();
-                for u in &udids {
-                    if plans::legacy_profile(c, u)?.is_some() {
-                        out.push(u.clone());
-                    }
-                }
-                Ok(out)
-            })
+            .read(move |c| deliveries::legacy_profile_holders(c, &udids))
             .await?;
         for udid in holding {
             self.remove_legacy_profile(&udid, now).await?;
@@ -65,13 +79,12 @@ impl PolicyEngine {
             .store()
             .write(move |conn| {
                 let tx = conn.transaction()?;
-                for (udid, fingerprint) in &done {
-                    plans::mark_delivered(&tx, udid, fingerprint, "declarative", now)?;
-                }
+                deliveries::mark_delivered_many(&tx, &done, "declarative", now)?;
                 tx.commit()?;
                 Ok(())
             })
             .await?;
+        phases.delivery_records += started.elapsed();
         Ok(count)
     }
 

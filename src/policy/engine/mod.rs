@@ -7,12 +7,16 @@
 
 mod deliver;
 pub mod legacy;
+mod phases;
 pub mod wants;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
+
+pub use phases::PhaseTimes;
 
 use crate::ddm::{DdmError, DdmService};
 use crate::mdm::{MdmError, MdmService};
@@ -52,6 +56,8 @@ pub struct EngineReport {
     pub changed: usize,
     pub declarative_deliveries: usize,
     pub legacy_commands: usize,
+    /// Where the time went.
+    pub phases: PhaseTimes,
 }
 
 impl EngineReport {
@@ -60,6 +66,7 @@ impl EngineReport {
         self.changed += other.changed;
         self.declarative_deliveries += other.declarative_deliveries;
         self.legacy_commands += other.legacy_commands;
+        self.phases.add(other.phases);
     }
 }
 
@@ -203,6 +210,7 @@ impl PolicyEngine {
         let _one_at_a_time = self.running.lock().await;
         let mut total = EngineReport::default();
         loop {
+            let started = Instant::now();
             let (rows, queued, mut fleet) = self
                 .policies
                 .store()
@@ -218,6 +226,7 @@ impl PolicyEngine {
                 return Ok(total);
             }
             let book = build_book(rows)?;
+            total.phases.read += started.elapsed();
             let mut memo = wants::WantMemo::default();
             for batch in queued.chunks(self.batch) {
                 total.add(
@@ -259,6 +268,8 @@ impl PolicyEngine {
         memo: &mut wants::WantMemo,
         entries: Vec<(String, String)>,
     ) -> Result<EngineReport, EngineError> {
+        let mut phases = PhaseTimes::default();
+        let started = Instant::now();
         // Unknown or unenrolled UDIDs are left out (dequeued, nothing stored).
         let devices: Vec<ManagedDeviceRow> = entries
             .iter()
@@ -269,11 +280,16 @@ impl PolicyEngine {
         let now = self.policies.clock_now();
         let offset = self.policies.utc_offset();
         let mut decided = Vec::with_capacity(devices.len());
+        let evaluated_at = sql_time(now);
         for row in devices {
+            let step = Instant::now();
             let device = device_record(row);
             let evaluation = book.evaluate(&device, &snapshot.index, offset, now);
             let policy = evaluation.policy.map(|i| &book.policies[i].policy);
-            let (want, fingerprint) = match memo.want(&device, &evaluation, policy, now) {
+            let step = phases.lap(step, |p| &mut p.evaluate_plan);
+            let found = memo.want(&device, &evaluation, policy, now);
+            phases.lap(step, |p| &mut p.evaluate_want);
+            let (want, fingerprint) = match found {
                 Ok(w) => w,
                 Err(e) => {
                     tracing::warn!(udid = %device.udid, error = %e, "plan cannot be declared; nothing delivered");
@@ -282,11 +298,15 @@ impl PolicyEngine {
                     (Arc::new(nothing), fingerprint)
                 }
             };
+            let mut plan = PlanSummary::of(&evaluation);
+            if let Some(note) = wants::legacy_withheld(&device, evaluation.plan.as_ref()) {
+                plan.add_note(note);
+            }
             let summary = StoredPlan {
                 policy: policy.map(|p| p.display_name()),
                 ring: evaluation.ring.clone(),
                 conflicts: evaluation.conflicts.iter().map(|c| c.to_string()).collect(),
-                plan: PlanSummary::of(&evaluation),
+                plan,
             };
             let row = PlanRow {
                 udid: device.udid.clone(),
@@ -296,7 +316,7 @@ impl PolicyEngine {
                 target_version: summary.plan.target_version.clone(),
                 deadline_utc: summary.plan.deadline_utc.map(sql_time),
                 next_change_at: wants::next_change(evaluation.plan.as_ref(), offset, now).map(sql_time),
-                evaluated_at: sql_time(now),
+                evaluated_at: evaluated_at.clone(),
                 delivered_fingerprint: None,
                 delivered_path: None,
                 delivered_at: None,
@@ -311,16 +331,22 @@ impl PolicyEngine {
                 delivered,
             });
         }
+        // The summary text is only written, not needed afterwards: moved rather than copied.
         let rows: Vec<PlanRow> = decided
-            .iter()
+            .iter_mut()
             .filter(|d| !d.unchanged)
-            .map(|d| d.row.clone())
+            .map(|d| PlanRow {
+                summary: std::mem::take(&mut d.row.summary),
+                ..d.row.clone()
+            })
             .collect();
         let unchanged: Vec<String> = decided
             .iter()
             .filter(|d| d.unchanged)
             .map(|d| d.row.udid.clone())
             .collect();
+        phases.evaluate = started.elapsed();
+        let started = Instant::now();
         self.policies
             .store()
             .write(move |conn| {
@@ -334,6 +360,7 @@ impl PolicyEngine {
                 Ok(())
             })
             .await?;
+        phases.store_plans = started.elapsed();
         let mut report = EngineReport {
             evaluated: decided.len(),
             ..EngineReport::default()
@@ -347,8 +374,11 @@ impl PolicyEngine {
         let (declarative, legacy): (Vec<Decided>, Vec<Decided>) = pending
             .into_iter()
             .partition(|d| matches!(*d.want, wants::Want::Declarative { .. }));
-        report.declarative_deliveries = self.deliver_declarative(declarative, now).await?;
+        report.declarative_deliveries = self.deliver_declarative(declarative, now, &mut phases).await?;
+        let started = Instant::now();
         report.legacy_commands = self.deliver_legacy(legacy, now).await?;
+        phases.legacy = started.elapsed();
+        report.phases = phases;
         Ok(report)
     }
 }

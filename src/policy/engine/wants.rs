@@ -16,7 +16,7 @@ use crate::policy::{
 };
 use crate::protocol::ddm::{
     self, Declaration, DeclarationError, DeclarationIdentifier, DeviceTarget, EnforcementSpecific,
-    Enrollment, TargetLocalDateTime, UpdatePath,
+    Enrollment, Platform, TargetLocalDateTime, UpdatePath,
 };
 
 /// The policy engine's configuration identifiers (one of each per device).
@@ -144,6 +144,23 @@ fn device_target(device: &DeviceRecord) -> Option<(DeviceTarget, UpdatePath)> {
     Some((DeviceTarget::new(platform, version, enrollment), path))
 }
 
+/// Why a legacy-path device with a plan is told nothing: Apple's schemas mark the restrictions
+/// keys `forceDelayedSoftwareUpdates` and `enforcedSoftwareUpdateDelay`
+/// (`com.apple.applicationaccess`) and the `ScheduleOSUpdate` command supervised-only on iOS,
+/// iPadOS and tvOS, so an unsupervised device there would ignore them.
+pub const UNSUPERVISED_LEGACY: &str = "Nothing is sent to this device: on iOS, iPadOS and tvOS the \
+     update deferral restrictions and ScheduleOSUpdate need a supervised device, and this one is not \
+     supervised (it would ignore them). Declarative management (iOS, iPadOS and tvOS 17 or later) \
+     does not need supervision.";
+
+/// The reason the legacy path withholds the device's plan, if it does (see [`UNSUPERVISED_LEGACY`]).
+pub fn legacy_withheld(device: &DeviceRecord, plan: Option<&Plan>) -> Option<&'static str> {
+    plan?;
+    let (target, path) = device_target(device)?;
+    let needs_supervision = matches!(target.platform, Platform::Ios | Platform::IpadOs | Platform::TvOs);
+    (path == UpdatePath::Legacy && needs_supervision && !device.supervised).then_some(UNSUPERVISED_LEGACY)
+}
+
 /// What the device is to be told now under `evaluation` (its plan, if any).
 pub fn want(
     device: &DeviceRecord,
@@ -165,6 +182,10 @@ pub fn want(
                 set: device_own_set(&target, configs)?,
             })
         }
+        UpdatePath::Legacy if legacy_withheld(device, plan).is_some() => Ok(Want::Legacy {
+            deferrals: None,
+            due: None,
+        }),
         UpdatePath::Legacy => {
             let deferrals = match plan.map(|p| &p.settings) {
                 Some(SettingsPlan::Legacy(l)) => Some(l.clone()),

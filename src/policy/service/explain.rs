@@ -30,6 +30,10 @@ impl PolicyService {
         let reaches = book.reaching(&device, &groups);
         let evaluation =
             book.evaluate_reached(&device, &groups, &reaches, &snapshot.index, self.utc_offset, now);
+        let mut plan = PlanSummary::of(&evaluation);
+        if let Some(note) = crate::policy::engine::wants::legacy_withheld(&device, evaluation.plan.as_ref()) {
+            plan.add_note(note);
+        }
         Ok(Some(DevicePlanView {
             udid: device.udid.clone(),
             platform: evaluation.platform,
@@ -40,7 +44,7 @@ impl PolicyService {
                 .map(|&g| book.groups[g].group.name.clone())
                 .collect(),
             conflicts: evaluation.conflicts.iter().map(|c| c.to_string()).collect(),
-            plan: PlanSummary::of(&evaluation),
+            plan,
             evaluated_at: now,
             delivered: stored.and_then(|s| s.delivered_path.zip(s.delivered_at)),
         }))

@@ -116,6 +116,14 @@ impl PlanSummary {
         out
     }
 
+    /// Adds a sentence the plan alone does not say (why nothing is sent to the device).
+    pub fn add_note(&mut self, note: &str) {
+        if !self.explanation.is_empty() {
+            self.explanation.push(' ');
+        }
+        self.explanation.push_str(note);
+    }
+
     fn fill(&mut self, plan: &Plan) {
         self.explanation = plan.explanation.clone();
         self.decision = match &plan.target {

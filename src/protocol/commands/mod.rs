@@ -5,6 +5,7 @@
 //! built here against its schema.
 
 pub mod application;
+mod body;
 pub mod information;
 pub mod os_update;
 pub mod report;
@@ -15,6 +16,7 @@ use super::CommandUuid;
 use super::dict;
 
 pub use application::{EnterpriseApplication, RestartOptions};
+pub use body::CommandBody;
 pub use information::{DeviceInformation, InstalledProfile, SecurityInfo, UPDATE_QUERIES};
 pub use os_update::{
     AvailableOsUpdate, InstallAction, OsUpdateStatusItem, ScheduledUpdate, UpdatePriority, UpdateResult,

@@ -2,6 +2,7 @@
 //! calendar, and what the policy engine reads of the managed devices. Plans, the re-evaluation
 //! queue and the legacy-path records are in [`plans`].
 
+pub mod deliveries;
 pub mod plans;
 
 use chrono::{DateTime, Utc};

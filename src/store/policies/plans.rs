@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::store::{StoreError, sql_time};
+use crate::store::{StoreError, json_list, sql_time};
 
 /// A queue stamp: the time (so the queue reads oldest first) and a random tag, so that a device
 /// queued again while it is being evaluated keeps a different stamp and is not dequeued by the
@@ -77,12 +77,19 @@ pub fn queue_len(conn: &Connection) -> Result<usize, StoreError> {
 }
 
 /// Removes devices from the queue once their plan is written (same transaction), unless they were
-/// queued again since they were read (their stamp changed).
+/// queued again since they were read (their stamp changed). One statement per distinct stamp (a
+/// fleet-wide change queues every device with one stamp), not one per device.
 pub fn dequeue(conn: &Connection, entries: &[(String, String)]) -> Result<(), StoreError> {
-    let mut stmt =
-        conn.prepare_cached("DELETE FROM policy_evaluation_queue WHERE udid = ?1 AND enqueued_at = ?2")?;
+    let mut by_stamp: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
     for (udid, stamp) in entries {
-        stmt.execute([udid, stamp])?;
+        by_stamp.entry(stamp.as_str()).or_default().push(udid.as_str());
+    }
+    let mut stmt = conn.prepare_cached(
+        "DELETE FROM policy_evaluation_queue
+         WHERE udid IN (SELECT value FROM json_each(?1)) AND enqueued_at = ?2",
+    )?;
+    for (stamp, udids) in by_stamp {
+        stmt.execute(params![json_list(&udids), stamp])?;
     }
     Ok(())
 }
@@ -156,13 +163,16 @@ pub fn save_evaluation(conn: &Connection, plan: &PlanRow) -> Result<(), StoreErr
 }
 
 /// Stamps a re-evaluation whose decision did not change: only `evaluated_at` moves (what the
-/// "device changed" queueing compares with), the rest of the row stays as written.
+/// "device changed" queueing compares with), the rest of the row stays as written. One
+/// statement for the whole list.
 pub fn touch_evaluations(conn: &Connection, udids: &[String], now: DateTime<Utc>) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached("UPDATE device_plans SET evaluated_at = ?2 WHERE udid = ?1")?;
-    let stamp = sql_time(now);
-    for udid in udids {
-        stmt.execute(params![udid, stamp])?;
+    if udids.is_empty() {
+        return Ok(());
     }
+    conn.prepare_cached(
+        "UPDATE device_plans SET evaluated_at = ?2 WHERE udid IN (SELECT value FROM json_each(?1))",
+    )?
+    .execute(params![json_list(udids), sql_time(now)])?;
     Ok(())
 }
 
