@@ -48,6 +48,7 @@ mod ddm_tokens;
 mod device_channel;
 mod enroll;
 mod foundation;
+mod group_membership;
 mod identity;
 mod mdm_checkin;
 mod mdm_http;

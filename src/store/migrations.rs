@@ -63,6 +63,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "compliance_snapshots",
         sql: include_str!("../../migrations/0011_compliance_snapshots.sql"),
     },
+    Migration {
+        version: 12,
+        name: "group_membership",
+        sql: include_str!("../../migrations/0012_group_membership.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of an Orchard database ("ORCH").
