@@ -21,6 +21,7 @@ mod admin_setup;
 mod api_auth;
 mod api_cli;
 mod api_clients;
+mod api_device_groups;
 mod api_device_list;
 mod api_policies;
 mod backup_restore;
