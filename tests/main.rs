@@ -75,6 +75,7 @@ mod ui_api_access;
 mod ui_cache;
 mod ui_catalog;
 mod ui_dashboard;
+mod ui_dashboard_groups;
 mod ui_devices;
 mod ui_enrollment;
 mod ui_groups;
