@@ -1,10 +1,12 @@
 //! The devices list at 100,000 devices: the UI page, the API list and the dashboard, through the
 //! real appliance (in-process, port 0, HTTPS), with the devices inserted through the store in one
-//! transaction and every 7th one marked overdue. Each query runs `DEVICE_LIST_REPEAT` times per
-//! run; prints each run's median and the median of the runs.
+//! transaction and every 7th one marked overdue, and three groups (Pilot: a static ring of every
+//! 10th device; Macs: a rule ring; OS 18: a rule group). Each query runs `DEVICE_LIST_REPEAT`
+//! times per run; prints each run's median and the median of the runs, then API list throughput
+//! (100-row pages, N concurrent clients, `DEVICE_LIST_SECONDS` per measure) and the load average.
 //!
 //! Run: `cargo bench --bench device_list` (release profile). Knobs: `DEVICE_LIST_DEVICES`
-//! (100000), `DEVICE_LIST_RUNS` (3), `DEVICE_LIST_REPEAT` (20).
+//! (100000), `DEVICE_LIST_RUNS` (3), `DEVICE_LIST_REPEAT` (20), `DEVICE_LIST_SECONDS` (5).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -108,8 +110,113 @@ async fn time_get(request: impl Fn() -> reqwest::RequestBuilder, repeat: usize) 
     Ok(median(times))
 }
 
+/// `/proc/loadavg`'s first three fields.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Pilot (static ring 1: every 10th device), Macs (rule ring 3), OS 18 (rule group): their ids.
+async fn groups(state: &app::AppState, count: usize) -> anyhow::Result<[i64; 3]> {
+    use orchard::policy::groups::{Group, GroupKind, GroupRules};
+    use orchard::protocol::ddm::Platform;
+    let started = Instant::now();
+    let group = |name: &str, ring_order, rules: GroupRules| Group {
+        name: name.into(),
+        description: String::new(),
+        kind: if rules.is_empty() {
+            GroupKind::Static
+        } else {
+            GroupKind::Rules
+        },
+        rules,
+        ring_order,
+    };
+    let cli = Actor::cli();
+    let macs = GroupRules {
+        platforms: vec![Platform::MacOs],
+        ..GroupRules::default()
+    };
+    let os_18 = GroupRules {
+        os_majors: vec![18],
+        ..GroupRules::default()
+    };
+    for g in [
+        group("Pilot", Some(1), GroupRules::default()),
+        group("Macs", Some(3), macs),
+        group("OS 18", None, os_18),
+    ] {
+        state.policies.save_group(None, g, &cli).await?;
+    }
+    let members: Vec<String> = (0..count).step_by(10).map(|i| format!("UDID-{i:08}")).collect();
+    for chunk in members.chunks(10_000) {
+        state.policies.add_members("Pilot", chunk, &cli).await?;
+    }
+    println!(
+        "3 groups saved and {} static members added in {:.1} s",
+        members.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let choices = state.store.read(orchard::store::membership::choices).await?;
+    let id = |name: &str| {
+        choices
+            .iter()
+            .find(|g| g.name == name)
+            .map(|g| g.id)
+            .ok_or_else(|| anyhow::anyhow!("no group {name}"))
+    };
+    Ok([id("Pilot")?, id("Macs")?, id("OS 18")?])
+}
+
+/// `clients` concurrent clients fetching 100-row pages of `query` (pages 1..=50 in turn) for
+/// `length`: requests per second and the median latency in ms.
+async fn throughput(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    query: &str,
+    clients: usize,
+    length: Duration,
+) -> anyhow::Result<(f64, f64)> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (client, base, token, query) = (
+            client.clone(),
+            base.to_string(),
+            token.to_string(),
+            query.to_string(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut page = 1 + c;
+            while started.elapsed() < length {
+                let url = format!("{base}/api/v1/devices?per_page=100&page={page}&{query}");
+                let at = Instant::now();
+                let res = client.get(&url).bearer_auth(&token).send().await?;
+                let status = res.status();
+                res.bytes().await?;
+                if !status.is_success() {
+                    anyhow::bail!("{url}: {status}");
+                }
+                latencies.push(at.elapsed().as_secs_f64() * 1000.0);
+                page = page % 50 + 1;
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok((all.len() as f64 / elapsed, median(all)))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    println!("load average before: {}", load_average());
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let count = knob("DEVICE_LIST_DEVICES", 100_000);
     let runs = knob("DEVICE_LIST_RUNS", 3);
@@ -129,7 +236,31 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
+    let ids = groups(&state, count).await?;
+    let started = Instant::now();
+    let evaluated = state.policy_engine.run_queue().await?;
+    println!(
+        "policy engine drained the queue ({} devices) in {:.1} s",
+        evaluated.evaluated,
+        started.elapsed().as_secs_f64()
+    );
+    let mut rebuilds = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let report = state.policies.refresh_membership().await?;
+        rebuilds.push(started.elapsed().as_secs_f64() * 1000.0);
+        println!(
+            "membership rebuilt: {} devices, {} memberships, {} in rings, {:.0} ms",
+            report.devices,
+            report.memberships,
+            report.in_rings,
+            rebuilds.last().copied().unwrap_or(0.0)
+        );
+    }
+
     let server = app::start(state.clone())?;
+    // The start-up rebuild runs in the background: wait for it (one writer) before measuring.
+    state.policies.refresh_membership().await?;
     let base = format!("https://localhost:{}", server.https_addr.port());
     let client = https_client(state.pki.ca_cert_pem.as_bytes(), true)?;
     let (_, token) = state
@@ -154,18 +285,35 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let cookie = format!("{}={}", orchard::web::csrf::SESSION_COOKIE, session.id);
 
+    let (pilot, macs, os_18) = (ids[0], ids[1], ids[2]);
     let queries = [
-        ("first page (default sort)", ""),
-        ("sorted by name, page 1000", "sort=name&page=1000"),
+        ("first page (default sort)".to_string(), String::new()),
+        ("sorted by name, page 1000".into(), "sort=name&page=1000".into()),
         (
-            "iPadOS 18, by serial",
-            "platform=iPadOS&os_version=18&sort=serial",
+            "iPadOS 18, by serial".into(),
+            "platform=iPadOS&os_version=18&sort=serial".into(),
         ),
-        ("overdue >= 10 days", "state=overdue&overdue_days=10"),
-        ("search serial", "q=S00012"),
+        (
+            "overdue >= 10 days".into(),
+            "state=overdue&overdue_days=10".into(),
+        ),
+        ("search serial".into(), "q=S00012".into()),
+        ("group OS 18 (rules)".into(), format!("group={os_18}")),
+        (
+            "group OS 18 + iPadOS, page 20".into(),
+            format!("group={os_18}&platform=iPadOS&page=20"),
+        ),
+        (
+            "ring Macs, by name, page 100".into(),
+            format!("ring={macs}&sort=name&page=100"),
+        ),
+        (
+            "ring Pilot (static) + overdue".into(),
+            format!("ring={pilot}&state=overdue"),
+        ),
     ];
     let mut table = Vec::new();
-    for (label, query) in queries {
+    for (label, query) in &queries {
         let mut ui = Vec::new();
         let mut api = Vec::new();
         for run in 1..=runs {
@@ -177,7 +325,7 @@ async fn main() -> anyhow::Result<()> {
             ui.push(page);
             api.push(list);
         }
-        table.push((label, median(ui), median(api)));
+        table.push((label.clone(), median(ui), median(api)));
     }
     let csv_url = format!("{base}/api/v1/devices.csv?state=overdue");
     let mut csv = Vec::new();
@@ -202,9 +350,48 @@ async fn main() -> anyhow::Result<()> {
         dashboard.push(ms);
     }
     println!(
-        "Dashboard (fleet figures, breakdowns, deadline strip): {:.1} ms",
+        "Dashboard (fleet figures, breakdowns by ring, group, platform, model, OS; deadline strip): {:.1} ms",
         median(dashboard)
     );
+    println!(
+        "membership rebuild at {count} devices: {:.0} ms (median of {runs})",
+        median(rebuilds)
+    );
+
+    let seconds = knob("DEVICE_LIST_SECONDS", 5);
+    println!("\nAPI list throughput, 100-row pages, {seconds} s per measure, median of {runs} runs:");
+    println!(
+        "{:<28} {:>8} {:>12} {:>14}",
+        "view", "clients", "requests/s", "median ms"
+    );
+    for (label, query) in [
+        ("all devices", String::new()),
+        ("ring Macs", format!("ring={macs}")),
+    ] {
+        for clients in [1usize, 2, 4, 8] {
+            let mut rates = Vec::new();
+            let mut latencies = Vec::new();
+            for _ in 0..runs {
+                let (rate, latency) = throughput(
+                    &client,
+                    &base,
+                    &token,
+                    &query,
+                    clients,
+                    Duration::from_secs(seconds as u64),
+                )
+                .await?;
+                rates.push(rate);
+                latencies.push(latency);
+            }
+            println!(
+                "{label:<28} {clients:>8} {:>12.1} {:>14.1}",
+                median(rates),
+                median(latencies)
+            );
+        }
+    }
+    println!("load average after: {}", load_average());
     server.stop().await;
     tokio::time::sleep(Duration::from_millis(10)).await;
     Ok(())

@@ -12,11 +12,11 @@ use orchard::store::sql_time;
 use crate::api_support::{FakeDevice, get, insert_devices, token};
 use crate::common;
 
-const FLEET: usize = 100_000;
+pub(crate) const FLEET: usize = 100_000;
 const PRODUCTS: [&str; 4] = ["iPhone15,2", "iPad13,4", "Mac14,9", "AppleTV14,1"];
 const VERSIONS: [&str; 5] = ["17.5", "17.6.1", "18.0", "18.1", "26.1"];
 
-fn fleet(now: chrono::DateTime<chrono::Utc>) -> Vec<FakeDevice> {
+pub(crate) fn fleet(now: chrono::DateTime<chrono::Utc>) -> Vec<FakeDevice> {
     (0..FLEET)
         .map(|i| FakeDevice {
             udid: format!("UDID-{i:08}"),
@@ -31,17 +31,16 @@ fn fleet(now: chrono::DateTime<chrono::Utc>) -> Vec<FakeDevice> {
 }
 
 /// Every 7th device is overdue, since (i % 30) days.
-fn overdue_days(i: usize) -> Option<i64> {
+pub(crate) fn overdue_days(i: usize) -> Option<i64> {
     i.is_multiple_of(7).then_some((i % 30) as i64)
 }
 
-#[tokio::test]
-async fn filters_search_sorting_and_paging_are_exact_at_100000_devices() {
-    let app = common::spawn_app().await;
+/// Inserts the fleet and the compliance rows of its overdue devices; returns the fleet.
+pub(crate) fn seed_fleet(app: &common::TestApp) -> Vec<FakeDevice> {
     let now = app.clock_now();
     let devices = fleet(now);
-    let started = Instant::now();
-    insert_devices(&app, devices.clone());
+    insert_devices(app, devices.clone());
+
     app.state
         .store
         .write_blocking(move |c| {
@@ -66,6 +65,14 @@ async fn filters_search_sorting_and_paging_are_exact_at_100000_devices() {
             Ok(())
         })
         .unwrap();
+    devices
+}
+
+#[tokio::test]
+async fn filters_search_sorting_and_paging_are_exact_at_100000_devices() {
+    let app = common::spawn_app().await;
+    let started = Instant::now();
+    let devices = seed_fleet(&app);
     eprintln!("inserted {FLEET} devices in {:?}", started.elapsed());
     let viewer = token(&app, "dash", Role::Viewer).await;
 

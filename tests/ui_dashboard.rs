@@ -10,13 +10,13 @@ use orchard::store::sql_time;
 use crate::api_support::{FakeDevice, insert_devices};
 use crate::common::{self, TestApp};
 
-const FLEET: usize = 45;
-const PRODUCTS: [&str; 3] = ["iPhone15,2", "iPad13,4", "Mac14,9"];
+pub(crate) const FLEET: usize = 45;
+pub(crate) const PRODUCTS: [&str; 3] = ["iPhone15,2", "iPad13,4", "Mac14,9"];
 const VERSIONS: [&str; 3] = ["17.5", "18.1", "26.1"];
 
 /// Device `i`'s stored state: every 5th is not assessed yet; the rest cycle through up to date,
 /// overdue and in grace (due in 1 + i % 3 days).
-fn state_of(i: usize) -> Option<&'static str> {
+pub(crate) fn state_of(i: usize) -> Option<&'static str> {
     if i % 5 == 4 {
         return None;
     }
@@ -27,7 +27,7 @@ fn due_in_days(i: usize) -> i64 {
     1 + (i % 3) as i64 + (i % 2) as i64
 }
 
-fn controlled_fleet(app: &TestApp, now: DateTime<Utc>) {
+pub(crate) fn controlled_fleet(app: &TestApp, now: DateTime<Utc>) {
     let devices = (0..FLEET)
         .map(|i| FakeDevice {
             udid: format!("DASH-{i:04}"),
@@ -71,13 +71,13 @@ fn controlled_fleet(app: &TestApp, now: DateTime<Utc>) {
         .unwrap();
 }
 
-async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
+pub(crate) async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
     let res = client.get(app.url(path)).send().await.unwrap();
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
 /// Every `<a href="/devices?...">N</a>` on the page: (query path, N).
-fn device_links(html: &str) -> Vec<(String, usize)> {
+pub(crate) fn device_links(html: &str) -> Vec<(String, usize)> {
     html.split("<a href=\"/devices?")
         .skip(1)
         .filter_map(|rest| {

@@ -262,6 +262,21 @@ pub fn start_with(
     }
     let housekeeping = crate::scheduler::start(&state)?;
     let cache_worker = state.cache.spawn_worker();
+    // Resolved group membership is derived data: rebuilt once at start (a database from before
+    // migration 0012, or rows left by an older binary), then kept current by changes.
+    let policies = state.policies.clone();
+    tokio::spawn(async move {
+        match policies.refresh_membership().await {
+            Ok(r) => tracing::debug!(
+                devices = r.devices,
+                memberships = r.memberships,
+                "group membership resolved"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "group membership could not be resolved at start; the policy engine resolves each device as it evaluates it")
+            }
+        }
+    });
     let server = server.run();
     let handle = server.handle();
     let task = tokio::spawn(server);

@@ -19,7 +19,7 @@ pub struct StateCounts {
 }
 
 impl StateCounts {
-    fn add(&mut self, state: Option<&str>, devices: usize) {
+    pub(crate) fn add(&mut self, state: Option<&str>, devices: usize) {
         let column = state
             .and_then(ComplianceState::parse)
             .and_then(|s| ComplianceState::ALL.iter().position(|x| *x == s))
@@ -109,6 +109,8 @@ pub struct Breakdown {
 pub struct FleetFigures {
     pub fleet: StateCounts,
     pub breakdowns: Vec<Breakdown>,
+    /// By ring and by group (empty until [`FleetFigures::with_membership`]).
+    pub membership: super::group_figures::GroupFigures,
 }
 
 fn sort_key(dimension: Dimension, key: &Option<String>) -> (bool, u64, String) {
@@ -142,7 +144,11 @@ impl FleetFigures {
                 Breakdown { dimension, rows }
             })
             .collect();
-        FleetFigures { fleet, breakdowns }
+        FleetFigures {
+            fleet,
+            breakdowns,
+            membership: Default::default(),
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! pass without any event); plans come from a [`PlanSource`] ([`PolicyPlans`] in the appliance).
 
 pub mod figures;
+pub mod group_figures;
 pub mod plans;
 pub mod state;
 #[cfg(test)]
@@ -170,11 +171,24 @@ impl ComplianceService {
         })
     }
 
-    /// Counts by state and every breakdown (platform, model, OS version), from one aggregate
-    /// query.
+    /// Counts by state and every breakdown (platform, model, OS version from one aggregate
+    /// query; ring and group from two more), read in one snapshot.
     pub async fn figures(&self) -> Result<figures::FleetFigures, ComplianceError> {
-        let cells = self.store.read(dashboard_rows::fleet_cells).await?;
-        Ok(figures::FleetFigures::from_cells(&cells))
+        let (cells, choices, rings, groups) = self
+            .store
+            .read(|c| {
+                let snapshot = c.unchecked_transaction()?;
+                Ok((
+                    dashboard_rows::fleet_cells(&snapshot)?,
+                    crate::store::membership::choices(&snapshot)?,
+                    dashboard_rows::ring_cells(&snapshot)?,
+                    dashboard_rows::group_cells(&snapshot)?,
+                ))
+            })
+            .await?;
+        let mut figures = figures::FleetFigures::from_cells(&cells);
+        figures.membership = group_figures::GroupFigures::new(&choices, &rings, &groups, &figures.fleet);
+        Ok(figures)
     }
 
     /// Devices due on each of the next `days` UTC days from today (today first), zero-filled.

@@ -19,6 +19,7 @@ mod bsi;
 pub mod delivery;
 pub mod engine;
 pub mod groups;
+mod membership;
 pub mod model;
 pub mod outcome;
 pub mod plan;

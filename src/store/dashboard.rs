@@ -1,6 +1,7 @@
 //! The dashboard's fleet figures: one aggregate query over devices and their stored compliance
 //! state (grouped by model, OS version and state, so at 100,000 devices it returns a few hundred
-//! rows that the compliance service folds into every breakdown), and devices due per day.
+//! rows that the compliance service folds into every breakdown), the same per group and per
+//! ring (resolved membership, migration 0012), and devices due per day.
 
 use rusqlite::Connection;
 
@@ -31,6 +32,48 @@ pub fn fleet_cells(conn: &Connection) -> Result<Vec<FleetCell>, StoreError> {
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// How many devices of a group (or ring) are in a compliance state (`None`: not assessed yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberCell {
+    pub group_id: i64,
+    pub state: Option<String>,
+    pub devices: usize,
+}
+
+fn member_cells(conn: &Connection, sql: &str) -> Result<Vec<MemberCell>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map([], |r| {
+        Ok(MemberCell {
+            group_id: r.get(0)?,
+            state: r.get(1)?,
+            devices: usize::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Devices per group and state (resolved membership: a device counts in each of its groups).
+pub fn group_cells(conn: &Connection) -> Result<Vec<MemberCell>, StoreError> {
+    member_cells(
+        conn,
+        "SELECT m.group_id, c.state, count(*)
+         FROM group_members_resolved m JOIN devices d ON d.udid = m.udid
+              LEFT JOIN device_compliance c ON c.udid = m.udid
+         GROUP BY m.group_id, c.state",
+    )
+}
+
+/// Devices per ring and state (each device in its ring only: the lowest order it is in).
+pub fn ring_cells(conn: &Connection) -> Result<Vec<MemberCell>, StoreError> {
+    member_cells(
+        conn,
+        "SELECT r.ring_id, c.state, count(*)
+         FROM device_rings r JOIN devices d ON d.udid = r.udid
+              LEFT JOIN device_compliance c ON c.udid = r.udid
+         GROUP BY r.ring_id, c.state",
+    )
 }
 
 /// Devices whose stored deadline falls in `[from, until)` (stored time text), counted per UTC

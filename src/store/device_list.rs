@@ -74,6 +74,10 @@ pub struct DeviceFilter {
     pub overdue_since_before: Option<String>,
     /// Only devices flagged stale.
     pub stale: Option<bool>,
+    /// Only members of this group (by id; resolved membership, enrolled devices).
+    pub group: Option<i64>,
+    /// Only devices whose ring (the lowest-order ring they are in) is this group.
+    pub ring: Option<i64>,
 }
 
 /// One row of the list.
@@ -93,6 +97,10 @@ pub struct DeviceRow {
     pub compliance_reason: Option<String>,
     pub deadline: Option<String>,
     pub stale: bool,
+    /// The device's ring (the lowest order of the rings it is in).
+    pub ring: Option<String>,
+    /// How many rings the device is in (more than one: `ring` is the lowest of them).
+    pub rings: usize,
 }
 
 fn like_escape(text: &str) -> String {
@@ -150,6 +158,20 @@ fn where_clause(filter: &DeviceFilter) -> (String, Vec<Value>) {
     if let Some(stale) = filter.stale {
         clauses.push(format!("coalesce(c.stale, 0) = {}", i32::from(stale)));
     }
+    if let Some(group) = filter.group {
+        values.push(Value::Integer(group));
+        clauses.push(format!(
+            "d.udid IN (SELECT udid FROM group_members_resolved WHERE group_id = ?{})",
+            values.len()
+        ));
+    }
+    if let Some(ring) = filter.ring {
+        values.push(Value::Integer(ring));
+        clauses.push(format!(
+            "d.udid IN (SELECT udid FROM device_rings WHERE ring_id = ?{})",
+            values.len()
+        ));
+    }
     let sql = if clauses.is_empty() {
         String::new()
     } else {
@@ -181,6 +203,8 @@ fn row(r: &Row<'_>) -> rusqlite::Result<DeviceRow> {
         compliance_reason: r.get(11)?,
         deadline: r.get(12)?,
         stale: r.get::<_, Option<bool>>(13)?.unwrap_or(false),
+        ring: r.get(14)?,
+        rings: usize::try_from(r.get::<_, Option<i64>>(15)?.unwrap_or(0)).unwrap_or(0),
     })
 }
 
@@ -213,7 +237,10 @@ pub fn page(
     let sql = format!(
         "SELECT d.udid, d.device_name, d.serial_number, d.product_name, d.model_name, d.os_version,
                 d.build_version, d.is_supervised, d.enrollment_state, d.last_seen_at,
-                c.state, c.reason, c.deadline, c.stale
+                c.state, c.reason, c.deadline, c.stale,
+                (SELECT g.name FROM device_rings r JOIN policy_groups g ON g.id = r.ring_id
+                 WHERE r.udid = d.udid),
+                (SELECT r.rings FROM device_rings r WHERE r.udid = d.udid)
          {FROM} {clause}
          ORDER BY {} {direction}, d.udid {direction} LIMIT ?{limit_at} OFFSET ?{}",
         sort.column(),

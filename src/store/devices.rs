@@ -285,6 +285,8 @@ pub fn mark_unenrolled(conn: &Connection, udid: &str, now: DateTime<Utc>) -> Res
          WHERE udid = ?1",
         params![udid, now],
     )?;
+    // Only enrolled devices are members of groups (the engine resolves them again on return).
+    super::membership::remove_devices(conn, &[udid.to_string()])?;
     Ok(())
 }
 

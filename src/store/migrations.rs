@@ -64,6 +64,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0011_compliance_snapshots.sql"),
     },
     Migration {
+        version: 12,
+        name: "group_membership",
+        sql: include_str!("../../migrations/0012_group_membership.sql"),
+    },
+    Migration {
         version: 13,
         name: "cache_settings",
         sql: include_str!("../../migrations/0013_cache_settings.sql"),

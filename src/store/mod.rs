@@ -21,6 +21,7 @@ pub mod devices;
 pub mod enrollment;
 pub mod groups;
 pub mod login_failures;
+pub mod membership;
 pub mod migrations;
 pub mod policies;
 pub mod sessions;

@@ -2,13 +2,15 @@
 //! parsed once into a [`DeviceFilter`], a sort and a page.
 
 use chrono::{DateTime, Duration, Utc};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::compliance::ComplianceState;
 use crate::protocol::ddm::Platform;
 use crate::store::device_list::{DeviceFilter, SortKey};
 use crate::store::devices::EnrollmentState;
-use crate::store::sql_time;
+use crate::store::membership;
+use crate::store::{Store, StoreError, sql_time};
 use crate::web::api::error::FieldProblem;
 
 pub const DEFAULT_PER_PAGE: usize = 50;
@@ -42,6 +44,12 @@ pub struct DeviceListParams {
     /// `true`: only stale devices; `false`: only devices in contact.
     #[serde(default)]
     pub stale: String,
+    /// Group id: only its members.
+    #[serde(default)]
+    pub group: String,
+    /// Ring (group) id: only devices whose ring it is.
+    #[serde(default)]
+    pub ring: String,
     #[serde(default)]
     pub sort: String,
     /// `asc` or `desc`.
@@ -99,6 +107,79 @@ fn number(
             None
         }
     }
+}
+
+/// A group or ring id as typed (`None` when empty or not a number, the latter a problem).
+fn group_id(text: &str, field: &str, problems: &mut Vec<FieldProblem>) -> Option<i64> {
+    match text.trim() {
+        "" => None,
+        t => match t.parse::<i64>() {
+            Ok(id) if id > 0 => Some(id),
+            _ => {
+                problems.push(FieldProblem::new(
+                    field,
+                    format!("{t:?} is not a {field} id (a whole number, as in the {field} list)"),
+                ));
+                None
+            }
+        },
+    }
+}
+
+impl DeviceListView {
+    /// The group and ring asked for exist (a ring: a group with a ring order). Read in the
+    /// caller's snapshot.
+    pub fn unknown_groups(&self, conn: &Connection) -> Result<Vec<FieldProblem>, StoreError> {
+        let mut problems = Vec::new();
+        if let Some(id) = self.filter.group
+            && membership::choice(conn, id)?.is_none()
+        {
+            problems.push(FieldProblem::new(
+                "group",
+                format!("there is no group with id {id}"),
+            ));
+        }
+        if let Some(id) = self.filter.ring {
+            match membership::choice(conn, id)? {
+                None => problems.push(FieldProblem::new(
+                    "ring",
+                    format!("there is no ring with id {id}"),
+                )),
+                Some(g) if g.ring_order.is_none() => problems.push(FieldProblem::new(
+                    "ring",
+                    format!("group {id} ({}) is not a ring", g.name),
+                )),
+                Some(_) => {}
+            }
+        }
+        Ok(problems)
+    }
+}
+
+/// The view `params` asks for, with its group and ring checked against the store: every problem
+/// at once, or the view.
+pub async fn checked_view(
+    store: &Store,
+    params: &DeviceListParams,
+    now: DateTime<Utc>,
+) -> Result<Result<DeviceListView, Vec<FieldProblem>>, StoreError> {
+    let view = match params.view(now) {
+        Ok(view) => view,
+        Err(problems) => return Ok(Err(problems)),
+    };
+    if view.filter.group.is_none() && view.filter.ring.is_none() {
+        return Ok(Ok(view));
+    }
+    store
+        .read(move |c| {
+            let problems = view.unknown_groups(c)?;
+            Ok(if problems.is_empty() {
+                Ok(view)
+            } else {
+                Err(problems)
+            })
+        })
+        .await
 }
 
 impl DeviceListParams {
@@ -173,6 +254,8 @@ impl DeviceListParams {
                 format!("{other:?} is not true or false"),
             )),
         }
+        filter.group = group_id(&self.group, "group", &mut problems);
+        filter.ring = group_id(&self.ring, "ring", &mut problems);
         let sort = match self.sort.trim() {
             "" => SortKey::default(),
             text => SortKey::parse(text).unwrap_or_else(|| {
@@ -238,6 +321,8 @@ impl DeviceListParams {
             ("os_version", &self.os_version),
             ("overdue_days", &self.overdue_days),
             ("stale", &self.stale),
+            ("group", &self.group),
+            ("ring", &self.ring),
             ("sort", &self.sort),
             ("order", &self.order),
             ("page", &self.page),
@@ -269,7 +354,7 @@ pub fn csv_field(text: &str) -> String {
 /// The CSV export of `rows`, with a header line.
 pub fn csv(rows: &[crate::store::device_list::DeviceRow]) -> String {
     let mut out = String::from(
-        "udid,name,serial_number,model,model_name,os_version,build_version,supervised,enrollment,last_seen_at,compliance,compliance_reason,deadline,stale\r\n",
+        "udid,name,serial_number,model,model_name,os_version,build_version,supervised,enrollment,last_seen_at,compliance,compliance_reason,deadline,stale,ring,rings\r\n",
     );
     for r in rows {
         let opt = |v: &Option<String>| csv_field(v.as_deref().unwrap_or(""));
@@ -288,6 +373,8 @@ pub fn csv(rows: &[crate::store::device_list::DeviceRow]) -> String {
             opt(&r.compliance_reason),
             opt(&r.deadline),
             r.stale.to_string(),
+            opt(&r.ring),
+            r.rings.to_string(),
         ];
         out.push_str(&fields.join(","));
         out.push_str("\r\n");

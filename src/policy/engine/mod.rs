@@ -23,6 +23,7 @@ use crate::mdm::{MdmError, MdmService};
 use crate::policy::book::{DeviceRecord, PolicyBook};
 use crate::policy::service::loading::{build_book, device_record};
 use crate::policy::service::{PlanSummary, PolicyError, PolicyService};
+use crate::store::membership::{self as membership_store, DeviceMembership};
 use crate::store::policies::plans::{self, PlanRow};
 use crate::store::policies::{self as policy_store, ManagedDeviceRow};
 use crate::store::{StoreError, settings, sql_time};
@@ -95,12 +96,14 @@ pub struct StoredPlan {
 struct Fleet {
     devices: HashMap<String, ManagedDeviceRow>,
     plans: HashMap<String, PlanRow>,
+    /// Their stored group membership (devices in no group are absent).
+    memberships: HashMap<String, DeviceMembership>,
 }
 
 impl Fleet {
     fn read(c: &rusqlite::Connection, queued: &[(String, String)]) -> Result<Fleet, StoreError> {
         let asked: Vec<String> = queued.iter().map(|(u, _)| u.clone()).collect();
-        let (devices, plans) = if asked.len() >= FLEET_SCAN_FROM {
+        let (devices, plans, mut memberships) = if asked.len() >= FLEET_SCAN_FROM {
             let wanted: HashSet<&str> = asked.iter().map(String::as_str).collect();
             let devices = policy_store::managed_devices(c)?
                 .into_iter()
@@ -110,16 +113,20 @@ impl Fleet {
                 .into_iter()
                 .filter(|p| wanted.contains(p.udid.as_str()))
                 .collect::<Vec<_>>();
-            (devices, plans)
+            (devices, plans, membership_store::all(c)?)
         } else {
             (
                 policy_store::managed_devices_among(c, &asked)?,
                 plans::plans_among(c, &asked)?,
+                membership_store::among(c, &asked)?,
             )
         };
+        let asked: HashSet<&str> = asked.iter().map(String::as_str).collect();
+        memberships.retain(|udid, _| asked.contains(udid.as_str()));
         Ok(Fleet {
             devices: devices.into_iter().map(|d| (d.udid.clone(), d)).collect(),
             plans: plans.into_iter().map(|p| (p.udid.clone(), p)).collect(),
+            memberships,
         })
     }
 }
@@ -270,11 +277,18 @@ impl PolicyEngine {
     ) -> Result<EngineReport, EngineError> {
         let mut phases = PhaseTimes::default();
         let started = Instant::now();
-        // Unknown or unenrolled UDIDs are left out (dequeued, nothing stored).
+        // Unknown or unenrolled UDIDs are left out (dequeued, nothing stored but the removal of
+        // any group membership they still had).
+        let gone: Vec<String> = entries
+            .iter()
+            .filter(|(u, _)| !fleet.devices.contains_key(u) && fleet.memberships.contains_key(u))
+            .map(|(u, _)| u.clone())
+            .collect();
         let devices: Vec<ManagedDeviceRow> = entries
             .iter()
             .filter_map(|(u, _)| fleet.devices.remove(u))
             .collect();
+        let mut moved: Vec<DeviceMembership> = Vec::new();
         let stored = &fleet.plans;
         let snapshot = self.policies.catalog_snapshot();
         let now = self.policies.clock_now();
@@ -284,7 +298,15 @@ impl PolicyEngine {
         for row in devices {
             let step = Instant::now();
             let device = device_record(row);
-            let evaluation = book.evaluate(&device, &snapshot.index, offset, now);
+            // The device's groups, found once: for its plan and for the stored membership.
+            let groups = book.groups_of(&device);
+            let membership = book.membership(&device.udid, &groups);
+            let stored_membership = fleet.memberships.get(&device.udid);
+            if stored_membership.map_or(!membership.groups.is_empty(), |m| *m != membership) {
+                moved.push(membership);
+            }
+            let reaches = book.reaching(&device, &groups);
+            let evaluation = book.evaluate_reached(&device, &groups, &reaches, &snapshot.index, offset, now);
             let policy = evaluation.policy.map(|i| &book.policies[i].policy);
             let step = phases.lap(step, |p| &mut p.evaluate_plan);
             let found = memo.want(&device, &evaluation, policy, now);
@@ -356,6 +378,18 @@ impl PolicyEngine {
                 }
                 plans::touch_evaluations(&tx, &unchanged, now)?;
                 plans::dequeue(&tx, &entries)?;
+                // A device queued again since this round read the book (a group changed, and
+                // stored its membership with the change) keeps that; the next round resolves it.
+                let touched: Vec<String> = moved
+                    .iter()
+                    .map(|m| m.udid.clone())
+                    .chain(gone.iter().cloned())
+                    .collect();
+                let requeued = plans::still_queued(&tx, &touched)?;
+                moved.retain(|m| !requeued.contains(&m.udid));
+                let gone: Vec<String> = gone.into_iter().filter(|u| !requeued.contains(u)).collect();
+                membership_store::replace_devices(&tx, &moved)?;
+                membership_store::remove_devices(&tx, &gone)?;
                 tx.commit()?;
                 Ok(())
             })

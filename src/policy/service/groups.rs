@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use super::change::Change;
-use super::loading::read_book_rows;
+use super::loading::{device_record, read_book_rows};
+use super::membership::{resolve, with_new_id};
 use super::views::{GroupDetail, GroupSummary, MemberView};
 use super::{PolicyError, PolicyService};
 use crate::admin::{Actor, audit};
@@ -14,6 +15,7 @@ use crate::policy::book::{DeviceRecord, PolicyBook};
 use crate::policy::groups::{Group, GroupKind, GroupRules, validate_group};
 use crate::policy::validate::acceptable;
 use crate::store::groups::{self as group_store, GroupFields};
+use crate::store::membership as membership_store;
 use crate::store::policies::{self as policy_store, plans};
 
 /// Most UDIDs accepted in one membership change.
@@ -157,6 +159,8 @@ impl PolicyService {
             }
         };
         affected.extend(members_of(&after_book, index, &devices));
+        // The affected devices' groups and ring after the change, stored with it.
+        let mut resolved = resolve(&after_book, devices.iter().filter(|d| affected.contains(&d.udid)));
         let rules = serde_json::to_string(&group.rules).map_err(|e| PolicyError::Corrupt {
             what: "group",
             name: group.name.clone(),
@@ -180,16 +184,19 @@ impl PolicyService {
                 rules: &rules,
                 ring_order: group.ring_order.map(i64::from),
             };
-            Ok(match original_id {
+            let action = match original_id {
                 Some(id) => {
                     group_store::update(tx, id, &fields, now)?;
                     "group.update"
                 }
                 None => {
-                    group_store::insert(tx, &fields, now)?;
+                    let id = group_store::insert(tx, &fields, now)?;
+                    with_new_id(&mut resolved, id);
                     "group.create"
                 }
-            })
+            };
+            membership_store::replace_devices(tx, &resolved)?;
+            Ok(action)
         })
         .await
     }
@@ -203,6 +210,11 @@ impl PolicyService {
         })?;
         let affected = members_of(&book, g, &devices);
         let id = book.groups[g].id;
+        // The book as if the group had no members: the devices' remaining groups and ring.
+        let mut after_book = book.clone();
+        after_book.groups[g].members.clear();
+        after_book.groups[g].group.kind = GroupKind::Static;
+        let resolved = resolve(&after_book, devices.iter().filter(|d| book.is_member(g, d)));
         let change = Change {
             target: format!("group:{name}"),
             before: Some(json!({"group": book.groups[g].group, "policies": policy_names(&book, g)})),
@@ -212,6 +224,7 @@ impl PolicyService {
         };
         self.commit_change(actor, change, move |tx, _| {
             group_store::delete(tx, id)?;
+            membership_store::replace_devices(tx, &resolved)?;
             Ok("group.delete")
         })
         .await
@@ -273,6 +286,21 @@ impl PolicyService {
                         "group.members.remove",
                     )
                 };
+                // The enrolled ones among them: their groups and ring with the change.
+                let mut after_book = book;
+                let members = &mut after_book.groups[g].members;
+                for udid in &wanted {
+                    if add {
+                        members.insert(udid.clone());
+                    } else {
+                        members.remove(udid);
+                    }
+                }
+                let enrolled: Vec<DeviceRecord> = policy_store::managed_devices_among(&tx, &wanted)?
+                    .into_iter()
+                    .map(device_record)
+                    .collect();
+                membership_store::replace_devices(&tx, &resolve(&after_book, &enrolled))?;
                 if count > 0 {
                     audit::record(
                         &tx,

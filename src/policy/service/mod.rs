@@ -7,6 +7,7 @@ mod change;
 mod explain;
 mod groups;
 pub mod loading;
+mod membership;
 mod policies;
 mod rings;
 pub mod views;
@@ -21,6 +22,7 @@ use crate::config::PolicyConfig;
 use crate::policy::validate::{Problem, Severity};
 use crate::store::{Store, StoreError};
 pub use explain::PlannedTarget;
+pub use membership::MembershipReport;
 pub use views::*;
 
 #[derive(Debug, thiserror::Error)]

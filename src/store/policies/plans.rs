@@ -94,6 +94,21 @@ pub fn dequeue(conn: &Connection, entries: &[(String, String)]) -> Result<(), St
     Ok(())
 }
 
+/// Those of `udids` that are in the queue (after [`dequeue`]: queued again meanwhile).
+pub fn still_queued(
+    conn: &Connection,
+    udids: &[String],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM policy_evaluation_queue WHERE udid = ?1")?;
+    let mut out = std::collections::HashSet::new();
+    for udid in udids {
+        if stmt.exists([udid])? {
+            out.insert(udid.clone());
+        }
+    }
+    Ok(out)
+}
+
 /// One device's evaluated plan and its delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanRow {

@@ -38,7 +38,9 @@ pub async fn list(
     state: web::Data<AppState>,
     params: web::Query<DeviceListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = params.view(state.clock.now()).map_err(ApiError::Validation)?;
+    let view = device_filter::checked_view(&state.store, &params, state.clock.now())
+        .await?
+        .map_err(ApiError::Validation)?;
     let (offset, per_page, page) = (view.offset(), view.per_page, view.page);
     let (devices, total) = state
         .store
@@ -66,7 +68,9 @@ pub async fn export(
 
 /// The CSV of every device in the filtered view (paging ignored), as a download.
 pub async fn csv_response(state: &AppState, params: &DeviceListParams) -> Result<HttpResponse, ApiError> {
-    let view = params.view(state.clock.now()).map_err(ApiError::Validation)?;
+    let view = device_filter::checked_view(&state.store, params, state.clock.now())
+        .await?
+        .map_err(ApiError::Validation)?;
     let rows = state
         .store
         .read(move |c| device_list::page(c, &view.filter, view.sort, view.descending, EXPORT_MAX_ROWS, 0))

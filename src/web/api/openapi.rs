@@ -102,6 +102,14 @@ fn device_list_parameters() -> Vec<Value> {
             "true: only devices without recent contact; false: only devices in contact",
         ),
         query(
+            "group",
+            "group id: only its members (enrolled devices; an unknown id is refused with 422)",
+        ),
+        query(
+            "ring",
+            "ring (group) id: only devices whose ring it is; a device in several rings has the lowest order as its ring (an unknown id or a group that is not a ring is refused with 422)",
+        ),
+        query(
             "sort",
             "last_seen (default), name, serial, model, os_version, compliance",
         ),
@@ -233,7 +241,9 @@ pub fn openapi() -> Value {
                     "os_version": { "type": ["string", "null"] }, "enrollment": { "type": "string" },
                     "last_seen_at": { "type": "string" }, "compliance": { "type": ["string", "null"] },
                     "compliance_reason": { "type": ["string", "null"] }, "deadline": { "type": ["string", "null"] },
-                    "stale": { "type": "boolean" } }))
+                    "stale": { "type": "boolean" },
+                    "ring": { "type": ["string", "null"], "description": "the device's ring: the lowest order of the rings it is in" },
+                    "rings": { "type": "integer", "description": "how many rings the device is in" } }))
             }
         }
     })
@@ -267,5 +277,27 @@ mod tests {
             .map(|(m, p)| (m.to_string(), p.to_string()))
             .collect();
         assert_eq!(described, routed);
+    }
+
+    #[test]
+    fn every_device_list_parameter_is_described() {
+        let doc = super::openapi();
+        let fields: BTreeSet<String> =
+            serde_json::to_value(crate::web::device_filter::DeviceListParams::default())
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+        for path in ["/devices", "/devices.csv"] {
+            let described: BTreeSet<String> = doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(described, fields, "{path}");
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! `/`: the dashboard. Fleet compliance by state and broken down by platform, model and OS
-//! version (every number links to the devices behind it), the next 14 days of deadlines as a
+//! `/`: the dashboard. Fleet compliance by state and broken down by ring, group, platform, model
+//! and OS version (every number links to the devices behind it), the next 14 days of deadlines as a
 //! calendar strip, and what the appliance knows about itself (accounts, audit, CA). Above it,
 //! the alerts that need someone: the push certificate (missing, expiring at 30/14/7 days,
 //! expired) and the catalog (not loaded, a source failing), each with a link to the page that

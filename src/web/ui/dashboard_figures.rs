@@ -28,11 +28,68 @@ pub struct FigureRow {
     pub total: Figure,
     /// One per column of [`FigureTable::headers`].
     pub cells: Vec<Figure>,
+    /// Percent of the row's devices up to date, one decimal.
+    pub up_to_date: String,
 }
 
 pub struct FigureTable {
     pub title: &'static str,
+    /// How devices are counted, when it needs saying.
+    pub note: Option<&'static str>,
     pub rows: Vec<FigureRow>,
+}
+
+fn figure_row(label: String, counts: &StateCounts, base: Option<DeviceListParams>) -> FigureRow {
+    FigureRow {
+        label,
+        total: link(counts.total(), base.clone()),
+        cells: cells(counts, base.as_ref()),
+        up_to_date: format!(
+            "{:.1}",
+            share(counts.of(ComplianceState::UpToDate), counts.total())
+        ),
+    }
+}
+
+/// By ring (each device in its ring of lowest order, then the devices in no ring, which the
+/// list cannot select) and by group (a device in each of its groups); rows link by id.
+fn membership_tables(figures: &FleetFigures) -> Vec<FigureTable> {
+    let by = &figures.membership;
+    let ring = |id: i64| DeviceListParams {
+        ring: id.to_string(),
+        ..DeviceListParams::default()
+    };
+    let group = |id: i64| DeviceListParams {
+        group: id.to_string(),
+        ..DeviceListParams::default()
+    };
+    let mut rings: Vec<FigureRow> = by
+        .rings
+        .iter()
+        .map(|r| figure_row(r.name.clone(), &r.counts, Some(ring(r.id))))
+        .collect();
+    if !by.rings.is_empty() {
+        rings.push(figure_row("in no ring".into(), &by.outside_rings, None));
+    }
+    vec![
+        FigureTable {
+            title: "By ring",
+            note: Some("A device in several rings counts in the one of lowest order (the devices list shows it as such)."),
+            rows: rings,
+        },
+        FigureTable {
+            title: "By group",
+            note: Some("A device counts in every group it is in; only enrolled devices are members."),
+            rows: by
+                .groups
+                .iter()
+                .map(|g| figure_row(g.name.clone(), &g.counts, Some(group(g.id))))
+                .collect(),
+        },
+    ]
+    .into_iter()
+    .filter(|t| !t.rows.is_empty())
+    .collect()
 }
 
 /// The column headers of every breakdown table.
@@ -107,30 +164,29 @@ fn params_for(dimension: Dimension, key: &str) -> DeviceListParams {
     params
 }
 
+/// By ring and by group, then by platform, model and OS version.
 pub fn tables(figures: &FleetFigures) -> Vec<FigureTable> {
-    figures
-        .breakdowns
-        .iter()
-        .map(|breakdown| FigureTable {
+    let mut out = membership_tables(figures);
+    out.extend(figures.breakdowns.iter().map(|breakdown| {
+        FigureTable {
             title: breakdown.dimension.title(),
+            note: None,
             rows: breakdown
                 .rows
                 .iter()
                 .map(|row| {
                     let base = row.key.as_deref().map(|k| params_for(breakdown.dimension, k));
-                    FigureRow {
-                        label: match (&row.key, breakdown.dimension) {
-                            (Some(k), Dimension::OsMajor) => format!("{k}.x"),
-                            (Some(k), _) => k.clone(),
-                            (None, _) => "not known".into(),
-                        },
-                        total: link(row.counts.total(), base.clone()),
-                        cells: cells(&row.counts, base.as_ref()),
-                    }
+                    let label = match (&row.key, breakdown.dimension) {
+                        (Some(k), Dimension::OsMajor) => format!("{k}.x"),
+                        (Some(k), _) => k.clone(),
+                        (None, _) => "not known".into(),
+                    };
+                    figure_row(label, &row.counts, base)
                 })
                 .collect(),
-        })
-        .collect()
+        }
+    }));
+    out
 }
 
 /// One day of the deadline strip.

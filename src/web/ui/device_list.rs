@@ -1,5 +1,5 @@
 //! `/devices`: the fleet list with filters (compliance state, enrollment, platform, model, OS
-//! version, overdue days, stale), search by name, serial or UDID, sorting and paging that stay
+//! version, overdue days, stale, group, ring), search by name, serial or UDID, sorting and paging that stay
 //! fast at 100,000 devices; `/devices/export.csv` exports the filtered view.
 
 use actix_web::http::StatusCode;
@@ -10,7 +10,8 @@ use super::{CurrentAdmin, Layout, Section, UiError, page};
 use crate::app::AppState;
 use crate::compliance::ComplianceState;
 use crate::store::device_list::{self, DeviceRow, SortKey};
-use crate::web::device_filter::DeviceListParams;
+use crate::store::membership;
+use crate::web::device_filter::{self, DeviceListParams};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/devices", web::get().to(list))
@@ -39,6 +40,10 @@ struct DevicesPage {
     last_shown: usize,
     states: Vec<(&'static str, &'static str)>,
     platforms: [&'static str; 5],
+    /// (id, name) of every group, for the group filter.
+    groups: Vec<(String, String)>,
+    /// (id, name) of every ring, in ring order.
+    rings: Vec<(String, String)>,
     sort_links: Vec<SortLink>,
     filtered: bool,
 }
@@ -108,7 +113,10 @@ async fn list(
 ) -> Result<HttpResponse, UiError> {
     let layout = admin.layout("Devices", Section::Devices);
     let params = params.into_inner();
-    let (view, problems) = match params.view(state.clock.now()) {
+    let checked = device_filter::checked_view(&state.store, &params, state.clock.now())
+        .await
+        .map_err(|e| UiError::internal(e, "devices list", &layout))?;
+    let (view, problems) = match checked {
         Ok(view) => (view, Vec::new()),
         Err(problems) => (
             DeviceListParams::default()
@@ -123,11 +131,15 @@ async fn list(
     let (offset, per_page, page_number) = (view.offset(), view.per_page, view.page);
     let (sort, descending) = (view.sort, view.descending);
     let filtered = view.filter != Default::default();
-    let (rows, total) = state
+    let (rows, total, groups) = state
         .store
         .read(move |c| {
             let rows = device_list::page(c, &view.filter, view.sort, view.descending, view.per_page, offset)?;
-            Ok((rows, device_list::count(c, &view.filter)?))
+            Ok((
+                rows,
+                device_list::count(c, &view.filter)?,
+                membership::choices(c)?,
+            ))
         })
         .await
         .map_err(|e| UiError::internal(e, "devices list", &layout))?;
@@ -155,6 +167,12 @@ async fn list(
                 .map(|s| (s.as_str(), s.label()))
                 .collect(),
             platforms: ["iOS", "iPadOS", "macOS", "tvOS", "visionOS"],
+            rings: groups
+                .iter()
+                .filter(|g| g.ring_order.is_some())
+                .map(|g| (g.id.to_string(), g.name.clone()))
+                .collect(),
+            groups: groups.into_iter().map(|g| (g.id.to_string(), g.name)).collect(),
             filtered,
         },
     ))
