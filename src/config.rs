@@ -159,6 +159,9 @@ pub struct CacheConfig {
     pub max_attempts: u32,
     /// Allow `http://` download URLs (a local mirror). Off: HTTPS only, as Apple's CDN serves.
     pub allow_plain_http: bool,
+    /// Bytes read from disk at once when serving `/cache/...` (64 KiB to 16 MiB; BENCHMARKS.md
+    /// "Payload cache serving" shows how the size was chosen).
+    pub serve_chunk_bytes: usize,
 }
 
 impl Default for CacheConfig {
@@ -172,6 +175,7 @@ impl Default for CacheConfig {
             window_time_zone: "local".into(),
             max_attempts: 3,
             allow_plain_http: false,
+            serve_chunk_bytes: 1024 * 1024,
         }
     }
 }
