@@ -28,6 +28,7 @@ mod browser_admin;
 mod browser_enrollment;
 mod browser_policies;
 mod cache_bundle;
+mod cache_install;
 mod cache_cli;
 mod cache_download;
 mod cache_quota;

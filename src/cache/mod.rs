@@ -12,6 +12,7 @@
 
 pub mod bundle;
 pub mod chunklist;
+pub mod delivery;
 pub mod download;
 pub mod files;
 pub mod import;

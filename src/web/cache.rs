@@ -14,11 +14,19 @@ use actix_web::{HttpRequest, HttpResponse, guard, web};
 
 use crate::app::AppState;
 use crate::cache::CacheError;
+use crate::cache::delivery::DeliveryError;
 use crate::cache::files::{Digest, is_plain_file_name};
 use crate::web::cache_body::FileRange;
 use crate::web::error::WebError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Before `/cache/{digest}/{filename}`, which would take `manifests` for a digest.
+    cfg.route(
+        "/cache/manifests/{name}",
+        web::route()
+            .guard(guard::Any(guard::Get()).or(guard::Head()))
+            .to(manifest),
+    );
     cfg.route(
         "/cache/{digest}/{filename}",
         web::route()
@@ -50,6 +58,34 @@ fn lists(value: &str, etag: &EntityTag, weak: bool) -> bool {
                 .parse::<EntityTag>()
                 .is_ok_and(|t| if weak { t.weak_eq(etag) } else { t.strong_eq(etag) })
     })
+}
+
+/// `GET /cache/manifests/<sha256>.plist`: the app manifest a Mac reads for
+/// `InstallEnterpriseApplication` (see `cache::delivery`). Only for installers that may be
+/// delivered; anything else is 404, as for payloads.
+async fn manifest(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let digest = name
+        .strip_suffix(".plist")
+        .and_then(Digest::parse)
+        .ok_or_else(|| WebError::BadRequest("the manifest address is <sha256>.plist".into()))?;
+    let base = crate::web::enroll::public_url(&state, &req);
+    let xml = state
+        .installer_delivery()
+        .manifest(&digest, &base)
+        .await
+        .map_err(|e| match e {
+            DeliveryError::NotCached | DeliveryError::NotDeliverable(_) => WebError::NotFound,
+            DeliveryError::Store(s) => WebError::Store(s),
+            other => WebError::Internal(other.to_string()),
+        })?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/xml")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(xml))
 }
 
 async fn serve(
