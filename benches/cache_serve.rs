@@ -223,7 +223,10 @@ async fn bench() {
     config.server.listen = "127.0.0.1:0".into();
     config.server.http_listen = Some("127.0.0.1:0".into());
     // Chunk size to try (bytes), else the default `cache.serve_chunk_bytes`.
-    if let Some(chunk) = std::env::var("CACHE_SERVE_CHUNK").ok().and_then(|v| v.parse().ok()) {
+    if let Some(chunk) = std::env::var("CACHE_SERVE_CHUNK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         config.cache.serve_chunk_bytes = chunk;
     }
     println!("cache.serve_chunk_bytes = {}", config.cache.serve_chunk_bytes);

@@ -56,7 +56,10 @@ async fn rig() -> Rig {
         .import_file(&file, index, Some(target()))
         .await
         .unwrap();
-    assert!(imported.payload.chunklist_sha256.is_some(), "the chunklist check is recorded");
+    assert!(
+        imported.payload.chunklist_sha256.is_some(),
+        "the chunklist check is recorded"
+    );
     let digest = imported.payload.digest;
     assert_eq!(digest, sha256_hex(&data));
     Rig {
@@ -188,13 +191,24 @@ async fn refusals_say_why_and_queue_nothing() {
     let path = install_path(&rig.digest);
 
     // An iPhone among the devices: nothing is queued, not even for the Mac.
-    let (status, body) =
-        api_support::post(app, &manager, &path, &json!({ "serials": [mac, phone, "NOSUCHSERIAL"] })).await;
+    let (status, body) = api_support::post(
+        app,
+        &manager,
+        &path,
+        &json!({ "serials": [mac, phone, "NOSUCHSERIAL"] }),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     let text = body.to_string();
     assert!(text.contains("not a Mac (iPhone"), "{text}");
-    assert!(text.contains("NOSUCHSERIAL: no device with this serial number"), "{text}");
-    assert!(!text.contains(&format!("{mac}:")), "the Mac is not refused: {text}");
+    assert!(
+        text.contains("NOSUCHSERIAL: no device with this serial number"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!("{mac}:")),
+        "the Mac is not refused: {text}"
+    );
 
     // Payloads that are not verified macOS installers.
     let unverified = import_plain(
@@ -240,7 +254,11 @@ async fn refusals_say_why_and_queue_nothing() {
     }
 
     // Malformed, empty, unauthorised and unauthenticated requests.
-    for bad in [json!({ "serials": [] }), json!({ "serials": "x" }), json!({ "serial": [mac] })] {
+    for bad in [
+        json!({ "serials": [] }),
+        json!({ "serials": "x" }),
+        json!({ "serial": [mac] }),
+    ] {
         let (status, answer) = api_support::post(app, &manager, &path, &bad).await;
         assert!(status == 400 || status == 422, "{bad}: {status} {answer}");
     }
@@ -284,7 +302,10 @@ async fn the_cli_queues_for_macs_and_lists_refusals() {
     .unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(
-        text.contains(&format!("queued InstallEnterpriseApplication for {}", rig.mac.profile.serial_number)),
+        text.contains(&format!(
+            "queued InstallEnterpriseApplication for {}",
+            rig.mac.profile.serial_number
+        )),
         "{text}"
     );
     assert_eq!(queued_commands(app).await, 1);

@@ -97,7 +97,10 @@ pub fn refusal_reason(row: &PayloadRow) -> Option<String> {
 
 /// Where the manifest of `digest` is served under `base_url` (the appliance's public URL).
 pub fn manifest_url(base_url: &str, digest: &str) -> String {
-    format!("{}/cache/manifests/{digest}.plist", base_url.trim_end_matches('/'))
+    format!(
+        "{}/cache/manifests/{digest}.plist",
+        base_url.trim_end_matches('/')
+    )
 }
 
 /// The manifest of a deliverable installer, pointing at its URL under `base_url`.
@@ -156,7 +159,11 @@ impl InstallerDelivery {
 
     /// The payload `digest` if it may be installed on Macs.
     pub async fn installer(&self, digest: &Digest) -> Result<PayloadRow, DeliveryError> {
-        let row = self.cache.payload(digest).await?.ok_or(DeliveryError::NotCached)?;
+        let row = self
+            .cache
+            .payload(digest)
+            .await?
+            .ok_or(DeliveryError::NotCached)?;
         match refusal_reason(&row) {
             Some(reason) => Err(DeliveryError::NotDeliverable(reason)),
             None => Ok(row),
@@ -221,8 +228,7 @@ impl InstallerDelivery {
         let queued = tokio::task::spawn_blocking(move || {
             let mut queued = Vec::new();
             for (serial, udid_text) in macs {
-                let udid = Udid::parse(&udid_text)
-                    .map_err(|_| MdmError::NotEnrolled(udid_text.clone()))?;
+                let udid = Udid::parse(&udid_text).map_err(|_| MdmError::NotEnrolled(udid_text.clone()))?;
                 let details = serde_json::json!({
                     "payload": row.digest, "version": row.version, "build": row.build,
                     "manifest_url": url, "udid": udid_text,
@@ -230,8 +236,16 @@ impl InstallerDelivery {
                 let uuid = mdm.enqueue_with(&udid, request.clone(), 0, |conn, uuid| {
                     let mut after = details.clone();
                     after["uuid"] = serde_json::Value::String(uuid.as_str().to_string());
-                    audit::record(conn, &actor, clock.now(), "cache.install_on", &serial, None, Some(after))
-                        .map(|_| ())
+                    audit::record(
+                        conn,
+                        &actor,
+                        clock.now(),
+                        "cache.install_on",
+                        &serial,
+                        None,
+                        Some(after),
+                    )
+                    .map(|_| ())
                 })?;
                 queued.push(QueuedInstall {
                     serial,
@@ -260,7 +274,11 @@ fn device_refusal(device: Option<&devices::Device>) -> Option<String> {
         Some(Platform::MacOs) => None,
         _ => Some(format!(
             "not a Mac ({}): InstallEnterpriseApplication installs packages on macOS only",
-            if product.is_empty() { "model unknown" } else { product }
+            if product.is_empty() {
+                "model unknown"
+            } else {
+                product
+            }
         )),
     }
 }
@@ -315,7 +333,10 @@ mod tests {
         let m = manifest_for(&row(), "https://orchard.example:8443/");
         assert_eq!(
             m.package_url,
-            format!("https://orchard.example:8443/cache/{}/InstallAssistant.pkg", "ab".repeat(32))
+            format!(
+                "https://orchard.example:8443/cache/{}/InstallAssistant.pkg",
+                "ab".repeat(32)
+            )
         );
         assert_eq!((m.size, m.sha256.as_str()), (1000, "ab".repeat(32).as_str()));
         assert_eq!(

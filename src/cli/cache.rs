@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use clap::Subcommand;
 
-use crate::app::{AppState, StartError};
-use crate::cache::prefetch::requests_for;
 use crate::admin::Actor;
+use crate::app::{AppState, StartError};
 use crate::cache::delivery::DeliveryError;
+use crate::cache::prefetch::requests_for;
 use crate::cache::{CacheError, Digest, PayloadKind, Target, human_bytes};
 
 #[derive(Debug, thiserror::Error)]
@@ -236,7 +236,10 @@ pub async fn run(state: &AppState, command: CacheCommand, out: &mut dyn Write) -
         CacheCommand::InstallOn { serials, digest: d } => {
             let base = operator_public_url(state);
             let delivery = state.installer_delivery();
-            match delivery.install_on(&Actor::cli(), &digest(&d)?, &serials, &base).await {
+            match delivery
+                .install_on(&Actor::cli(), &digest(&d)?, &serials, &base)
+                .await
+            {
                 Ok(queued) => {
                     for q in queued {
                         w(
@@ -249,7 +252,10 @@ pub async fn run(state: &AppState, command: CacheCommand, out: &mut dyn Write) -
                     }
                 }
                 Err(DeliveryError::DevicesRefused(refused)) => {
-                    let lines: Vec<String> = refused.iter().map(|r| format!("  {}: {}", r.serial, r.reason)).collect();
+                    let lines: Vec<String> = refused
+                        .iter()
+                        .map(|r| format!("  {}: {}", r.serial, r.reason))
+                        .collect();
                     return Err(CacheCliError::Usage(format!(
                         "nothing was queued; these devices cannot get the installer:\n{}",
                         lines.join("\n")

@@ -147,7 +147,8 @@ async fn serve(
             let body = if req.method() == Method::HEAD {
                 FileRange::head(length)
             } else {
-                FileRange::new(file, offset, length, state.config.cache.serve_chunk_bytes).map_err(internal)?
+                FileRange::new(file, offset, length, state.config.cache.serve_chunk_bytes)
+                    .map_err(internal)?
             };
             builder.body(body)
         }
@@ -224,12 +225,18 @@ fn wanted_range(req: &HttpRequest, etag: &EntityTag, modified: Option<HttpDate>,
 /// `Last-Modified` echoed back in `If-Modified-Since`).
 fn whole_seconds(t: std::time::SystemTime) -> Option<HttpDate> {
     let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-    Some(HttpDate::from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)))
+    Some(HttpDate::from(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+    ))
 }
 
 /// The headers every answer about a payload carries: its entity tag (the digest), when the file
 /// was published, and that it never changes under this address.
-fn with_cache_headers(mut response: HttpResponse, etag: &EntityTag, modified: Option<HttpDate>) -> HttpResponse {
+fn with_cache_headers(
+    mut response: HttpResponse,
+    etag: &EntityTag,
+    modified: Option<HttpDate>,
+) -> HttpResponse {
     let headers = response.headers_mut();
     if let Ok(v) = header::HeaderValue::from_str(&etag.to_string()) {
         headers.insert(header::ETAG, v);

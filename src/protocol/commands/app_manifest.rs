@@ -144,7 +144,15 @@ mod tests {
         let m = sample();
         let xml = m.to_xml().unwrap();
         let text = String::from_utf8(xml.clone()).unwrap();
-        for key in ["items", "assets", "software-package", "sha256-size", "sha256s", "bundle-identifier", "software"] {
+        for key in [
+            "items",
+            "assets",
+            "software-package",
+            "sha256-size",
+            "sha256s",
+            "bundle-identifier",
+            "software",
+        ] {
             assert!(text.contains(key), "{key} missing from {text}");
         }
         assert_eq!(PackageManifest::parse(&xml).unwrap(), m);

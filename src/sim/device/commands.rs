@@ -217,7 +217,9 @@ impl DeviceState {
                 Answer::Acknowledged(information::available_os_updates(profile, &self.offered_updates))
             }
             "OSUpdateStatus" => Answer::Acknowledged(information::os_update_status(&self.scheduled_updates)),
-            "InstallEnterpriseApplication" if profile.platform.is_mac() => self.install_enterprise_application(c),
+            "InstallEnterpriseApplication" if profile.platform.is_mac() => {
+                self.install_enterprise_application(c)
+            }
             "RestartDevice" => {
                 self.restarts += 1;
                 Answer::Acknowledged(Dictionary::new())
