@@ -3,7 +3,10 @@
 //! from the same disk, over plain HTTP and over TLS (Orchard's HTTPS listener; nginx `ssl` with the
 //! same key and certificate). 1 and 32 concurrent clients, each fetching the whole file with a
 //! minimal HTTP/1.1 client (over rustls for TLS); median of `CACHE_SERVE_RUNS` runs (default 3);
-//! prints throughput and the ratio.
+//! prints throughput and the ratio. Beside Orchard's handler (`FileRange`), the same process also
+//! serves the file with the handler it replaced (actix-files' `NamedFile`, mounted here at
+//! `/namedfile/...`), and runs alternate between the three, so "before" and "after" see the same
+//! machine load. `CACHE_SERVE_CHUNK=<bytes>` tries another `cache.serve_chunk_bytes`.
 //!
 //!   cargo bench --bench cache_serve            (needs `nginx` on PATH or at /usr/sbin/nginx)
 //!
@@ -15,7 +18,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use orchard::cache::{PayloadKind, Target};
+use actix_web::{HttpRequest, HttpResponse, web};
+use orchard::app::AppState;
+use orchard::cache::{Digest, PayloadKind, Target};
 use orchard::clock::SystemClock;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -35,6 +40,34 @@ fn runs() -> usize {
 enum Endpoint {
     Plain(SocketAddr),
     Tls(SocketAddr, Arc<rustls::ClientConfig>),
+}
+
+/// The handler Orchard used before `FileRange`, kept here to measure against in the same process:
+/// actix-files' `NamedFile`, 64 KiB per trip to the blocking pool.
+async fn namedfile_serve(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (digest, filename) = path.into_inner();
+    let Some(digest) = Digest::parse(&digest) else {
+        return HttpResponse::BadRequest().finish();
+    };
+    let Ok((file_path, _)) = state.cache.open_for_serving(&digest, &filename).await else {
+        return HttpResponse::NotFound().finish();
+    };
+    match actix_files::NamedFile::open_async(&file_path).await {
+        Ok(file) => file
+            .use_etag(false)
+            .use_last_modified(true)
+            .set_content_type(actix_web::mime::APPLICATION_OCTET_STREAM)
+            .into_response(&req),
+        Err(_) => HttpResponse::InternalServerError().finish(),
+    }
+}
+
+fn baseline_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/namedfile/{digest}/{filename}", web::get().to(namedfile_serve));
 }
 
 fn write_payload(path: &Path) {
@@ -117,14 +150,22 @@ async fn run_once(endpoint: &Endpoint, path: &str, clients: usize) -> f64 {
     bytes as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn median(endpoint: &Endpoint, path: &str, clients: usize) -> f64 {
-    let n = runs();
-    let mut results = Vec::new();
-    for _ in 0..n {
-        results.push(run_once(endpoint, path, clients).await);
-    }
+fn median(mut results: Vec<f64>) -> f64 {
     results.sort_by(|a, b| a.total_cmp(b));
-    results[n / 2]
+    results[results.len() / 2]
+}
+
+fn mib(bytes_per_second: f64) -> f64 {
+    bytes_per_second / (1024.0 * 1024.0)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A TLS client trusting only the appliance CA, HTTP/1.1, rustls' default cipher suites.
@@ -231,7 +272,7 @@ async fn bench() {
     }
     println!("cache.serve_chunk_bytes = {}", config.cache.serve_chunk_bytes);
     let state = orchard::app::prepare(config, Arc::new(SystemClock)).expect("prepare");
-    let server = orchard::app::start(state.clone()).expect("start");
+    let server = orchard::app::start_with(state.clone(), baseline_routes).expect("start");
     let orchard_addr = server.http_addr.expect("http listener");
 
     let source = dir.path().join("InstallAssistant.pkg");
@@ -252,6 +293,7 @@ async fn bench() {
     let _ = std::fs::remove_file(&source);
     let digest = imported.payload.digest;
     let orchard_path = format!("/cache/{digest}/InstallAssistant.pkg");
+    let before_path = format!("/namedfile/{digest}/InstallAssistant.pkg");
     let nginx_path = format!("/{}/{digest}", &digest[..2]);
 
     let (port, tls_port) = (free_port(), free_port());
@@ -282,12 +324,8 @@ async fn bench() {
     println!(
         "1 GiB file, {} cores, load average {}",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .trim()
+        load_average()
     );
-    println!("| listener | clients | Orchard MiB/s | nginx MiB/s | ratio |");
-    println!("| --- | --- | --- | --- | --- |");
     let pairs = [
         ("http", Endpoint::Plain(orchard_addr), Endpoint::Plain(nginx_addr)),
         (
@@ -296,18 +334,39 @@ async fn bench() {
             Endpoint::Tls(nginx_tls_addr, client.clone()),
         ),
     ];
+    // Runs alternate: FileRange, NamedFile (before), nginx, then again; medians per cell.
+    let mut table = Vec::new();
     for (listener, orchard, nginx) in &pairs {
         for clients in [1, 32] {
-            let o = median(orchard, &orchard_path, clients).await;
-            let n = median(nginx, &nginx_path, clients).await;
-            let mib = |b: f64| b / (1024.0 * 1024.0);
-            println!(
-                "| {listener} | {clients} | {:.0} | {:.0} | {:.2} |",
-                mib(o),
-                mib(n),
-                o / n
-            );
+            let (mut new, mut before, mut reference) = (Vec::new(), Vec::new(), Vec::new());
+            for run in 1..=runs() {
+                new.push(run_once(orchard, &orchard_path, clients).await);
+                before.push(run_once(orchard, &before_path, clients).await);
+                reference.push(run_once(nginx, &nginx_path, clients).await);
+                println!(
+                    "run {run} {listener} {clients} clients: FileRange {:.0}, NamedFile {:.0}, nginx {:.0} MiB/s (load {})",
+                    mib(new[run - 1]),
+                    mib(before[run - 1]),
+                    mib(reference[run - 1]),
+                    load_average()
+                );
+            }
+            table.push((*listener, clients, median(new), median(before), median(reference)));
         }
+    }
+    println!(
+        "| listener | clients | Orchard (FileRange) MiB/s | before (NamedFile) MiB/s | nginx MiB/s | ratio | ratio before |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for (listener, clients, new, before, reference) in table {
+        println!(
+            "| {listener} | {clients} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} |",
+            mib(new),
+            mib(before),
+            mib(reference),
+            new / reference,
+            before / reference
+        );
     }
     // SIGTERM lets the nginx master stop its workers too (SIGKILL would orphan them).
     let _ = std::process::Command::new("kill")
