@@ -165,6 +165,9 @@ pub struct CacheConfig {
     /// What is fetched ahead for a macOS target: `installer` (InstallAssistant.pkg, about
     /// 15 GB), `ipsw` (the Mac restore image). Empty: nothing.
     pub prefetch_kinds: Vec<String>,
+    /// Bytes read from disk at once when serving `/cache/...` (64 KiB to 16 MiB; BENCHMARKS.md
+    /// "Payload cache serving" shows how the size was chosen).
+    pub serve_chunk_bytes: usize,
 }
 
 impl Default for CacheConfig {
@@ -180,6 +183,7 @@ impl Default for CacheConfig {
             allow_plain_http: false,
             prefetch_days_ahead: 14,
             prefetch_kinds: vec!["installer".into()],
+            serve_chunk_bytes: 1024 * 1024,
         }
     }
 }

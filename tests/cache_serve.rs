@@ -164,3 +164,44 @@ async fn hostile_or_unknown_addresses_get_client_errors() {
     let post = app.client.post(url(&app, &digest)).send().await.unwrap().status();
     assert!(post.is_client_error(), "{post}");
 }
+
+#[tokio::test]
+async fn last_modified_conditionals_and_head_of_a_range() {
+    let (app, data, digest) = app_with_payload(70_000).await;
+    let full = get(&app, &digest, &[]).await;
+    let last_modified = full.headers()["last-modified"].to_str().unwrap().to_string();
+    assert_eq!(full.bytes().await.unwrap(), data);
+
+    let unchanged = get(&app, &digest, &[("if-modified-since", &last_modified)]).await;
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    let old = "Mon, 01 Jan 2001 00:00:00 GMT";
+    let changed = get(&app, &digest, &[("if-modified-since", old)]).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let stale = get(&app, &digest, &[("if-unmodified-since", old)]).await;
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    let fresh = get(&app, &digest, &[("if-unmodified-since", &last_modified)]).await;
+    assert_eq!(fresh.status(), StatusCode::OK);
+    // If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
+    let tagged = get(
+        &app,
+        &digest,
+        &[
+            ("if-none-match", "\"other\""),
+            ("if-modified-since", &last_modified),
+        ],
+    )
+    .await;
+    assert_eq!(tagged.status(), StatusCode::OK);
+
+    let head = app
+        .client
+        .head(url(&app, &digest))
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(head.headers()["content-length"], "100");
+    assert_eq!(head.headers()["content-range"], "bytes 100-199/70000");
+    assert!(head.bytes().await.unwrap().is_empty());
+}

@@ -130,7 +130,7 @@ pub(crate) fn check_dict(dict: &Dictionary, specs: &[Yaml], path: &str, errors: 
 }
 
 /// What is wrong with a command's `Command` dictionary, per its schema.
-fn schema_errors(command: &Dictionary) -> Vec<String> {
+pub(crate) fn schema_errors(command: &Dictionary) -> Vec<String> {
     let request_type = command.get("RequestType").and_then(Value::as_string).unwrap();
     let schema = load_schema(request_type);
     let mut errors = Vec::new();

@@ -33,6 +33,7 @@ mod cache_bundle;
 mod cache_cli;
 mod cache_download;
 mod cache_prefetch;
+mod cache_install;
 mod cache_quota;
 mod cache_serve;
 mod cache_support;

@@ -315,6 +315,17 @@ impl AppState {
         )
     }
 
+    /// Delivery of cached macOS installers to Macs (`InstallEnterpriseApplication`).
+    pub fn installer_delivery(&self) -> crate::cache::delivery::InstallerDelivery {
+        crate::cache::delivery::InstallerDelivery::new(
+            self.cache.clone(),
+            self.mdm.clone(),
+            self.store.clone(),
+            self.clock.clone(),
+            self.pki.ca_cert_der.clone(),
+        )
+    }
+
     /// While no administrator exists, issues a new one-time setup token and returns the link
     /// that creates the first administrator (`<public_url>/setup?token=...`); `None` once one
     /// exists. Each call replaces the previous token; `orchard serve` calls it once per start.

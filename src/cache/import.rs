@@ -90,12 +90,16 @@ impl CacheService {
             })?,
         };
         let chunklist_path = path.with_file_name(format!("{name}.integrityDataV1"));
-        let chunklist = match std::fs::read(&chunklist_path) {
-            Ok(bytes) => Some(
-                Chunklist::parse(&bytes)
-                    .map_err(|e| CacheError::Verify(format!("{}: {e}", chunklist_path.display())))?,
+        let (chunklist, chunklist_sha256) = match std::fs::read(&chunklist_path) {
+            Ok(bytes) => (
+                Some(
+                    Chunklist::parse(&bytes)
+                        .map_err(|e| CacheError::Verify(format!("{}: {e}", chunklist_path.display())))?,
+                ),
+                // Recorded: the installer was checked against Apple's chunklist.
+                Some(crate::catalog::snapshot::sha256_hex(&bytes)),
             ),
-            Err(_) => None,
+            Err(_) => (None, None),
         };
         let staged = self.files().staging_path(&format!(
             "import-{}",
@@ -135,6 +139,7 @@ impl CacheService {
         };
         let origin = Origin {
             source_url: Some(source),
+            chunklist_sha256,
             ..Default::default()
         };
         let payload = match self.publish(ready, &target, origin).await {

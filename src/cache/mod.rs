@@ -13,6 +13,7 @@
 pub mod bundle;
 pub mod chunklist;
 pub mod content_caching;
+pub mod delivery;
 pub mod download;
 pub mod files;
 pub mod import;

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use clap::Subcommand;
 
+use crate::admin::Actor;
 use crate::app::{AppState, StartError};
+use crate::cache::delivery::DeliveryError;
 use crate::cache::prefetch::requests_for;
 use crate::cache::{CacheError, Digest, PayloadKind, Target, human_bytes};
 
@@ -18,6 +20,8 @@ pub enum CacheCliError {
     Cache(#[from] CacheError),
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    Delivery(#[from] DeliveryError),
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +57,15 @@ pub enum CacheCommand {
     Unpin { digest: String },
     /// Delete a payload (ready or quarantined).
     Delete { digest: String },
+    /// Install a cached macOS installer on Macs (InstallEnterpriseApplication with a manifest on
+    /// this appliance's public URL). All or none: any device that cannot get it is listed with
+    /// the reason and nothing is queued.
+    InstallOn {
+        /// Serial number of a Mac (repeat for several).
+        #[arg(long = "serial", required = true)]
+        serials: Vec<String>,
+        digest: String,
+    },
 }
 
 fn digest(text: &str) -> Result<Digest, CacheCliError> {
@@ -220,8 +233,51 @@ pub async fn run(state: &AppState, command: CacheCommand, out: &mut dyn Write) -
         CacheCommand::Pin { digest: d } => cache.set_pinned(&digest(&d)?, true).await?,
         CacheCommand::Unpin { digest: d } => cache.set_pinned(&digest(&d)?, false).await?,
         CacheCommand::Delete { digest: d } => cache.delete(&digest(&d)?).await?,
+        CacheCommand::InstallOn { serials, digest: d } => {
+            let base = operator_public_url(state);
+            let delivery = state.installer_delivery();
+            match delivery
+                .install_on(&Actor::cli(), &digest(&d)?, &serials, &base)
+                .await
+            {
+                Ok(queued) => {
+                    for q in queued {
+                        w(
+                            out,
+                            format!(
+                                "queued InstallEnterpriseApplication for {} ({}): command {}",
+                                q.serial, q.udid, q.uuid
+                            ),
+                        );
+                    }
+                }
+                Err(DeliveryError::DevicesRefused(refused)) => {
+                    let lines: Vec<String> = refused
+                        .iter()
+                        .map(|r| format!("  {}: {}", r.serial, r.reason))
+                        .collect();
+                    return Err(CacheCliError::Usage(format!(
+                        "nothing was queued; these devices cannot get the installer:\n{}",
+                        lines.join("\n")
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
     Ok(())
+}
+
+/// The base URL Macs reach the appliance at, from an operator command: `server.public_url`, else
+/// the first TLS name and the HTTPS listener's port.
+fn operator_public_url(state: &AppState) -> String {
+    let bound = state
+        .config
+        .server
+        .listen
+        .parse::<std::net::SocketAddr>()
+        .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 443)));
+    state.public_url(bound)
 }
 
 /// The appliance opened for an operator command: a runtime and the services.

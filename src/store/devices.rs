@@ -147,6 +147,15 @@ pub fn get(conn: &Connection, udid: &str) -> Result<Option<Device>, StoreError> 
     Ok(conn.query_row(&sql, [udid], device_from_row).optional()?)
 }
 
+/// The device with this serial number seen last (a Mac enrolled again under a new UDID keeps
+/// its serial).
+pub fn by_serial(conn: &Connection, serial: &str) -> Result<Option<Device>, StoreError> {
+    let sql = format!(
+        "SELECT {DEVICE_COLUMNS} FROM devices WHERE serial_number = ?1 ORDER BY last_seen_at DESC LIMIT 1"
+    );
+    Ok(conn.query_row(&sql, [serial], device_from_row).optional()?)
+}
+
 /// The UDID an identity certificate is bound to.
 pub fn udid_for_identity(conn: &Connection, fingerprint: &str) -> Result<Option<String>, StoreError> {
     Ok(conn

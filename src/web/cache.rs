@@ -1,22 +1,32 @@
 //! `GET` / `HEAD /cache/<sha256>/<file name>`: cached payloads, streamed from disk.
 //!
-//! Ranges (single, open-ended, suffix; unsatisfiable → 416) and streaming come from
-//! `actix-files`' `NamedFile`. The entity tag is the payload's SHA-256 (content never changes
-//! under an address), so `If-None-Match` → 304 and `If-Range` are answered here: a stale
-//! `If-Range` gets the whole file (200), as RFC 9110 §13.1.5 asks. Only ready payloads under
-//! their own name are served: never partial downloads, never quarantined files.
+//! Ranges (single, open-ended, suffix; unsatisfiable → 416; parsed by `actix-files`'
+//! `HttpRange`) and conditional requests are answered here; the bytes stream from disk in large
+//! chunks ([`FileRange`]). The entity tag is the payload's SHA-256 (content never changes under
+//! an address), so `If-None-Match` → 304, `If-Match` → 412, and a stale `If-Range` gets the
+//! whole file (200), as RFC 9110 §13.1.5 asks. Only ready payloads under their own name are
+//! served: never partial downloads, never quarantined files.
 
-use actix_files::NamedFile;
-use actix_web::body::SizedStream;
+use actix_files::HttpRange;
 use actix_web::http::header::{self, EntityTag, HttpDate};
+use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, guard, web};
 
 use crate::app::AppState;
 use crate::cache::CacheError;
+use crate::cache::delivery::DeliveryError;
 use crate::cache::files::{Digest, is_plain_file_name};
+use crate::web::cache_body::FileRange;
 use crate::web::error::WebError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Before `/cache/{digest}/{filename}`, which would take `manifests` for a digest.
+    cfg.route(
+        "/cache/manifests/{name}",
+        web::route()
+            .guard(guard::Any(guard::Get()).or(guard::Head()))
+            .to(manifest),
+    );
     cfg.route(
         "/cache/{digest}/{filename}",
         web::route()
@@ -50,6 +60,34 @@ fn lists(value: &str, etag: &EntityTag, weak: bool) -> bool {
     })
 }
 
+/// `GET /cache/manifests/<sha256>.plist`: the app manifest a Mac reads for
+/// `InstallEnterpriseApplication` (see `cache::delivery`). Only for installers that may be
+/// delivered; anything else is 404, as for payloads.
+async fn manifest(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let digest = name
+        .strip_suffix(".plist")
+        .and_then(Digest::parse)
+        .ok_or_else(|| WebError::BadRequest("the manifest address is <sha256>.plist".into()))?;
+    let base = crate::web::enroll::public_url(&state, &req);
+    let xml = state
+        .installer_delivery()
+        .manifest(&digest, &base)
+        .await
+        .map_err(|e| match e {
+            DeliveryError::NotCached | DeliveryError::NotDeliverable(_) => WebError::NotFound,
+            DeliveryError::Store(s) => WebError::Store(s),
+            other => WebError::Internal(other.to_string()),
+        })?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/xml")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(xml))
+}
+
 async fn serve(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -67,84 +105,150 @@ async fn serve(
         .open_for_serving(&digest, &filename)
         .await
         .map_err(web_error)?;
-    let etag = EntityTag::new_strong(digest.to_string());
-    if let Some(v) = header_str(&req, header::IF_NONE_MATCH)
-        && lists(v, &etag, true)
-    {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag.to_string()))
-            .finish());
-    }
-    if let Some(v) = header_str(&req, header::IF_MATCH)
-        && !lists(v, &etag, false)
-    {
-        return Ok(HttpResponse::PreconditionFailed().finish());
-    }
-    let file = NamedFile::open_async(&file_path)
+    let internal = |e: std::io::Error| WebError::Internal(format!("{}: {e}", file_path.display()));
+    let opened = file_path.clone();
+    let file = web::block(move || std::fs::File::open(&opened))
         .await
-        .map_err(|e| WebError::Internal(format!("{}: {e}", file_path.display())))?
-        .use_etag(false)
-        .use_last_modified(true)
-        .set_content_type(mime_octet_stream());
-    let last_modified = file.metadata().modified().ok();
-    let range_applies = match header_str(&req, header::IF_RANGE) {
+        .map_err(|e| WebError::Internal(e.to_string()))?
+        .map_err(internal)?;
+    let metadata = file.metadata().map_err(internal)?;
+    let size = metadata.len();
+    let modified = metadata.modified().ok().and_then(whole_seconds);
+    let etag = EntityTag::new_strong(digest.to_string());
+
+    let mut response = match precondition(&req, &etag, modified) {
+        Some(status) => HttpResponse::build(status).finish(),
+        None => {
+            let mut builder = HttpResponse::Ok();
+            builder
+                .content_type(actix_web::mime::APPLICATION_OCTET_STREAM)
+                .insert_header((header::ACCEPT_RANGES, "bytes"))
+                .insert_header((
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{filename}\""),
+                ));
+            let (offset, length) = match wanted_range(&req, &etag, modified, size) {
+                Wanted::Whole => (0, size),
+                Wanted::Part { offset, length } => {
+                    builder.status(StatusCode::PARTIAL_CONTENT).insert_header((
+                        header::CONTENT_RANGE,
+                        format!("bytes {offset}-{}/{size}", offset + length - 1),
+                    ));
+                    (offset, length)
+                }
+                Wanted::Unsatisfiable => {
+                    builder
+                        .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                        .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));
+                    return Ok(with_cache_headers(builder.finish(), &etag, modified));
+                }
+                Wanted::Malformed => return Err(WebError::BadRequest("unreadable Range header".into())),
+            };
+            let body = if req.method() == Method::HEAD {
+                FileRange::head(length)
+            } else {
+                FileRange::new(file, offset, length, state.config.cache.serve_chunk_bytes)
+                    .map_err(internal)?
+            };
+            builder.body(body)
+        }
+    };
+    response = with_cache_headers(response, &etag, modified);
+    Ok(response)
+}
+
+/// The answer the conditional headers call for instead of the content, in RFC 9110 §13.2.2's
+/// order: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since.
+fn precondition(req: &HttpRequest, etag: &EntityTag, modified: Option<HttpDate>) -> Option<StatusCode> {
+    let since = |name| header_str(req, name).and_then(|v| v.parse::<HttpDate>().ok());
+    if let Some(v) = header_str(req, header::IF_MATCH) {
+        if !lists(v, etag, false) {
+            return Some(StatusCode::PRECONDITION_FAILED);
+        }
+    } else if let (Some(limit), Some(modified)) = (since(header::IF_UNMODIFIED_SINCE), modified)
+        && modified > limit
+    {
+        return Some(StatusCode::PRECONDITION_FAILED);
+    }
+    if let Some(v) = header_str(req, header::IF_NONE_MATCH) {
+        if lists(v, etag, true) {
+            return Some(StatusCode::NOT_MODIFIED);
+        }
+    } else if let (Some(limit), Some(modified)) = (since(header::IF_MODIFIED_SINCE), modified)
+        && modified <= limit
+    {
+        return Some(StatusCode::NOT_MODIFIED);
+    }
+    None
+}
+
+enum Wanted {
+    Whole,
+    Part { offset: u64, length: u64 },
+    Unsatisfiable,
+    Malformed,
+}
+
+/// What `Range` asks for (the first range of a list, as `NamedFile` did), unless a stale
+/// `If-Range` asks for the whole file (RFC 9110 §13.1.5).
+fn wanted_range(req: &HttpRequest, etag: &EntityTag, modified: Option<HttpDate>, size: u64) -> Wanted {
+    let Some(range) = req.headers().get(header::RANGE) else {
+        return Wanted::Whole;
+    };
+    let range_applies = match header_str(req, header::IF_RANGE) {
         None => true,
         Some(v) if v.trim_start().starts_with('"') || v.trim_start().starts_with("W/") => {
-            v.trim().parse::<EntityTag>().is_ok_and(|t| t.strong_eq(&etag))
+            v.trim().parse::<EntityTag>().is_ok_and(|t| t.strong_eq(etag))
         }
-        Some(v) => match (v.parse::<HttpDate>(), last_modified) {
-            (Ok(date), Some(modified)) => {
-                let modified = HttpDate::from(modified);
-                std::time::SystemTime::from(date) >= std::time::SystemTime::from(modified)
-            }
+        Some(v) => match (v.parse::<HttpDate>(), modified) {
+            (Ok(date), Some(modified)) => date >= modified,
             _ => false,
         },
     };
-    let mut response = if range_applies || !req.headers().contains_key(header::RANGE) {
-        // NamedFile would honour If-Match against its own tag: ours was checked above.
-        file.into_response(&req)
-    } else {
-        whole_file(file).await?
+    if !range_applies {
+        return Wanted::Whole;
+    }
+    let Ok(text) = range.to_str() else {
+        return Wanted::Malformed;
     };
+    match HttpRange::parse(text, size).ok().and_then(|r| r.first().copied()) {
+        Some(r) if r.start == 0 && r.length == size => Wanted::Whole,
+        Some(r) => Wanted::Part {
+            offset: r.start,
+            length: r.length,
+        },
+        None => Wanted::Unsatisfiable,
+    }
+}
+
+/// A file time as HTTP sees it: whole seconds (else a file would look newer than its own
+/// `Last-Modified` echoed back in `If-Modified-Since`).
+fn whole_seconds(t: std::time::SystemTime) -> Option<HttpDate> {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some(HttpDate::from(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+    ))
+}
+
+/// The headers every answer about a payload carries: its entity tag (the digest), when the file
+/// was published, and that it never changes under this address.
+fn with_cache_headers(
+    mut response: HttpResponse,
+    etag: &EntityTag,
+    modified: Option<HttpDate>,
+) -> HttpResponse {
     let headers = response.headers_mut();
-    headers.insert(
-        header::ETAG,
-        header::HeaderValue::from_str(&etag.to_string()).map_err(|e| WebError::Internal(e.to_string()))?,
-    );
+    if let Ok(v) = header::HeaderValue::from_str(&etag.to_string()) {
+        headers.insert(header::ETAG, v);
+    }
+    if let Some(m) = modified
+        && let Ok(v) = header::HeaderValue::from_str(&m.to_string())
+    {
+        headers.insert(header::LAST_MODIFIED, v);
+    }
     headers.insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("public, max-age=31536000, immutable"),
     );
-    Ok(response)
-}
-
-fn mime_octet_stream() -> actix_web::mime::Mime {
-    actix_web::mime::APPLICATION_OCTET_STREAM
-}
-
-/// The whole file as a 200, ignoring `Range` (for a stale `If-Range`).
-async fn whole_file(file: NamedFile) -> Result<HttpResponse, WebError> {
-    use futures_util::stream;
-    use tokio::io::AsyncReadExt;
-    let length = file.metadata().len();
-    let std_file = file
-        .file()
-        .try_clone()
-        .map_err(|e| WebError::Internal(e.to_string()))?;
-    let reader = tokio::fs::File::from_std(std_file);
-    let body = stream::unfold(reader, |mut reader| async move {
-        let mut buf = vec![0u8; 256 * 1024];
-        match reader.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(actix_web::web::Bytes::from(buf)), reader))
-            }
-            Err(e) => Some((Err(e), reader)),
-        }
-    });
-    Ok(HttpResponse::Ok()
-        .content_type(mime_octet_stream().to_string())
-        .insert_header((header::ACCEPT_RANGES, "bytes"))
-        .body(SizedStream::new(length, Box::pin(body))))
+    response
 }

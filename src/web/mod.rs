@@ -3,6 +3,7 @@
 pub mod api;
 pub mod assets;
 pub mod cache;
+mod cache_body;
 pub mod csrf;
 pub mod device_filter;
 pub mod error;

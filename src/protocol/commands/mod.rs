@@ -4,6 +4,7 @@
 //! Key names and types follow `mdm/commands/*.yaml` exactly; a test validates every command
 //! built here against its schema.
 
+pub mod app_manifest;
 pub mod application;
 mod body;
 pub mod information;

@@ -141,6 +141,14 @@ pub struct OfferedUpdate {
     pub major: bool,
 }
 
+/// An `InstallEnterpriseApplication` a Mac accepted: where its manifest is and the certificates
+/// the manifest server must chain to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnterpriseInstall {
+    pub manifest_url: String,
+    pub pinning_certs: Vec<Vec<u8>>,
+}
+
 /// What the device holds between commands.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeviceState {
@@ -154,6 +162,8 @@ pub struct DeviceState {
     /// What a Mac answers to `ContentCachingInformation` (`None`: on when the content-caching
     /// profile is installed, off otherwise).
     pub content_cache: Option<ContentCachingStatus>,
+    /// Enterprise app (package) installs accepted (Macs only), oldest first.
+    pub enterprise_installs: Vec<EnterpriseInstall>,
 }
 
 impl DeviceState {
@@ -214,6 +224,9 @@ impl DeviceState {
             "ContentCachingInformation" if profile.platform.is_mac() => {
                 Answer::Acknowledged(status_response(&self.content_cache_status()))
             }
+            "InstallEnterpriseApplication" if profile.platform.is_mac() => {
+                self.install_enterprise_application(c)
+            }
             "RestartDevice" => {
                 self.restarts += 1;
                 Answer::Acknowledged(Dictionary::new())
@@ -242,6 +255,35 @@ impl DeviceState {
             cache_used: managed.then_some(0),
             ..ContentCachingStatus::default()
         }
+    }
+
+    /// A Mac takes the manifest URL (https) and its pinning certificates; installing the package
+    /// happens later, out of band, as on a real Mac.
+    fn install_enterprise_application(&mut self, c: &Dictionary) -> Answer {
+        let Some(url) = c
+            .get("ManifestURL")
+            .and_then(Value::as_string)
+            .filter(|u| u.starts_with("https://"))
+        else {
+            return Answer::Error {
+                code: 12064,
+                domain: "MCMDMErrorDomain".into(),
+                description: "The manifest URL is missing or not https.".into(),
+            };
+        };
+        let pinning_certs = c
+            .get("ManifestURLPinningCerts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_data)
+            .map(<[u8]>::to_vec)
+            .collect();
+        self.enterprise_installs.push(EnterpriseInstall {
+            manifest_url: url.to_string(),
+            pinning_certs,
+        });
+        Answer::Acknowledged(Dictionary::new())
     }
 
     fn profile_list(&self) -> Dictionary {

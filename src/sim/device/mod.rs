@@ -24,7 +24,8 @@ mod transport;
 use std::sync::Arc;
 
 pub use commands::{
-    Answer, DeviceState, InstalledProfileRecord, NotNowPolicy, OfferedUpdate, ReceivedCommand,
+    Answer, DeviceState, EnterpriseInstall, InstalledProfileRecord, NotNowPolicy, OfferedUpdate,
+    ReceivedCommand,
 };
 pub use enrollment::{EnrollmentProfile, open_enrollment_profile};
 pub use profile::{DeviceProfile, Platform};

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod cache;
 pub mod catalog;
 pub mod clients;
 pub mod devices;
@@ -44,6 +45,7 @@ api_routes! {
     get "/catalog/releases" => catalog::releases;
     post "/catalog/refresh" => catalog::refresh;
     post "/catalog/import" => catalog::import;
+    post "/cache/payloads/{digest}/install" => cache::install_on;
     get "/audit" => records::audit;
     get "/enrollment/tokens" => records::enrollment_tokens;
     post "/enrollment/tokens" => records::create_enrollment_token;

@@ -146,6 +146,16 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
             body: Some(json!({ "type": "object", "required": ["command"], "properties": { "command": { "type": "string",
                 "enum": crate::protocol::commands::CommandRequest::QUERY_REQUEST_TYPES } } })),
             ok: ("202", "queued; the device is asked to check in", object(json!({ "uuid": { "type": "string" } }))) }.build()),
+        ("post", "/cache/payloads/{digest}/install", Op {
+            summary: "Install a cached macOS installer on Macs: queues InstallEnterpriseApplication with a manifest on the appliance (pinned to its CA). All or none: 422 lists every device that cannot get it (unknown serial, not enrolled, not a Mac); 409 when the payload is quarantined, unverified or not a macOS installer",
+            permission: Some("ManageDevices"),
+            parameters: vec![path("digest", "the payload's SHA-256")],
+            body: Some(json!({ "type": "object", "required": ["serials"], "properties": {
+                "serials": { "type": "array", "items": { "type": "string" }, "description": "serial numbers of the Macs (1 to 1000)" } } })),
+            ok: ("202", "queued; the Macs are asked to check in", object(json!({ "payload": { "type": "string" },
+                "manifest_url": { "type": "string" },
+                "queued": { "type": "array", "items": object(json!({ "serial": { "type": "string" },
+                    "udid": { "type": "string" }, "uuid": { "type": "string" } })) } }))) }.build()),
         ("get", "/compliance/summary", Op { summary: "Device counts by compliance state", permission: Some("View"),
             parameters: vec![], body: None,
             ok: ("200", "the counts", object(json!({ "total": { "type": "integer" }, "by_state": { "type": "object" },
