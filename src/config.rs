@@ -163,7 +163,7 @@ pub struct CacheConfig {
     /// ahead (hourly job). 0: nothing is fetched ahead (targets are still kept from eviction).
     pub prefetch_days_ahead: u32,
     /// What is fetched ahead for a macOS target: `installer` (InstallAssistant.pkg, about
-    /// 15 GB), `ipsw` (the Mac restore image). Empty: nothing.
+    /// 18 GB), `ipsw` (the Mac restore image). Empty: nothing.
     pub prefetch_kinds: Vec<String>,
     /// Bytes read from disk at once when serving `/cache/...` (64 KiB to 16 MiB; BENCHMARKS.md
     /// "Payload cache serving" shows how the size was chosen).

@@ -3,6 +3,22 @@
 //! `com.apple.mdm.yaml`). Pure data: serialized with `plist`.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A UUID-shaped `PayloadUUID` derived from `seed`, so the same profile always carries the same
+/// UUIDs (a device sees an unchanged profile as unchanged).
+pub fn stable_uuid(seed: &str) -> String {
+    let h = hex::encode(Sha256::digest(seed.as_bytes()));
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+    .to_uppercase()
+}
 
 /// The top level of a `.mobileconfig`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,20 +9,6 @@ use super::wants::{DueUpdate, LEGACY_PROFILE_ID};
 use crate::policy::LegacyDeferrals;
 use crate::protocol::commands::{CommandRequest, InstallAction, ScheduledUpdate};
 
-/// A UUID derived from `seed`, so the same profile always carries the same UUIDs.
-fn stable_uuid(seed: &str) -> String {
-    let h = hex::encode(Sha256::digest(seed.as_bytes()));
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-    .to_uppercase()
-}
-
 fn days(n: u32) -> Value {
     Value::Integer(i64::from(n.clamp(1, 90)).into())
 }
@@ -68,7 +54,7 @@ pub fn restrictions_profile(deferrals: &LegacyDeferrals) -> (Vec<u8>, String) {
     );
     payload.insert(
         "PayloadUUID".into(),
-        stable_uuid(&format!("payload {seed}")).into(),
+        crate::protocol::profile::stable_uuid(&format!("payload {seed}")).into(),
     );
     payload.insert("PayloadVersion".into(), Value::Integer(1.into()));
     payload.insert("PayloadDisplayName".into(), "Software update deferrals".into());
@@ -81,7 +67,7 @@ pub fn restrictions_profile(deferrals: &LegacyDeferrals) -> (Vec<u8>, String) {
     profile.insert("PayloadIdentifier".into(), LEGACY_PROFILE_ID.into());
     profile.insert(
         "PayloadUUID".into(),
-        stable_uuid(&format!("profile {seed}")).into(),
+        crate::protocol::profile::stable_uuid(&format!("profile {seed}")).into(),
     );
     profile.insert("PayloadVersion".into(), Value::Integer(1.into()));
     profile.insert(

@@ -268,7 +268,10 @@ impl ContentCachingSettings {
             "PayloadIdentifier".into(),
             format!("{PROFILE_IDENTIFIER}.assetcache").into(),
         );
-        payload.insert("PayloadUUID".into(), uuid_from(&format!("payload {seed}")).into());
+        payload.insert(
+            "PayloadUUID".into(),
+            crate::protocol::profile::stable_uuid(&format!("payload {seed}")).into(),
+        );
         payload.insert("PayloadVersion".into(), Value::Integer(1.into()));
         payload.insert("PayloadDisplayName".into(), "Content Caching".into());
         let mut profile = Dictionary::new();
@@ -278,7 +281,10 @@ impl ContentCachingSettings {
         );
         profile.insert("PayloadType".into(), "Configuration".into());
         profile.insert("PayloadIdentifier".into(), PROFILE_IDENTIFIER.into());
-        profile.insert("PayloadUUID".into(), uuid_from(&format!("profile {seed}")).into());
+        profile.insert(
+            "PayloadUUID".into(),
+            crate::protocol::profile::stable_uuid(&format!("profile {seed}")).into(),
+        );
         profile.insert("PayloadVersion".into(), Value::Integer(1.into()));
         profile.insert("PayloadDisplayName".into(), "Orchard content caching".into());
         profile.insert("PayloadScope".into(), "System".into());
@@ -288,20 +294,6 @@ impl ContentCachingSettings {
         let fingerprint = hex::encode(Sha256::digest(&xml));
         (xml, fingerprint)
     }
-}
-
-/// A UUID-shaped identifier derived from `seed`.
-fn uuid_from(seed: &str) -> String {
-    let h = hex::encode(Sha256::digest(seed.as_bytes()));
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-    .to_uppercase()
 }
 
 #[cfg(test)]
