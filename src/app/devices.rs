@@ -70,7 +70,7 @@ impl DeviceServices {
             runtime,
         }));
         let sink = Arc::new(DevicePushRecord {
-            store: store.clone(),
+            records: super::push_records::PushRecords::start(store.clone())?,
             mdm: mdm.clone(),
         });
         let pusher = Pusher::from_config(&config.apns, &config.storage.data_dir, sink, clock)?;
@@ -129,7 +129,7 @@ impl PushRequester for ApnsPushRequester {
 /// Records how each push ended on the device; a delivered push releases the commands the
 /// device answered `NotNow`.
 struct DevicePushRecord {
-    store: Store,
+    records: super::push_records::PushRecords,
     mdm: MdmService,
 }
 
@@ -147,12 +147,9 @@ fn outcome_text(outcome: &PushOutcome) -> String {
 impl PushOutcomeSink for DevicePushRecord {
     fn record<'a>(&'a self, report: &'a PushReport) -> BoxFuture<'a, ()> {
         async move {
-            let udid = report.device_id.clone();
-            let text = outcome_text(&report.outcome);
-            let at = report.at;
             let recorded = self
-                .store
-                .write(move |conn| devices::record_push(conn, &udid, &text, at))
+                .records
+                .record(&report.device_id, outcome_text(&report.outcome), report.at)
                 .await;
             if let Err(e) = recorded {
                 tracing::error!(device = %report.device_id, error = %e, "cannot record the push outcome");

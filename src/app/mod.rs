@@ -3,6 +3,7 @@
 
 pub mod devices;
 pub mod prefetch;
+mod push_records;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
