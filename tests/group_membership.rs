@@ -239,4 +239,17 @@ async fn the_rebuild_is_idempotent_and_repairs_the_table() {
     assert_eq!(stored(&app).await, before);
     assert_eq!(policies.refresh_membership().await.unwrap(), first);
     assert_eq!(stored(&app).await, before);
+
+    // The start-up pass resolves only a database that has nothing resolved yet.
+    assert_eq!(policies.resolve_membership_once().await.unwrap(), None);
+    app.state
+        .store
+        .write_blocking(|c| {
+            c.execute("DELETE FROM group_members_resolved", [])?;
+            c.execute("DELETE FROM device_rings", [])?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(policies.resolve_membership_once().await.unwrap(), Some(first));
+    assert_eq!(stored(&app).await, before);
 }

@@ -263,16 +263,17 @@ pub fn start_with(
     }
     let housekeeping = crate::scheduler::start(&state)?;
     let cache_worker = state.cache.spawn_worker();
-    // Resolved group membership is derived data: rebuilt once at start (a database from before
-    // migration 0012, or rows left by an older binary), then kept current by changes.
+    // Resolved group membership is derived data: resolved once after the upgrade that added it,
+    // then kept current by group changes and the engine (`refresh_membership` repairs on demand).
     let policies = state.policies.clone();
     tokio::spawn(async move {
-        match policies.refresh_membership().await {
-            Ok(r) => tracing::debug!(
+        match policies.resolve_membership_once().await {
+            Ok(Some(r)) => tracing::info!(
                 devices = r.devices,
                 memberships = r.memberships,
                 "group membership resolved"
             ),
+            Ok(None) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "group membership could not be resolved at start; the policy engine resolves each device as it evaluates it")
             }

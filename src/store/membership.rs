@@ -80,6 +80,15 @@ pub fn replace_all(conn: &Connection, rows: &[DeviceMembership]) -> Result<(), S
     Ok(())
 }
 
+/// No membership is resolved at all (a database just migrated to 0012, or one with no groups).
+pub fn is_empty(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(!conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM group_members_resolved) OR EXISTS (SELECT 1 FROM device_rings)",
+        [],
+        |r| r.get::<_, bool>(0),
+    )?)
+}
+
 /// Every stored membership, by UDID (devices in no group are absent).
 pub fn all(conn: &Connection) -> Result<HashMap<String, DeviceMembership>, StoreError> {
     let mut out: HashMap<String, DeviceMembership> = HashMap::new();

@@ -44,12 +44,26 @@ pub(super) fn with_new_id(rows: &mut [DeviceMembership], new_id: i64) {
 impl PolicyService {
     /// Rebuilds every device's resolved membership from the policy book and the enrolled
     /// devices, read and written in one write transaction (so no change made meanwhile is lost).
-    /// Idempotent; run at start-up and callable at any time.
+    /// Idempotent; callable at any time (a repair).
     pub async fn refresh_membership(&self) -> Result<MembershipReport, PolicyError> {
+        Ok(self.rebuild_membership(false).await?.unwrap_or_default())
+    }
+
+    /// [`refresh_membership`](Self::refresh_membership), only when nothing is resolved yet: at
+    /// start, after the upgrade that added the tables. Afterwards group changes and the engine keep
+    /// the rows current, so a start does not pay for a rebuild of the whole fleet. `None`: skipped.
+    pub async fn resolve_membership_once(&self) -> Result<Option<MembershipReport>, PolicyError> {
+        self.rebuild_membership(true).await
+    }
+
+    async fn rebuild_membership(&self, only_if_empty: bool) -> Result<Option<MembershipReport>, PolicyError> {
         let outcome = self
             .store
-            .write(|conn| {
+            .write(move |conn| {
                 let tx = conn.transaction()?;
+                if only_if_empty && !membership_store::is_empty(&tx)? {
+                    return Ok(Ok(None));
+                }
                 let rows = read_book_rows(&tx)?;
                 let devices = policy_store::managed_devices(&tx)?;
                 let book = match build_book(rows) {
@@ -59,11 +73,11 @@ impl PolicyService {
                 let resolved = resolve(&book, &devices.into_iter().map(device_record).collect::<Vec<_>>());
                 membership_store::replace_all(&tx, &resolved)?;
                 tx.commit()?;
-                Ok(Ok(MembershipReport {
+                Ok(Ok(Some(MembershipReport {
                     devices: resolved.len(),
                     memberships: resolved.iter().map(|m| m.groups.len()).sum(),
                     in_rings: resolved.iter().filter(|m| m.ring.is_some()).count(),
-                }))
+                })))
             })
             .await??;
         Ok(outcome)
