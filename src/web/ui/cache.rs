@@ -123,7 +123,7 @@ pub(super) async fn render(
     let cc = super::content_caching::view(state)
         .await
         .map_err(|e| UiError::internal(e, "cache", &layout))?;
-    let needed = super::cache_policy_targets::view(state)
+    let needed = super::cache_policy_targets::view(state, &payloads)
         .await
         .map_err(|e| UiError::internal(e, "cache", &layout))?;
     let snapshot = state.catalog.snapshot();

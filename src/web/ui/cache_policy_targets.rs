@@ -3,6 +3,7 @@
 
 use crate::app::AppState;
 use crate::cache::CacheError;
+use crate::store::cache::PayloadRow;
 
 pub struct PolicyTargetView {
     pub release: String,
@@ -18,9 +19,9 @@ pub struct PolicyTargetsView {
     pub prefetch: String,
 }
 
-pub(super) async fn view(state: &AppState) -> Result<PolicyTargetsView, CacheError> {
+/// `payloads`: the cache's payloads, as the page already read them.
+pub(super) async fn view(state: &AppState, payloads: &[PayloadRow]) -> Result<PolicyTargetsView, CacheError> {
     let rows = state.cache.policy_targets().await?;
-    let payloads = state.cache.payloads().await?;
     let config = &state.config.cache;
     let targets = rows
         .into_iter()
