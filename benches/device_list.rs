@@ -119,20 +119,10 @@ fn load_average() -> String {
 
 /// Pilot (static ring 1: every 10th device), Macs (rule ring 3), OS 18 (rule group): their ids.
 async fn groups(state: &app::AppState, count: usize) -> anyhow::Result<[i64; 3]> {
-    use orchard::policy::groups::{Group, GroupKind, GroupRules};
+    use orchard::policy::groups::{Group, GroupRules};
     use orchard::protocol::ddm::Platform;
     let started = Instant::now();
-    let group = |name: &str, ring_order, rules: GroupRules| Group {
-        name: name.into(),
-        description: String::new(),
-        kind: if rules.is_empty() {
-            GroupKind::Static
-        } else {
-            GroupKind::Rules
-        },
-        rules,
-        ring_order,
-    };
+    let group = |name: &str, ring_order, rules: GroupRules| Group::new(name, ring_order, rules);
     let cli = Actor::cli();
     let macs = GroupRules {
         platforms: vec![Platform::MacOs],

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use orchard::admin::{Actor, Role};
-use orchard::policy::groups::{Group, GroupKind, GroupRules};
+use orchard::policy::groups::{Group, GroupRules};
 use orchard::protocol::ddm::Platform;
 use orchard::store::membership;
 
@@ -15,17 +15,7 @@ use crate::api_support::{get, token};
 use crate::common::{self, TestApp};
 
 fn group(name: &str, ring_order: Option<u32>, rules: GroupRules) -> Group {
-    Group {
-        name: name.into(),
-        description: String::new(),
-        kind: if rules.is_empty() {
-            GroupKind::Static
-        } else {
-            GroupKind::Rules
-        },
-        rules,
-        ring_order,
-    }
+    Group::new(name, ring_order, rules)
 }
 
 fn udid(i: usize) -> String {

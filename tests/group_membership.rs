@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use orchard::admin::Actor;
-use orchard::policy::groups::{Group, GroupKind, GroupRules};
+use orchard::policy::groups::{Group, GroupRules};
 use orchard::protocol::ddm::Platform;
 use orchard::store::devices::{self, Inventory};
 use orchard::store::membership;
@@ -31,17 +31,7 @@ fn device(udid: &str, product: &'static str, os: &str, enrolled: bool, app: &Tes
 }
 
 fn group(name: &str, ring_order: Option<u32>, rules: GroupRules) -> Group {
-    Group {
-        name: name.into(),
-        description: String::new(),
-        kind: if rules.is_empty() {
-            GroupKind::Static
-        } else {
-            GroupKind::Rules
-        },
-        rules,
-        ring_order,
-    }
+    Group::new(name, ring_order, rules)
 }
 
 /// UDID → (group names sorted, ring name, rings), as stored.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use orchard::admin::{Actor, Role};
-use orchard::policy::groups::{Group, GroupKind, GroupRules};
+use orchard::policy::groups::{Group, GroupRules};
 use orchard::protocol::ddm::Platform;
 use orchard::store::membership;
 
@@ -13,20 +13,11 @@ use crate::common;
 use crate::ui_dashboard::{FLEET, PRODUCTS, controlled_fleet, device_links, get, state_of};
 
 fn group(name: &str, ring_order: Option<u32>, platforms: Vec<Platform>) -> Group {
-    Group {
-        name: name.into(),
-        description: String::new(),
-        kind: if platforms.is_empty() {
-            GroupKind::Static
-        } else {
-            GroupKind::Rules
-        },
-        rules: GroupRules {
-            platforms,
-            ..GroupRules::default()
-        },
-        ring_order,
-    }
+    let rules = GroupRules {
+        platforms,
+        ..GroupRules::default()
+    };
+    Group::new(name, ring_order, rules)
 }
 
 fn in_pilot(i: usize) -> bool {

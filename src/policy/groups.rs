@@ -73,6 +73,21 @@ pub struct Group {
 }
 
 impl Group {
+    /// A group without description: static when `rules` is empty, else rule-based.
+    pub fn new(name: &str, ring_order: Option<u32>, rules: GroupRules) -> Group {
+        Group {
+            name: name.into(),
+            description: String::new(),
+            kind: if rules.is_empty() {
+                GroupKind::Static
+            } else {
+                GroupKind::Rules
+            },
+            rules,
+            ring_order,
+        }
+    }
+
     pub fn is_ring(&self) -> bool {
         self.ring_order.is_some()
     }

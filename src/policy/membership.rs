@@ -38,23 +38,13 @@ mod tests {
 
     use super::*;
     use crate::policy::book::BookGroup;
-    use crate::policy::groups::{Group, GroupKind, GroupRules};
+    use crate::policy::groups::{Group, GroupRules};
     use crate::protocol::ddm::Platform;
 
     fn group(id: i64, name: &str, ring_order: Option<u32>, rules: GroupRules, members: &[&str]) -> BookGroup {
         BookGroup {
             id,
-            group: Group {
-                name: name.into(),
-                description: String::new(),
-                kind: if rules.is_empty() {
-                    GroupKind::Static
-                } else {
-                    GroupKind::Rules
-                },
-                rules,
-                ring_order,
-            },
+            group: Group::new(name, ring_order, rules),
             members: members.iter().map(|m| m.to_string()).collect::<HashSet<_>>(),
         }
     }
