@@ -50,7 +50,8 @@ fn identifiers(set: &[Value]) -> Vec<String> {
         .collect()
 }
 
-fn commands(app: &common::TestApp, udid: &str) -> Vec<String> {
+/// The request types queued for `udid`, oldest first.
+pub(crate) fn commands(app: &common::TestApp, udid: &str) -> Vec<String> {
     let udid = udid.to_string();
     app.state
         .store

@@ -4,6 +4,7 @@
 //! would ignore, and its plan says why.
 
 use crate::common;
+use crate::policy_delivery::commands;
 use crate::policy_store::{add_device, policy_app};
 
 use orchard::admin::Actor;
@@ -12,20 +13,6 @@ use orchard::store::devices::{self, Inventory};
 async fn tick(app: &common::TestApp) {
     app.state.policy_engine.enqueue_changes().await.unwrap();
     app.state.policy_engine.run_queue().await.unwrap();
-}
-
-fn commands(app: &common::TestApp, udid: &str) -> Vec<String> {
-    let udid = udid.to_string();
-    app.state
-        .store
-        .read_blocking(move |c| {
-            let mut stmt = c.prepare("SELECT request_type FROM commands WHERE udid = ?1 ORDER BY id")?;
-            let rows = stmt
-                .query_map([&udid], |r| r.get(0))?
-                .collect::<Result<Vec<String>, _>>()?;
-            Ok(rows)
-        })
-        .unwrap()
 }
 
 /// A device whose DeviceInformation said it is not supervised.
