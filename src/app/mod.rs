@@ -317,6 +317,15 @@ impl AppState {
         )
     }
 
+    /// Mac content caches: their profile, and the status they report.
+    pub fn content_caching(&self) -> crate::cache::content_caching::ContentCachingService {
+        crate::cache::content_caching::ContentCachingService::new(
+            self.store.clone(),
+            self.clock.clone(),
+            self.mdm.clone(),
+        )
+    }
+
     /// Delivery of cached macOS installers to Macs (`InstallEnterpriseApplication`).
     pub fn installer_delivery(&self) -> crate::cache::delivery::InstallerDelivery {
         crate::cache::delivery::InstallerDelivery::new(

@@ -176,12 +176,7 @@ fn snapshot_compliance(state: AppState) -> std::pin::Pin<Box<dyn std::future::Fu
 /// (`ContentCachingInformation`); the answers are stored as the Macs check in.
 fn ask_content_caches(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
-        let service = crate::cache::content_caching::ContentCachingService::new(
-            state.store.clone(),
-            state.clock.clone(),
-            state.mdm.clone(),
-        );
-        match service.request_status().await {
+        match state.content_caching().request_status().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(macs = n, "content caches asked for their status"),
             Err(e) => tracing::warn!(error = %e, "content caches could not be asked for their status"),

@@ -9,7 +9,7 @@ use super::cache::{CacheManager, render, short_time};
 use super::content_caching_form::{GIGABYTE, settings_from_form};
 use super::{Section, UiError, see_other};
 use crate::app::AppState;
-use crate::cache::content_caching::{ContentCachingError, ContentCachingService, InstallOutcome};
+use crate::cache::content_caching::{ContentCachingError, InstallOutcome};
 use crate::cache::human_bytes;
 use crate::protocol::Udid;
 use crate::protocol::content_caching::{
@@ -29,10 +29,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/caches/content-caching/install", web::post().to(install))
         .route("/caches/content-caching/status", web::post().to(request_status))
         .route("/caches/content-caching/remove", web::post().to(remove));
-}
-
-pub fn service(state: &AppState) -> ContentCachingService {
-    ContentCachingService::new(state.store.clone(), state.clock.clone(), state.mdm.clone())
 }
 
 pub struct PolicyOption {
@@ -101,7 +97,7 @@ fn bytes(n: Option<i64>) -> String {
 }
 
 pub async fn view(state: &AppState) -> Result<ContentCachingView, ContentCachingError> {
-    let service = service(state);
+    let service = state.content_caching();
     let saved = service.settings().await?;
     let macs = service.macs().await?;
     let prefixes: Vec<&'static str> = Platform::MacOs.model_prefixes().collect();
@@ -215,7 +211,11 @@ async fn save_settings(
         Ok(s) => s,
         Err(e) => return refuse(&auth, &state, format!("Content-caching settings not saved: {e}")).await,
     };
-    match service(&state).save_settings(settings, &auth.actor()).await {
+    match state
+        .content_caching()
+        .save_settings(settings, &auth.actor())
+        .await
+    {
         Ok(()) => Ok(see_other("/caches?done=cc-settings#content-caching")),
         Err(ContentCachingError::Invalid(e)) => {
             refuse(&auth, &state, format!("Content-caching settings not saved: {e}")).await
@@ -250,7 +250,7 @@ async fn install(
         )
         .await;
     }
-    let outcomes = match service(&state).install(&udids, &auth.actor()).await {
+    let outcomes = match state.content_caching().install(&udids, &auth.actor()).await {
         Ok(o) => o,
         Err(ContentCachingError::Invalid(e)) => {
             return refuse(&auth, &state, format!("The saved settings are not valid: {e}")).await;
@@ -293,7 +293,7 @@ async fn remove(
     let Ok(udid) = Udid::parse(value) else {
         return refuse(&auth, &state, "Choose a Mac to remove the profile from.".into()).await;
     };
-    match service(&state).remove(&udid, &auth.actor()).await {
+    match state.content_caching().remove(&udid, &auth.actor()).await {
         Ok(_) => Ok(see_other("/caches?done=cc-removed#content-caching")),
         Err(ContentCachingError::BadInput(m)) => refuse(&auth, &state, m).await,
         Err(e) => Err(internal(&auth, e)),
@@ -301,7 +301,8 @@ async fn remove(
 }
 
 async fn request_status(auth: CacheManager, state: web::Data<AppState>) -> Result<HttpResponse, UiError> {
-    let asked = service(&state)
+    let asked = state
+        .content_caching()
         .request_status()
         .await
         .map_err(|e| internal(&auth, e))?;
