@@ -1,7 +1,7 @@
-//! The legacy path on iOS, iPadOS and tvOS needs supervision: Apple's schemas mark the deferral
-//! restrictions (`forceDelayedSoftwareUpdates`, `enforcedSoftwareUpdateDelay`) and
-//! `ScheduleOSUpdate` supervised-only there. An unsupervised legacy device is sent nothing it
-//! would ignore, and its plan says why.
+//! The legacy path needs supervision. Apple's schemas mark the deferral restrictions
+//! (`forceDelayedSoftwareUpdates`, `enforcedSoftwareUpdateDelay`) supervised-only on iOS, iPadOS
+//! and tvOS, and `ScheduleOSUpdate` supervised-only on every platform, macOS included. An
+//! unsupervised legacy device is sent nothing it would ignore, and its plan says why.
 
 use crate::common;
 use crate::policy_delivery::commands;
@@ -15,20 +15,23 @@ async fn tick(app: &common::TestApp) {
     app.state.policy_engine.run_queue().await.unwrap();
 }
 
-/// A device whose DeviceInformation said it is not supervised.
-fn unsupervise(app: &common::TestApp, udid: &str) {
+/// What a later DeviceInformation (or status report) said of a device.
+fn report(app: &common::TestApp, udid: &str, inventory: Inventory) {
     let now = app.clock_now();
     let udid = udid.to_string();
     app.state
         .store
-        .write_blocking(move |c| {
-            let inventory = Inventory {
-                is_supervised: Some(false),
-                ..Inventory::default()
-            };
-            devices::update_inventory(c, &udid, &inventory, now)
-        })
+        .write_blocking(move |c| devices::update_inventory(c, &udid, &inventory, now))
         .unwrap();
+}
+
+/// A device whose DeviceInformation said it is not supervised.
+fn unsupervise(app: &common::TestApp, udid: &str) {
+    let inventory = Inventory {
+        is_supervised: Some(false),
+        ..Inventory::default()
+    };
+    report(app, udid, inventory);
 }
 
 #[tokio::test]
@@ -95,4 +98,63 @@ async fn an_unsupervised_legacy_iphone_gets_no_deferral_profile_nor_schedule_and
         "{}",
         summary.plan.explanation
     );
+}
+
+/// On macOS the deferral restrictions work without supervision, but `ScheduleOSUpdate` is
+/// supervised-only there too (`mdm/commands/system.update.schedule.yaml`: macOS `supervised: true`):
+/// an unsupervised Mac on the legacy path gets the deferral profile and never the command.
+#[tokio::test]
+async fn an_unsupervised_legacy_mac_gets_its_deferral_profile_but_no_schedule() {
+    let app = policy_app().await;
+    let actor = Actor::cli();
+    let service = &app.state.policies;
+    service.load_default_rings(&actor).await.unwrap();
+    add_device(&app, "MAC-SUPERVISED", "Mac14,9", "26.3", "25D125", "MSUP1");
+    add_device(&app, "MAC-UNSUPERVISED", "Mac14,9", "26.3", "25D125", "MUNSUP1");
+    unsupervise(&app, "MAC-UNSUPERVISED");
+    for mac in ["MAC-SUPERVISED", "MAC-UNSUPERVISED"] {
+        // A Mac's catalog entry is found by its software update device ID (board ID).
+        let inventory = Inventory {
+            software_update_device_id: Some("J414sAP".into()),
+            ..Inventory::default()
+        };
+        report(&app, mac, inventory);
+    }
+    service
+        .add_members(
+            "Vanguard",
+            &["MAC-SUPERVISED".into(), "MAC-UNSUPERVISED".into()],
+            &actor,
+        )
+        .await
+        .unwrap();
+
+    tick(&app).await;
+    assert_eq!(commands(&app, "MAC-SUPERVISED"), ["InstallProfile"]);
+    assert_eq!(
+        commands(&app, "MAC-UNSUPERVISED"),
+        ["InstallProfile"],
+        "macOS honours the deferral restrictions without supervision"
+    );
+
+    // Past the deadline (2026-04-13 18:00): only the supervised Mac is told to install.
+    app.clock.set(app.clock_now() + chrono::Duration::days(2));
+    tick(&app).await;
+    let supervised = commands(&app, "MAC-SUPERVISED");
+    assert!(
+        supervised.contains(&"ScheduleOSUpdate".to_string()),
+        "{supervised:?}"
+    );
+    assert_eq!(
+        commands(&app, "MAC-UNSUPERVISED"),
+        ["InstallProfile"],
+        "ScheduleOSUpdate needs supervision on macOS too"
+    );
+    let plan = service.device_plan("MAC-UNSUPERVISED").await.unwrap().unwrap();
+    assert!(
+        plan.plan.explanation.contains("supervision"),
+        "{}",
+        plan.plan.explanation
+    );
+    assert!(plan.plan.deadline_utc.is_none(), "{:?}", plan.plan);
 }

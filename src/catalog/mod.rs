@@ -12,7 +12,7 @@ pub mod import;
 pub mod index;
 pub mod overview;
 #[cfg(test)]
-mod sample_tests;
+pub(crate) mod sample_tests;
 pub mod service;
 pub mod snapshot;
 pub mod sofa;

@@ -98,7 +98,7 @@ pub struct PolicyBook {
 }
 
 /// A policy reaching a device, and through which group (`None`: assigned to the device itself).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Reach {
     pub policy: usize,
     pub via_group: Option<usize>,

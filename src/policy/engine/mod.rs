@@ -5,6 +5,7 @@
 //! removes the legacy profile. Everything needed to resume is in SQLite: the queue, the plans with
 //! what was delivered (fingerprints), the profile and ScheduleOSUpdate records.
 
+mod decide;
 mod deliver;
 pub mod legacy;
 mod phases;
@@ -234,7 +235,7 @@ impl PolicyEngine {
             }
             let book = build_book(rows)?;
             total.phases.read += started.elapsed();
-            let mut memo = wants::WantMemo::default();
+            let mut memo = decide::DecisionMemo::default();
             for batch in queued.chunks(self.batch) {
                 total.add(
                     self.run_batch(&book, &mut fleet, &mut memo, batch.to_vec())
@@ -272,7 +273,7 @@ impl PolicyEngine {
         &self,
         book: &PolicyBook,
         fleet: &mut Fleet,
-        memo: &mut wants::WantMemo,
+        memo: &mut decide::DecisionMemo,
         entries: Vec<(String, String)>,
     ) -> Result<EngineReport, EngineError> {
         let mut phases = PhaseTimes::default();
@@ -292,11 +293,15 @@ impl PolicyEngine {
         let stored = &fleet.plans;
         let snapshot = self.policies.catalog_snapshot();
         let now = self.policies.clock_now();
-        let offset = self.policies.utc_offset();
+        let ctx = decide::Context {
+            book,
+            catalog: &snapshot.index,
+            utc_offset: self.policies.utc_offset(),
+            now,
+        };
         let mut decided = Vec::with_capacity(devices.len());
         let evaluated_at = sql_time(now);
         for row in devices {
-            let step = Instant::now();
             let device = device_record(row);
             // The device's groups, found once: for its plan and for the stored membership.
             let groups = book.groups_of(&device);
@@ -306,38 +311,15 @@ impl PolicyEngine {
                 moved.push(membership);
             }
             let reaches = book.reaching(&device, &groups);
-            let evaluation = book.evaluate_reached(&device, &groups, &reaches, &snapshot.index, offset, now);
-            let policy = evaluation.policy.map(|i| &book.policies[i].policy);
-            let step = phases.lap(step, |p| &mut p.evaluate_plan);
-            let found = memo.want(&device, &evaluation, policy, now);
-            phases.lap(step, |p| &mut p.evaluate_want);
-            let (want, fingerprint) = match found {
-                Ok(w) => w,
-                Err(e) => {
-                    tracing::warn!(udid = %device.udid, error = %e, "plan cannot be declared; nothing delivered");
-                    let nothing = wants::Want::Nothing;
-                    let fingerprint = nothing.fingerprint();
-                    (Arc::new(nothing), fingerprint)
-                }
-            };
-            let mut plan = PlanSummary::of(&evaluation);
-            if let Some(note) = wants::legacy_withheld(&device, evaluation.plan.as_ref()) {
-                plan.add_note(note);
-            }
-            let summary = StoredPlan {
-                policy: policy.map(|p| p.display_name()),
-                ring: evaluation.ring.clone(),
-                conflicts: evaluation.conflicts.iter().map(|c| c.to_string()).collect(),
-                plan,
-            };
+            let decision = memo.decide(&ctx, &device, &groups, &reaches, &mut phases);
             let row = PlanRow {
                 udid: device.udid.clone(),
-                summary: serde_json::to_string(&summary).unwrap_or_default(),
-                fingerprint,
-                path: want.path().into(),
-                target_version: summary.plan.target_version.clone(),
-                deadline_utc: summary.plan.deadline_utc.map(sql_time),
-                next_change_at: wants::next_change(evaluation.plan.as_ref(), offset, now).map(sql_time),
+                summary: decision.summary.clone(),
+                fingerprint: decision.fingerprint.clone(),
+                path: decision.want.path().into(),
+                target_version: decision.target_version.clone(),
+                deadline_utc: decision.deadline_utc.clone(),
+                next_change_at: decision.next_change_at.clone(),
                 evaluated_at: evaluated_at.clone(),
                 delivered_fingerprint: None,
                 delivered_path: None,
@@ -349,7 +331,7 @@ impl PolicyEngine {
                 unchanged: before.is_some_and(|b| same_decision(b, &row)),
                 device,
                 row,
-                want,
+                want: decision.want.clone(),
                 delivered,
             });
         }
