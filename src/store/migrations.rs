@@ -78,6 +78,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cache_policy_targets",
         sql: include_str!("../../migrations/0016_cache_policy_targets.sql"),
     },
+    Migration {
+        version: 19,
+        name: "plan_summaries",
+        sql: include_str!("../../migrations/0019_plan_summaries.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of an Orchard database ("ORCH").
@@ -149,4 +154,60 @@ pub fn migrate(conn: &mut Connection, now: &str) -> Result<(), StoreError> {
         tracing::info!(version = step.version, name = step.name, "applied migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database at `version`, as the migrations up to it left it.
+    fn database_at(version: i64) -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID};
+             CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                                          applied_at TEXT NOT NULL) STRICT;"
+        ))
+        .unwrap();
+        for step in MIGRATIONS.iter().filter(|m| m.version <= version) {
+            tx.execute_batch(step.sql).unwrap();
+            tx.execute(
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?1, ?2, 'then')",
+                params![step.version, step.name],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+        conn
+    }
+
+    #[test]
+    fn plan_summaries_move_out_of_the_plan_rows_and_keep_their_text() {
+        let mut conn = database_at(16);
+        conn.execute(
+            "INSERT INTO device_plans (udid, summary, fingerprint, path, evaluated_at, delivered_fingerprint)
+             VALUES ('A', '{\"ring\":\"Vanguard\"}', 'fp-a', 'declarative', 't', 'fp-a')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn, "now").unwrap();
+        let (digest, delivered): (String, String) = conn
+            .query_row(
+                "SELECT summary_digest, delivered_fingerprint FROM device_plans WHERE udid = 'A'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((digest.as_str(), delivered.as_str()), ("udid:A", "fp-a"));
+        let text: String = conn
+            .query_row(
+                "SELECT summary FROM plan_summaries WHERE digest = ?1",
+                [&digest],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(text, "{\"ring\":\"Vanguard\"}");
+        assert_eq!(current_version(&conn).unwrap(), Some(latest_version()));
+    }
 }

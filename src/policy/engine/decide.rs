@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, FixedOffset, Utc};
+use sha2::{Digest, Sha256};
 
 use super::StoredPlan;
 use super::phases::PhaseTimes;
@@ -57,6 +58,8 @@ pub struct Decision {
     pub fingerprint: String,
     /// [`StoredPlan`] as JSON.
     pub summary: String,
+    /// SHA-256 (hex) of `summary`: how plan rows refer to it.
+    pub summary_digest: String,
     pub target_version: Option<String>,
     pub deadline_utc: Option<String>,
     pub next_change_at: Option<String>,
@@ -140,10 +143,12 @@ fn decide(
         conflicts: evaluation.conflicts.iter().map(|c| c.to_string()).collect(),
         plan,
     };
+    let summary = serde_json::to_string(&stored).unwrap_or_default();
     Decision {
         want,
         fingerprint,
-        summary: serde_json::to_string(&stored).unwrap_or_default(),
+        summary_digest: hex::encode(Sha256::digest(summary.as_bytes())),
+        summary,
         target_version: stored.plan.target_version.clone(),
         deadline_utc: stored.plan.deadline_utc.map(sql_time),
         next_change_at: wants::next_change(evaluation.plan.as_ref(), ctx.utc_offset, now).map(sql_time),

@@ -137,6 +137,8 @@ struct Decided {
     device: DeviceRecord,
     row: PlanRow,
     want: Arc<wants::Want>,
+    /// Its summary (stored once per digest).
+    decision: Arc<decide::Decision>,
     /// The stored row already holds this decision (only `evaluated_at` is written).
     unchanged: bool,
     delivered: Option<String>,
@@ -149,7 +151,7 @@ fn same_decision(stored: &PlanRow, row: &PlanRow) -> bool {
         && stored.target_version == row.target_version
         && stored.deadline_utc == row.deadline_utc
         && stored.next_change_at == row.next_change_at
-        && stored.summary == row.summary
+        && stored.summary_digest == row.summary_digest
 }
 
 impl PolicyEngine {
@@ -231,6 +233,9 @@ impl PolicyEngine {
                 })
                 .await?;
             if queued.is_empty() {
+                if total.evaluated > 0 {
+                    self.policies.store().write(|c| plans::prune_summaries(c)).await?;
+                }
                 return Ok(total);
             }
             let book = build_book(rows)?;
@@ -314,7 +319,7 @@ impl PolicyEngine {
             let decision = memo.decide(&ctx, &device, &groups, &reaches, &mut phases);
             let row = PlanRow {
                 udid: device.udid.clone(),
-                summary: decision.summary.clone(),
+                summary_digest: decision.summary_digest.clone(),
                 fingerprint: decision.fingerprint.clone(),
                 path: decision.want.path().into(),
                 target_version: decision.target_version.clone(),
@@ -332,18 +337,22 @@ impl PolicyEngine {
                 device,
                 row,
                 want: decision.want.clone(),
+                decision,
                 delivered,
             });
         }
-        // The summary text is only written, not needed afterwards: moved rather than copied.
         let rows: Vec<PlanRow> = decided
-            .iter_mut()
+            .iter()
             .filter(|d| !d.unchanged)
-            .map(|d| PlanRow {
-                summary: std::mem::take(&mut d.row.summary),
-                ..d.row.clone()
-            })
+            .map(|d| d.row.clone())
             .collect();
+        // The summaries the written rows refer to, each once.
+        let mut summaries: HashMap<String, Arc<decide::Decision>> = HashMap::new();
+        for d in decided.iter().filter(|d| !d.unchanged) {
+            if !summaries.contains_key(&d.decision.summary_digest) {
+                summaries.insert(d.decision.summary_digest.clone(), d.decision.clone());
+            }
+        }
         let unchanged: Vec<String> = decided
             .iter()
             .filter(|d| d.unchanged)
@@ -355,6 +364,12 @@ impl PolicyEngine {
             .store()
             .write(move |conn| {
                 let tx = conn.transaction()?;
+                plans::save_summaries(
+                    &tx,
+                    summaries
+                        .values()
+                        .map(|d| (d.summary_digest.as_str(), d.summary.as_str())),
+                )?;
                 for row in &rows {
                     plans::save_evaluation(&tx, row)?;
                 }

@@ -1,5 +1,7 @@
 //! The device page's "why": the effective policy, ring, conflicts and plan of one device now.
 
+use std::collections::HashMap;
+
 use super::loading::{build_book, device_record, read_book_rows};
 use super::views::{DevicePlanView, PlanSummary};
 use super::{PolicyError, PolicyService};
@@ -70,11 +72,22 @@ pub struct PlannedTarget {
 impl PolicyService {
     /// The engine's last decision for every device it has evaluated.
     pub async fn planned_targets(&self) -> Result<Vec<PlannedTarget>, PolicyError> {
-        let rows = self.store.read(plans::all_plans).await?;
+        let (rows, texts) = self
+            .store
+            .read(|c| {
+                let snapshot = c.unchecked_transaction()?;
+                Ok((plans::all_plans(&snapshot)?, plans::summaries(&snapshot)?))
+            })
+            .await?;
+        // A few hundred distinct summaries for the whole fleet: each parsed once.
+        let parsed: HashMap<String, crate::policy::engine::StoredPlan> = texts
+            .into_iter()
+            .filter_map(|(digest, text)| Some((digest, serde_json::from_str(&text).ok()?)))
+            .collect();
         Ok(rows
             .into_iter()
             .map(|r| PlannedTarget {
-                summary: serde_json::from_str(&r.summary).ok(),
+                summary: parsed.get(&r.summary_digest).cloned(),
                 udid: r.udid,
                 target_version: r.target_version,
                 deadline_utc: r.deadline_utc,

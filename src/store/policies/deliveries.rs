@@ -47,7 +47,7 @@ mod tests {
     fn plan(udid: &str) -> PlanRow {
         PlanRow {
             udid: udid.into(),
-            summary: "{}".into(),
+            summary_digest: String::new(),
             fingerprint: format!("fp-{udid}"),
             path: "declarative".into(),
             target_version: None,

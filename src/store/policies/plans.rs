@@ -113,8 +113,8 @@ pub fn still_queued(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanRow {
     pub udid: String,
-    /// JSON summary for the device page.
-    pub summary: String,
+    /// The digest of its summary in `plan_summaries` (see [`save_summaries`]).
+    pub summary_digest: String,
     pub fingerprint: String,
     /// `declarative`, `legacy` or `none`.
     pub path: String,
@@ -127,13 +127,14 @@ pub struct PlanRow {
     pub delivered_at: Option<String>,
 }
 
-const PLAN_COLUMNS: &str = "udid, summary, fingerprint, path, target_version, deadline_utc, next_change_at,
+const PLAN_COLUMNS: &str =
+    "udid, summary_digest, fingerprint, path, target_version, deadline_utc, next_change_at,
     evaluated_at, delivered_fingerprint, delivered_path, delivered_at";
 
 fn plan_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PlanRow> {
     Ok(PlanRow {
         udid: r.get(0)?,
-        summary: r.get(1)?,
+        summary_digest: r.get(1)?,
         fingerprint: r.get(2)?,
         path: r.get(3)?,
         target_version: r.get(4)?,
@@ -156,17 +157,18 @@ pub fn plan(conn: &Connection, udid: &str) -> Result<Option<PlanRow>, StoreError
 /// Writes an evaluation, keeping what was delivered before.
 pub fn save_evaluation(conn: &Connection, plan: &PlanRow) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO device_plans (udid, summary, fingerprint, path, target_version, deadline_utc,
+        "INSERT INTO device_plans (udid, summary_digest, fingerprint, path, target_version, deadline_utc,
                                    next_change_at, evaluated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (udid) DO UPDATE SET summary = excluded.summary, fingerprint = excluded.fingerprint,
+         ON CONFLICT (udid) DO UPDATE SET summary_digest = excluded.summary_digest,
+             fingerprint = excluded.fingerprint,
              path = excluded.path, target_version = excluded.target_version,
              deadline_utc = excluded.deadline_utc, next_change_at = excluded.next_change_at,
              evaluated_at = excluded.evaluated_at",
     )?;
     stmt.execute(params![
         plan.udid,
-        plan.summary,
+        plan.summary_digest,
         plan.fingerprint,
         plan.path,
         plan.target_version,
@@ -189,6 +191,36 @@ pub fn touch_evaluations(conn: &Connection, udids: &[String], now: DateTime<Utc>
     )?
     .execute(params![json_list(udids), sql_time(now)])?;
     Ok(())
+}
+
+/// Stores plan summaries (digest, JSON) that are not stored yet.
+pub fn save_summaries<'a>(
+    conn: &Connection,
+    summaries: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO plan_summaries (digest, summary) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?;
+    for (digest, summary) in summaries {
+        stmt.execute([digest, summary])?;
+    }
+    Ok(())
+}
+
+/// Every stored summary by digest (a few hundred: one per kind of device and decision).
+pub fn summaries(conn: &Connection) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT digest, summary FROM plan_summaries")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Deletes the summaries no plan refers to any more; returns how many.
+pub fn prune_summaries(conn: &Connection) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM plan_summaries
+         WHERE NOT EXISTS (SELECT 1 FROM device_plans p WHERE p.summary_digest = plan_summaries.digest)",
+        [],
+    )?)
 }
 
 /// Every stored plan, by UDID (for compliance: what each device was told and by when).
@@ -356,6 +388,45 @@ pub fn plans_among(conn: &Connection, udids: &[String]) -> Result<Vec<PlanRow>, 
 mod tests {
     use super::*;
     use crate::store::Store;
+
+    #[test]
+    fn a_summary_is_stored_once_and_deleted_when_no_plan_refers_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("o.db"), "now").unwrap();
+        let row = |udid: &str, digest: &str| PlanRow {
+            udid: udid.into(),
+            summary_digest: digest.into(),
+            fingerprint: "fp".into(),
+            path: "declarative".into(),
+            target_version: None,
+            deadline_utc: None,
+            next_change_at: None,
+            evaluated_at: "2026-04-07T00:00:00.000000Z".into(),
+            delivered_fingerprint: None,
+            delivered_path: None,
+            delivered_at: None,
+        };
+        store
+            .write_blocking(move |c| {
+                save_summaries(c, [("d1", "{\"one\":1}"), ("d2", "{\"two\":2}")])?;
+                save_summaries(c, [("d1", "{\"one\":1}")])?;
+                save_evaluation(c, &row("A", "d1"))?;
+                save_evaluation(c, &row("B", "d1"))?;
+                save_evaluation(c, &row("C", "d2"))?;
+                assert_eq!(summaries(c)?.len(), 2);
+                assert_eq!(prune_summaries(c)?, 0, "both are referred to");
+                // C's decision changes: d2 is no longer referred to.
+                save_summaries(c, [("d3", "{\"three\":3}")])?;
+                save_evaluation(c, &row("C", "d3"))?;
+                assert_eq!(prune_summaries(c)?, 1);
+                let left = summaries(c)?;
+                assert_eq!(left.get("d1").map(String::as_str), Some("{\"one\":1}"));
+                assert!(left.contains_key("d3") && !left.contains_key("d2"));
+                assert_eq!(plan(c, "A")?.map(|p| p.summary_digest).as_deref(), Some("d1"));
+                Ok(())
+            })
+            .unwrap();
+    }
 
     #[test]
     fn a_device_queued_again_while_being_evaluated_stays_queued() {
