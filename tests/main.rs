@@ -52,6 +52,7 @@ mod ddm_settings;
 mod ddm_status;
 mod ddm_tokens;
 mod device_channel;
+mod device_groups;
 mod enroll;
 mod foundation;
 mod group_membership;

@@ -12,6 +12,7 @@ use crate::admin::audit;
 use crate::app::AppState;
 use crate::compliance::Compliance;
 use crate::mdm::MdmError;
+use crate::policy::service::{DeviceGroup, GroupRef};
 use crate::protocol::Udid;
 use crate::protocol::commands::CommandRequest;
 use crate::store::device_list::{self, DeviceRow};
@@ -102,6 +103,10 @@ struct DeviceDetail {
     last_push_at: Option<String>,
     last_push_result: Option<String>,
     compliance: Option<Compliance>,
+    /// Its ring (the lowest-order ring it is in), or null.
+    ring: Option<GroupRef>,
+    /// Every group it is in, rings first.
+    groups: Vec<DeviceGroup>,
 }
 
 pub async fn show(
@@ -121,6 +126,11 @@ pub async fn show(
         .device(&udid)
         .await
         .map_err(ApiError::internal)?;
+    let groups = state
+        .policies
+        .device_groups(&udid)
+        .await
+        .map_err(ApiError::internal)?;
     let inv = device.inventory;
     Ok(HttpResponse::Ok().json(DeviceDetail {
         udid: device.udid,
@@ -138,6 +148,8 @@ pub async fn show(
         last_push_at: device.last_push_at,
         last_push_result: device.last_push_result,
         compliance,
+        ring: groups.ring,
+        groups: groups.groups,
     }))
 }
 

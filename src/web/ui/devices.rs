@@ -13,6 +13,7 @@ use crate::admin::audit;
 use crate::app::AppState;
 use crate::ddm::{DeclarationOnDevice, StatusChange, StatusErrorView, StatusItemView};
 use crate::mdm::MdmError;
+use crate::policy::service::DeviceGroups;
 use crate::protocol::Udid;
 use crate::protocol::commands::CommandRequest;
 use crate::store::commands::{self as command_store, CommandRecord};
@@ -90,6 +91,7 @@ struct DevicePage {
     safe_commands: &'static [(&'static str, &'static str)],
     can_send: bool,
     update_plan: Result<Option<super::device_plan::PlanSection>, String>,
+    groups: DeviceGroups,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -182,6 +184,11 @@ async fn show(
         .map(|(name, _)| format!("{name} queued; the device was asked to check in."));
     let can_send = admin.admin.role.can(crate::admin::Permission::ManageDevices);
     let update_plan = super::device_plan::section(&state, &udid).await;
+    let groups = state
+        .policies
+        .device_groups(&udid)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
     Ok(page(
         StatusCode::OK,
         &DevicePage {
@@ -203,6 +210,7 @@ async fn show(
             safe_commands: &SAFE_COMMANDS,
             can_send,
             update_plan,
+            groups,
             notice,
             error: None,
         },
