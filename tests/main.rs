@@ -13,6 +13,7 @@ mod schema;
 mod ui_support;
 
 mod admin_cli;
+mod admin_commands;
 mod admin_csrf;
 mod admin_input;
 mod admin_login;

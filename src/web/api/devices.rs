@@ -8,12 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::auth::Caller;
 use super::body::ApiJson;
 use super::error::{ApiError, FieldProblem};
-use crate::admin::audit;
 use crate::app::AppState;
 use crate::compliance::Compliance;
 use crate::mdm::MdmError;
 use crate::policy::service::{DeviceGroup, GroupRef};
-use crate::protocol::Udid;
 use crate::protocol::commands::CommandRequest;
 use crate::store::device_list::{self, DeviceRow};
 use crate::store::devices;
@@ -165,40 +163,27 @@ pub async fn queue_command(
     udid: web::Path<String>,
     body: ApiJson<CommandBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let udid_text = udid.into_inner();
-    let name = body.0.command;
-    let Some(request) = CommandRequest::query(&name) else {
-        return Err(ApiError::Validation(vec![FieldProblem::new(
+    let udid = udid.into_inner();
+    let command = body.0.command;
+    let (actor, mdm) = (caller.actor(), state.mdm.clone());
+    let (target, name) = (udid.clone(), command.clone());
+    let queued = web::block(move || mdm.queue_admin_command(&target, &name, &actor))
+        .await
+        .map_err(ApiError::internal)?;
+    match queued {
+        Ok(uuid) => Ok(HttpResponse::Accepted().json(serde_json::json!({
+            "udid": udid, "command": command, "uuid": uuid.as_str()
+        }))),
+        Err(MdmError::NotAQueryCommand(_)) => Err(ApiError::Validation(vec![FieldProblem::new(
             "command",
             format!(
                 "only the information and update-scan commands can be sent: {}",
                 CommandRequest::QUERY_REQUEST_TYPES.join(", ")
             ),
-        )]));
-    };
-    let udid = Udid::parse(&udid_text).map_err(|_| ApiError::not_found("device with this UDID"))?;
-    let (actor, now, mdm) = (caller.actor(), state.clock.now(), state.mdm.clone());
-    let (target, command) = (udid_text.clone(), name.clone());
-    let queued = web::block(move || {
-        mdm.enqueue_with(&udid, request, 0, |conn, uuid| {
-            audit::record(
-                conn,
-                &actor,
-                now,
-                "device.command",
-                &target,
-                None,
-                Some(serde_json::json!({"command": command, "uuid": uuid.as_str()})),
-            )
-            .map(|_| ())
-        })
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    match queued {
-        Ok(uuid) => Ok(HttpResponse::Accepted().json(serde_json::json!({
-            "udid": udid_text, "command": name, "uuid": uuid.as_str()
-        }))),
+        )])),
+        Err(MdmError::InvalidUdid | MdmError::NoSuchDevice(_)) => {
+            Err(ApiError::not_found("device with this UDID"))
+        }
         Err(MdmError::NotEnrolled(_)) => Err(ApiError::Conflict(
             "this device is not enrolled: commands cannot reach it until it enrolls again".into(),
         )),

@@ -163,7 +163,7 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
         ("get", "/devices/{udid}", Op { summary: "One device, with its compliance", permission: Some("View"),
             parameters: vec![path("udid", "the device's UDID")], body: None,
             ok: ("200", "the device", json!({ "$ref": "#/components/schemas/DeviceDetail" })) }.build()),
-        ("post", "/devices/{udid}/commands", Op { summary: "Queue a query command (the ones the UI offers)", permission: Some("ManageDevices"),
+        ("post", "/devices/{udid}/commands", Op { summary: "Queue a query command (the ones the UI offers), audited; 404 for an unknown UDID, 409 for a device that is not enrolled", permission: Some("ManageDevices"),
             parameters: vec![path("udid", "the device's UDID")],
             body: Some(json!({ "type": "object", "required": ["command"], "properties": { "command": { "type": "string",
                 "enum": crate::protocol::commands::CommandRequest::QUERY_REQUEST_TYPES } } })),
