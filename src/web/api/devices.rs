@@ -10,10 +10,11 @@ use super::body::ApiJson;
 use super::error::{ApiError, FieldProblem};
 use crate::app::AppState;
 use crate::compliance::Compliance;
+use crate::device_list::ListPage;
 use crate::mdm::MdmError;
 use crate::policy::service::{DeviceGroup, GroupRef};
 use crate::protocol::commands::CommandRequest;
-use crate::store::device_list::{self, DeviceRow};
+use crate::store::device_list::DeviceRow;
 use crate::store::devices;
 use crate::web::device_filter::{self, DeviceListParams};
 use crate::web::ui::can;
@@ -37,17 +38,12 @@ pub async fn list(
     state: web::Data<AppState>,
     params: web::Query<DeviceListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = device_filter::checked_view(&state.store, &params, state.clock.now())
+    let service = state.device_list();
+    let view = device_filter::checked_view(&service, &params, state.clock.now())
         .await?
         .map_err(ApiError::Validation)?;
-    let (offset, per_page, page) = (view.offset(), view.per_page, view.page);
-    let (devices, total) = state
-        .store
-        .read(move |c| {
-            let rows = device_list::page(c, &view.filter, view.sort, view.descending, view.per_page, offset)?;
-            Ok((rows, device_list::count(c, &view.filter)?))
-        })
-        .await?;
+    let (per_page, page) = (view.per_page, view.page);
+    let ListPage { rows: devices, total } = service.page(&view).await?;
     Ok(HttpResponse::Ok().json(DevicePage {
         devices,
         total,
@@ -67,13 +63,11 @@ pub async fn export(
 
 /// The CSV of every device in the filtered view (paging ignored), as a download.
 pub async fn csv_response(state: &AppState, params: &DeviceListParams) -> Result<HttpResponse, ApiError> {
-    let view = device_filter::checked_view(&state.store, params, state.clock.now())
+    let service = state.device_list();
+    let view = device_filter::checked_view(&service, params, state.clock.now())
         .await?
         .map_err(ApiError::Validation)?;
-    let rows = state
-        .store
-        .read(move |c| device_list::page(c, &view.filter, view.sort, view.descending, EXPORT_MAX_ROWS, 0))
-        .await?;
+    let rows = service.all_rows(&view, EXPORT_MAX_ROWS).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
