@@ -163,3 +163,53 @@ async fn the_api_gives_the_ring_and_groups_as_the_openapi_document_says() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn each_group_count_leads_to_exactly_its_devices() {
+    let (app, ids) = seeded().await;
+    app.create_admin("vic", Role::Viewer).await;
+    let viewer = app.signed_in("vic").await;
+    let html = app.page(&viewer, "/groups").await;
+    for (name, count, members) in [
+        ("Alpha", 2, vec![BUSY, ONE_RING]),
+        ("Zeta", 1, vec![BUSY]),
+        ("Lab", 1, vec![BUSY]),
+    ] {
+        let id = ids[name];
+        let row_start = html.find(&format!("<tr id=\"group-{name}\">")).unwrap();
+        let row = &html[row_start..row_start + html[row_start..].find("</tr>").unwrap()];
+        let link = format!("/devices?group={id}");
+        assert!(
+            row.contains(&format!(
+                "<a href=\"{link}\" title=\"These devices in the devices list\">{count}</a>"
+            )),
+            "{row}"
+        );
+        let listed = app.page(&viewer, &link).await;
+        assert!(listed.contains(&format!("{count} match the filters")), "{name}");
+        for udid in [BUSY, ONE_RING, LONER] {
+            assert_eq!(
+                listed.contains(&format!("/devices/{udid}")),
+                members.contains(&udid),
+                "{name}: {udid}"
+            );
+        }
+    }
+    // The API's groups carry the same ids.
+    let viewer_token = token(&app, "dash", Role::Viewer).await;
+    let (_, groups) = get(&app, &viewer_token, "/api/v1/groups").await;
+    let by_name: HashMap<String, (i64, u64)> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["name"].as_str().unwrap().to_string(),
+                (g["id"].as_i64().unwrap(), g["devices"].as_u64().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(by_name["Alpha"], (ids["Alpha"], 2));
+    assert_eq!(by_name["Lab"], (ids["Lab"], 1));
+    app.stop().await;
+}

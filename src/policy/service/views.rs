@@ -190,6 +190,8 @@ pub struct DevicePlanView {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroupSummary {
+    /// What the devices list filters on (`/devices?group=<id>`).
+    pub id: i64,
     pub name: String,
     pub description: String,
     pub kind: GroupKind,
