@@ -161,13 +161,7 @@ mod tests {
         let store = Store::open(&dir.path().join("o.db"), "now").unwrap();
         let (ring, lab) = store
             .write_blocking(|c| {
-                let fields = |name, ring_order| GroupFields {
-                    name,
-                    description: "",
-                    kind: "static",
-                    rules: "{}",
-                    ring_order,
-                };
+                let fields = GroupFields::static_group;
                 Ok((
                     group_store::insert(c, &fields("Pilot", Some(1)), Utc::now())?,
                     group_store::insert(c, &fields("Lab", None), Utc::now())?,

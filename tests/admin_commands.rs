@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::api_support::{FakeDevice, get, insert_devices, post, token};
 use crate::common::{self, TestApp};
+use crate::ui_devices::commands_of;
 
 const ENROLLED: &str = "00008110-00000000000000E1";
 const UNENROLLED: &str = "00008110-00000000000000A2";
@@ -29,17 +30,6 @@ async fn app_with_devices() -> TestApp {
     let fleet = vec![device(ENROLLED, true), device(UNENROLLED, false)];
     insert_devices(&app, fleet);
     app
-}
-
-fn commands_of(app: &TestApp, udid: &str) -> Vec<String> {
-    let udid = udid.to_string();
-    app.state
-        .store
-        .read_blocking(move |c| orchard::store::commands::history(c, &udid, 100))
-        .unwrap()
-        .into_iter()
-        .map(|c| c.request_type)
-        .collect()
 }
 
 #[tokio::test]

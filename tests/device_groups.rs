@@ -6,10 +6,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use orchard::admin::{Actor, Role};
 use orchard::policy::groups::{Group, GroupRules};
-use orchard::store::membership;
 use serde_json::{Value, json};
 
-use crate::api_support::{FakeDevice, get, insert_devices, token};
+use crate::api_support::{FakeDevice, get, group_ids, insert_devices, token};
 use crate::common::{self, TestApp};
 
 /// In the rings Zeta (order 1) and Alpha (order 2) and in the static group Lab.
@@ -49,15 +48,7 @@ async fn seeded() -> (TestApp, HashMap<String, i64>) {
         let members: Vec<String> = members.into_iter().map(String::from).collect();
         policies.add_members(name, &members, &cli).await.unwrap();
     }
-    let ids = app
-        .state
-        .store
-        .read(membership::choices)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|g| (g.name, g.id))
-        .collect();
+    let ids = group_ids(&app).await;
     (app, ids)
 }
 

@@ -233,13 +233,7 @@ mod tests {
         let store = Store::open(&dir.path().join("o.db"), "now").unwrap();
         store
             .write_blocking(|c| {
-                let fields = |name, ring_order| GroupFields {
-                    name,
-                    description: "",
-                    kind: "static",
-                    rules: "{}",
-                    ring_order,
-                };
+                let fields = GroupFields::static_group;
                 let ring = group_store::insert(c, &fields("Pilot", Some(1)), Utc::now())?;
                 let lab = group_store::insert(c, &fields("Lab", None), Utc::now())?;
                 let a = DeviceMembership {
