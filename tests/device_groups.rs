@@ -204,3 +204,32 @@ async fn each_group_count_leads_to_exactly_its_devices() {
     assert_eq!(by_name["Lab"], (ids["Lab"], 1));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_hostile_group_name_is_shown_as_text() {
+    let (app, _) = seeded().await;
+    let hostile = "<script>alert(1)</script> & \"co\"";
+    let cli = Actor::cli();
+    app.state
+        .policies
+        .save_group(None, Group::new(hostile, None, GroupRules::default()), &cli)
+        .await
+        .unwrap();
+    app.state
+        .policies
+        .add_members(hostile, &[LONER.to_string()], &cli)
+        .await
+        .unwrap();
+    let id = group_ids(&app).await[hostile];
+    app.create_admin("vic", Role::Viewer).await;
+    let viewer = app.signed_in("vic").await;
+    let html = app.page(&viewer, &format!("/devices/{LONER}")).await;
+    assert!(!html.contains("<script>alert(1)"), "escaped");
+    assert_eq!(
+        groups_line(&html),
+        format!(
+            "in <a href=\"/devices?group={id}\">&#60;script&#62;alert(1)&#60;/script&#62; &#38; &#34;co&#34;</a>"
+        )
+    );
+    app.stop().await;
+}

@@ -30,7 +30,7 @@ pub struct GroupChoice {
 
 /// The groups of one device, by name, with its ring.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DeviceGroups {
+pub struct GroupsOfDevice {
     /// Rings first in ring order, then the other groups by name.
     pub groups: Vec<GroupChoice>,
     /// The id of its ring (one of `groups`): the ring of lowest order it is in.
@@ -162,7 +162,7 @@ pub fn among(conn: &Connection, udids: &[String]) -> Result<HashMap<String, Devi
 
 /// The groups one device is in (rings first in order, then the others by name), which of them is
 /// its ring and how many rings it is in. One query; a device in no group has no rows.
-pub fn of_device(conn: &Connection, udid: &str) -> Result<DeviceGroups, StoreError> {
+pub fn of_device(conn: &Connection, udid: &str) -> Result<GroupsOfDevice, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT g.id, g.name, g.ring_order, r.ring_id, r.rings
          FROM group_members_resolved m
@@ -172,7 +172,7 @@ pub fn of_device(conn: &Connection, udid: &str) -> Result<DeviceGroups, StoreErr
          ORDER BY g.ring_order IS NULL, g.ring_order, g.name",
     )?;
     let mut rows = stmt.query([udid])?;
-    let mut out = DeviceGroups::default();
+    let mut out = GroupsOfDevice::default();
     while let Some(r) = rows.next()? {
         let group = GroupChoice {
             id: r.get(0)?,
@@ -267,7 +267,7 @@ mod tests {
                     (vec!["Pilot", "Lab"], Some(ring), 1),
                     "the ring first, then the others"
                 );
-                assert_eq!(of_device(c, "nobody")?, DeviceGroups::default());
+                assert_eq!(of_device(c, "nobody")?, GroupsOfDevice::default());
                 group_store::delete(c, ring)?;
                 let left = all(c)?;
                 assert_eq!(
