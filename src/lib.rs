@@ -9,6 +9,7 @@ pub mod clock;
 pub mod compliance;
 pub mod config;
 pub mod ddm;
+pub mod device_list;
 pub mod enrollment;
 pub mod mdm;
 pub mod ops;

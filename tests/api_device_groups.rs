@@ -8,10 +8,9 @@ use std::time::Instant;
 use orchard::admin::{Actor, Role};
 use orchard::policy::groups::{Group, GroupRules};
 use orchard::protocol::ddm::Platform;
-use orchard::store::membership;
 
 use crate::api_device_list::{FLEET, overdue_days, seed_fleet};
-use crate::api_support::{get, token};
+use crate::api_support::{get, group_ids, token};
 use crate::common::{self, TestApp};
 
 fn group(name: &str, ring_order: Option<u32>, rules: GroupRules) -> Group {
@@ -59,14 +58,7 @@ pub(crate) async fn seed_groups(app: &TestApp, members: bool) -> HashMap<String,
         let pilot: Vec<String> = (0..FLEET).filter(|i| in_pilot(*i)).map(udid).collect();
         assert_eq!(policies.add_members("Pilot", &pilot, &cli).await.unwrap(), 10_000);
     }
-    app.state
-        .store
-        .read(membership::choices)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|g| (g.name, g.id))
-        .collect()
+    group_ids(app).await
 }
 
 fn udids(page: &serde_json::Value) -> Vec<String> {

@@ -1,6 +1,8 @@
 //! Support for the API tests: tokens, bearer requests, and devices inserted through the store.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use orchard::admin::{Actor, Role};
 use orchard::store::devices::{self, Authentication, Inventory, PushCredentials};
@@ -117,4 +119,16 @@ pub fn one_device(app: &TestApp, udid: &str, serial: &str) {
             enrolled: true,
         }],
     );
+}
+
+/// Every group's id, by name.
+pub async fn group_ids(app: &TestApp) -> HashMap<String, i64> {
+    app.state
+        .store
+        .read(orchard::store::membership::choices)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| (g.name, g.id))
+        .collect()
 }

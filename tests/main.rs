@@ -13,6 +13,7 @@ mod schema;
 mod ui_support;
 
 mod admin_cli;
+mod admin_commands;
 mod admin_csrf;
 mod admin_input;
 mod admin_login;
@@ -52,6 +53,7 @@ mod ddm_settings;
 mod ddm_status;
 mod ddm_tokens;
 mod device_channel;
+mod device_groups;
 mod enroll;
 mod foundation;
 mod group_membership;

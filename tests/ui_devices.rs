@@ -32,7 +32,8 @@ async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> (u16, Strin
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
-fn commands_of(app: &TestApp, udid: &str) -> Vec<String> {
+/// The request types queued for `udid`, newest first.
+pub(crate) fn commands_of(app: &TestApp, udid: &str) -> Vec<String> {
     let udid = udid.to_string();
     app.state
         .store

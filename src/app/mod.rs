@@ -303,6 +303,11 @@ impl AppState {
         crate::admin::ApiAccess::new(self.store.clone(), self.clock.clone())
     }
 
+    /// The devices list: views checked against the groups that exist, and their rows.
+    pub fn device_list(&self) -> crate::device_list::DeviceListService {
+        crate::device_list::DeviceListService::new(self.store.clone())
+    }
+
     /// Compliance states, with plans from the policy engine.
     pub fn compliance(&self) -> crate::compliance::ComplianceService {
         crate::compliance::ComplianceService::new(

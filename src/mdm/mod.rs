@@ -5,6 +5,7 @@
 //! (`web::block`, `spawn_blocking`). Multi-row changes happen in one transaction; bad input
 //! returns an error and leaves the store untouched.
 
+mod admin_command;
 mod checkin;
 pub mod collaborators;
 pub mod identity;
@@ -45,6 +46,18 @@ pub enum MdmError {
     /// 400: a result for a command this device was never sent.
     #[error("device {udid} has no command {uuid}")]
     UnknownCommand { udid: String, uuid: String },
+    /// 400 (admin side): only the query commands may be sent by an administrator.
+    #[error(
+        "`{0}` cannot be sent from here: only the information and update-scan commands ({allowed})",
+        allowed = crate::protocol::commands::CommandRequest::QUERY_REQUEST_TYPES.join(", ")
+    )]
+    NotAQueryCommand(String),
+    /// 400 (admin side): not a UDID at all.
+    #[error("that is not a UDID (1 to 64 letters, digits or dashes)")]
+    InvalidUdid,
+    /// 404 (admin side): no device with this UDID has ever checked in.
+    #[error("no device with UDID {0}")]
+    NoSuchDevice(String),
     /// 409 (admin side): commands can only be queued for enrolled devices.
     #[error("device {0} is not enrolled; commands cannot be queued")]
     NotEnrolled(String),

@@ -30,6 +30,20 @@ pub struct GroupFields<'a> {
     pub ring_order: Option<i64>,
 }
 
+#[cfg(test)]
+impl<'a> GroupFields<'a> {
+    /// A static group with no description (tests).
+    pub(crate) fn static_group(name: &'a str, ring_order: Option<i64>) -> GroupFields<'a> {
+        GroupFields {
+            name,
+            description: "",
+            kind: "static",
+            rules: "{}",
+            ring_order,
+        }
+    }
+}
+
 const COLUMNS: &str = "id, name, description, kind, rules, ring_order, created_at, updated_at";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRow> {

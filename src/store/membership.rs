@@ -28,6 +28,17 @@ pub struct GroupChoice {
     pub ring_order: Option<i64>,
 }
 
+/// The groups of one device, by name, with its ring.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupsOfDevice {
+    /// Rings first in ring order, then the other groups by name.
+    pub groups: Vec<GroupChoice>,
+    /// The id of its ring (one of `groups`): the ring of lowest order it is in.
+    pub ring: Option<i64>,
+    /// How many rings it is in (0 without a ring).
+    pub rings: usize,
+}
+
 fn delete_device(conn: &Connection, udid: &str) -> Result<(), StoreError> {
     conn.prepare_cached("DELETE FROM group_members_resolved WHERE udid = ?1")?
         .execute([udid])?;
@@ -149,6 +160,34 @@ pub fn among(conn: &Connection, udids: &[String]) -> Result<HashMap<String, Devi
     Ok(out)
 }
 
+/// The groups one device is in (rings first in order, then the others by name), which of them is
+/// its ring and how many rings it is in. One query; a device in no group has no rows.
+pub fn of_device(conn: &Connection, udid: &str) -> Result<GroupsOfDevice, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.id, g.name, g.ring_order, r.ring_id, r.rings
+         FROM group_members_resolved m
+         JOIN policy_groups g ON g.id = m.group_id
+         LEFT JOIN device_rings r ON r.udid = m.udid
+         WHERE m.udid = ?1
+         ORDER BY g.ring_order IS NULL, g.ring_order, g.name",
+    )?;
+    let mut rows = stmt.query([udid])?;
+    let mut out = GroupsOfDevice::default();
+    while let Some(r) = rows.next()? {
+        let group = GroupChoice {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            ring_order: r.get(2)?,
+        };
+        if r.get::<_, Option<i64>>(3)? == Some(group.id) {
+            out.ring = Some(group.id);
+            out.rings = usize::try_from(r.get::<_, i64>(4)?).unwrap_or(1);
+        }
+        out.groups.push(group);
+    }
+    Ok(out)
+}
+
 /// Every group as a filter choice: rings first in order, then the others by name.
 pub fn choices(conn: &Connection) -> Result<Vec<GroupChoice>, StoreError> {
     let mut stmt = conn.prepare_cached(
@@ -194,13 +233,7 @@ mod tests {
         let store = Store::open(&dir.path().join("o.db"), "now").unwrap();
         store
             .write_blocking(|c| {
-                let fields = |name, ring_order| GroupFields {
-                    name,
-                    description: "",
-                    kind: "static",
-                    rules: "{}",
-                    ring_order,
-                };
+                let fields = GroupFields::static_group;
                 let ring = group_store::insert(c, &fields("Pilot", Some(1)), Utc::now())?;
                 let lab = group_store::insert(c, &fields("Lab", None), Utc::now())?;
                 let a = DeviceMembership {
@@ -224,6 +257,17 @@ mod tests {
                 };
                 replace_devices(c, std::slice::from_ref(&moved))?;
                 assert_eq!(among(c, &["B".into()])?.get("B"), Some(&moved));
+                let of_a = of_device(c, "A")?;
+                assert_eq!(
+                    (
+                        of_a.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+                        of_a.ring,
+                        of_a.rings
+                    ),
+                    (vec!["Pilot", "Lab"], Some(ring), 1),
+                    "the ring first, then the others"
+                );
+                assert_eq!(of_device(c, "nobody")?, GroupsOfDevice::default());
                 group_store::delete(c, ring)?;
                 let left = all(c)?;
                 assert_eq!(

@@ -2,15 +2,15 @@
 //! parsed once into a [`DeviceFilter`], a sort and a page.
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::compliance::ComplianceState;
+use crate::device_list::DeviceListService;
+pub use crate::device_list::DeviceListView;
 use crate::protocol::ddm::Platform;
 use crate::store::device_list::{DeviceFilter, SortKey};
 use crate::store::devices::EnrollmentState;
-use crate::store::membership;
-use crate::store::{Store, StoreError, sql_time};
+use crate::store::{StoreError, sql_time};
 use crate::web::api::error::FieldProblem;
 
 pub const DEFAULT_PER_PAGE: usize = 50;
@@ -61,23 +61,6 @@ pub struct DeviceListParams {
     pub per_page: String,
 }
 
-/// A parsed view of the list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceListView {
-    pub filter: DeviceFilter,
-    pub sort: SortKey,
-    pub descending: bool,
-    /// From 1.
-    pub page: usize,
-    pub per_page: usize,
-}
-
-impl DeviceListView {
-    pub fn offset(&self) -> usize {
-        (self.page - 1).saturating_mul(self.per_page)
-    }
-}
-
 fn platform(text: &str) -> Option<Platform> {
     [
         Platform::Ios,
@@ -126,40 +109,10 @@ fn group_id(text: &str, field: &str, problems: &mut Vec<FieldProblem>) -> Option
     }
 }
 
-impl DeviceListView {
-    /// The group and ring asked for exist (a ring: a group with a ring order). Read in the
-    /// caller's snapshot.
-    pub fn unknown_groups(&self, conn: &Connection) -> Result<Vec<FieldProblem>, StoreError> {
-        let mut problems = Vec::new();
-        if let Some(id) = self.filter.group
-            && membership::choice(conn, id)?.is_none()
-        {
-            problems.push(FieldProblem::new(
-                "group",
-                format!("there is no group with id {id}"),
-            ));
-        }
-        if let Some(id) = self.filter.ring {
-            match membership::choice(conn, id)? {
-                None => problems.push(FieldProblem::new(
-                    "ring",
-                    format!("there is no ring with id {id}"),
-                )),
-                Some(g) if g.ring_order.is_none() => problems.push(FieldProblem::new(
-                    "ring",
-                    format!("group {id} ({}) is not a ring", g.name),
-                )),
-                Some(_) => {}
-            }
-        }
-        Ok(problems)
-    }
-}
-
-/// The view `params` asks for, with its group and ring checked against the store: every problem
-/// at once, or the view.
+/// The view `params` asks for, with its group and ring checked by the devices-list service:
+/// every problem at once, or the view.
 pub async fn checked_view(
-    store: &Store,
+    service: &DeviceListService,
     params: &DeviceListParams,
     now: DateTime<Utc>,
 ) -> Result<Result<DeviceListView, Vec<FieldProblem>>, StoreError> {
@@ -167,19 +120,12 @@ pub async fn checked_view(
         Ok(view) => view,
         Err(problems) => return Ok(Err(problems)),
     };
-    if view.filter.group.is_none() && view.filter.ring.is_none() {
-        return Ok(Ok(view));
-    }
-    store
-        .read(move |c| {
-            let problems = view.unknown_groups(c)?;
-            Ok(if problems.is_empty() {
-                Ok(view)
-            } else {
-                Err(problems)
-            })
-        })
-        .await
+    Ok(service.check(view).await?.map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|p| FieldProblem::new(p.field, p.message))
+            .collect()
+    }))
 }
 
 impl DeviceListParams {

@@ -110,7 +110,11 @@ impl ResponseError for MdmError {
     fn status_code(&self) -> StatusCode {
         match self {
             MdmError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            MdmError::BadMessage(_) | MdmError::UnknownCommand { .. } => StatusCode::BAD_REQUEST,
+            MdmError::BadMessage(_)
+            | MdmError::UnknownCommand { .. }
+            | MdmError::NotAQueryCommand(_)
+            | MdmError::InvalidUdid => StatusCode::BAD_REQUEST,
+            MdmError::NoSuchDevice(_) => StatusCode::NOT_FOUND,
             MdmError::Forbidden(_) | MdmError::UnknownDevice(_) => StatusCode::FORBIDDEN,
             MdmError::NotEnrolled(_) | MdmError::IdentityInUse => StatusCode::CONFLICT,
             MdmError::DeclarativeRefused { status, .. } => StatusCode::from_u16(*status)

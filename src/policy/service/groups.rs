@@ -47,6 +47,7 @@ impl PolicyService {
             .map(|g| {
                 let group = &book.groups[g].group;
                 GroupSummary {
+                    id: book.groups[g].id,
                     name: group.name.clone(),
                     description: group.description.clone(),
                     kind: group.kind,

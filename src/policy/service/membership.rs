@@ -4,7 +4,7 @@
 //! [`PolicyBook::groups_of`](crate::policy::book::PolicyBook::groups_of).
 
 use super::loading::{build_book, device_record, read_book_rows};
-use super::{PolicyError, PolicyService};
+use super::{DeviceGroup, DeviceGroups, GroupRef, PolicyError, PolicyService};
 use crate::policy::book::{DeviceRecord, PolicyBook};
 use crate::store::membership::{self as membership_store, DeviceMembership};
 use crate::store::policies as policy_store;
@@ -94,5 +94,35 @@ impl PolicyService {
             udid: udid.to_string(),
             ..DeviceMembership::default()
         }))
+    }
+
+    /// The groups this device is in and its ring (none for a device that is not enrolled).
+    pub async fn device_groups(&self, udid: &str) -> Result<DeviceGroups, PolicyError> {
+        let udid = udid.to_string();
+        let stored = self
+            .store
+            .read(move |c| membership_store::of_device(c, &udid))
+            .await?;
+        let ring = stored
+            .groups
+            .iter()
+            .find(|g| Some(g.id) == stored.ring)
+            .map(|g| GroupRef {
+                id: g.id,
+                name: g.name.clone(),
+            });
+        Ok(DeviceGroups {
+            rings: if ring.is_some() { stored.rings } else { 0 },
+            ring,
+            groups: stored
+                .groups
+                .into_iter()
+                .map(|g| DeviceGroup {
+                    id: g.id,
+                    is_ring: g.ring_order.is_some(),
+                    name: g.name,
+                })
+                .collect(),
+        })
     }
 }

@@ -190,6 +190,8 @@ pub struct DevicePlanView {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroupSummary {
+    /// What the devices list filters on (`/devices?group=<id>`).
+    pub id: i64,
     pub name: String,
     pub description: String,
     pub kind: GroupKind,
@@ -224,4 +226,30 @@ pub struct GroupDetail {
 pub struct DefaultsOutcome {
     pub created: Vec<String>,
     pub already_present: Vec<String>,
+}
+
+/// A group named by id and name (the id is what the devices list filters on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupRef {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A group a device is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceGroup {
+    pub id: i64,
+    pub name: String,
+    pub is_ring: bool,
+}
+
+/// The groups one device is in and its ring, as resolved and stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeviceGroups {
+    /// Its ring: the ring of lowest order it is in.
+    pub ring: Option<GroupRef>,
+    /// How many rings it is in (more than one: `ring` is the lowest).
+    pub rings: usize,
+    /// Every group it is in, rings first in ring order, then the others by name.
+    pub groups: Vec<DeviceGroup>,
 }

@@ -8,13 +8,13 @@ use serde::{Deserialize, Serialize};
 use super::auth::Caller;
 use super::body::ApiJson;
 use super::error::{ApiError, FieldProblem};
-use crate::admin::audit;
 use crate::app::AppState;
 use crate::compliance::Compliance;
+use crate::device_list::ListPage;
 use crate::mdm::MdmError;
-use crate::protocol::Udid;
+use crate::policy::service::{DeviceGroup, GroupRef};
 use crate::protocol::commands::CommandRequest;
-use crate::store::device_list::{self, DeviceRow};
+use crate::store::device_list::DeviceRow;
 use crate::store::devices;
 use crate::web::device_filter::{self, DeviceListParams};
 use crate::web::ui::can;
@@ -38,17 +38,12 @@ pub async fn list(
     state: web::Data<AppState>,
     params: web::Query<DeviceListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = device_filter::checked_view(&state.store, &params, state.clock.now())
+    let service = state.device_list();
+    let view = device_filter::checked_view(&service, &params, state.clock.now())
         .await?
         .map_err(ApiError::Validation)?;
-    let (offset, per_page, page) = (view.offset(), view.per_page, view.page);
-    let (devices, total) = state
-        .store
-        .read(move |c| {
-            let rows = device_list::page(c, &view.filter, view.sort, view.descending, view.per_page, offset)?;
-            Ok((rows, device_list::count(c, &view.filter)?))
-        })
-        .await?;
+    let (per_page, page) = (view.per_page, view.page);
+    let ListPage { rows: devices, total } = service.page(&view).await?;
     Ok(HttpResponse::Ok().json(DevicePage {
         devices,
         total,
@@ -68,13 +63,11 @@ pub async fn export(
 
 /// The CSV of every device in the filtered view (paging ignored), as a download.
 pub async fn csv_response(state: &AppState, params: &DeviceListParams) -> Result<HttpResponse, ApiError> {
-    let view = device_filter::checked_view(&state.store, params, state.clock.now())
+    let service = state.device_list();
+    let view = device_filter::checked_view(&service, params, state.clock.now())
         .await?
         .map_err(ApiError::Validation)?;
-    let rows = state
-        .store
-        .read(move |c| device_list::page(c, &view.filter, view.sort, view.descending, EXPORT_MAX_ROWS, 0))
-        .await?;
+    let rows = service.all_rows(&view, EXPORT_MAX_ROWS).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
@@ -102,6 +95,10 @@ struct DeviceDetail {
     last_push_at: Option<String>,
     last_push_result: Option<String>,
     compliance: Option<Compliance>,
+    /// Its ring (the lowest-order ring it is in), or null.
+    ring: Option<GroupRef>,
+    /// Every group it is in, rings first.
+    groups: Vec<DeviceGroup>,
 }
 
 pub async fn show(
@@ -121,6 +118,11 @@ pub async fn show(
         .device(&udid)
         .await
         .map_err(ApiError::internal)?;
+    let groups = state
+        .policies
+        .device_groups(&udid)
+        .await
+        .map_err(ApiError::internal)?;
     let inv = device.inventory;
     Ok(HttpResponse::Ok().json(DeviceDetail {
         udid: device.udid,
@@ -138,6 +140,8 @@ pub async fn show(
         last_push_at: device.last_push_at,
         last_push_result: device.last_push_result,
         compliance,
+        ring: groups.ring,
+        groups: groups.groups,
     }))
 }
 
@@ -153,40 +157,27 @@ pub async fn queue_command(
     udid: web::Path<String>,
     body: ApiJson<CommandBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let udid_text = udid.into_inner();
-    let name = body.0.command;
-    let Some(request) = CommandRequest::query(&name) else {
-        return Err(ApiError::Validation(vec![FieldProblem::new(
+    let udid = udid.into_inner();
+    let command = body.0.command;
+    let (actor, mdm) = (caller.actor(), state.mdm.clone());
+    let (target, name) = (udid.clone(), command.clone());
+    let queued = web::block(move || mdm.queue_admin_command(&target, &name, &actor))
+        .await
+        .map_err(ApiError::internal)?;
+    match queued {
+        Ok(uuid) => Ok(HttpResponse::Accepted().json(serde_json::json!({
+            "udid": udid, "command": command, "uuid": uuid.as_str()
+        }))),
+        Err(MdmError::NotAQueryCommand(_)) => Err(ApiError::Validation(vec![FieldProblem::new(
             "command",
             format!(
                 "only the information and update-scan commands can be sent: {}",
                 CommandRequest::QUERY_REQUEST_TYPES.join(", ")
             ),
-        )]));
-    };
-    let udid = Udid::parse(&udid_text).map_err(|_| ApiError::not_found("device with this UDID"))?;
-    let (actor, now, mdm) = (caller.actor(), state.clock.now(), state.mdm.clone());
-    let (target, command) = (udid_text.clone(), name.clone());
-    let queued = web::block(move || {
-        mdm.enqueue_with(&udid, request, 0, |conn, uuid| {
-            audit::record(
-                conn,
-                &actor,
-                now,
-                "device.command",
-                &target,
-                None,
-                Some(serde_json::json!({"command": command, "uuid": uuid.as_str()})),
-            )
-            .map(|_| ())
-        })
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    match queued {
-        Ok(uuid) => Ok(HttpResponse::Accepted().json(serde_json::json!({
-            "udid": udid_text, "command": name, "uuid": uuid.as_str()
-        }))),
+        )])),
+        Err(MdmError::InvalidUdid | MdmError::NoSuchDevice(_)) => {
+            Err(ApiError::not_found("device with this UDID"))
+        }
         Err(MdmError::NotEnrolled(_)) => Err(ApiError::Conflict(
             "this device is not enrolled: commands cannot reach it until it enrolls again".into(),
         )),

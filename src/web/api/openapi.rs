@@ -119,6 +119,28 @@ fn device_list_parameters() -> Vec<Value> {
     ]
 }
 
+/// `GET /devices/{udid}`: every field the answer has.
+fn device_detail() -> Value {
+    let text = json!({ "type": "string" });
+    let optional = json!({ "type": ["string", "null"] });
+    let id =
+        json!({ "type": "integer", "description": "the id the devices list filters on (`group`, `ring`)" });
+    object(
+        json!({ "udid": text, "name": optional, "serial_number": optional, "model": optional,
+        "model_name": optional, "os_version": optional, "build_version": optional,
+        "supervised": { "type": ["boolean", "null"] },
+        "enrollment": { "type": "string", "enum": ["authenticated", "enrolled", "unenrolled"] },
+        "enrolled_at": optional, "first_seen_at": text, "last_seen_at": text,
+        "last_push_at": optional, "last_push_result": optional,
+        "compliance": { "oneOf": [{ "$ref": "#/components/schemas/Compliance" }, { "type": "null" }] },
+        "ring": { "type": ["object", "null"], "properties": { "id": id, "name": text },
+            "description": "the device's ring: of the ring groups it is in, the one of lowest order; null when it is in none" },
+        "groups": { "type": "array",
+            "description": "every group the device is in (resolved membership of enrolled devices), rings first in ring order, then by name",
+            "items": object(json!({ "id": id, "name": text, "is_ring": { "type": "boolean" } })) } }),
+    )
+}
+
 fn operations() -> Vec<(&'static str, &'static str, Value)> {
     let device_row = json!({ "$ref": "#/components/schemas/DeviceRow" });
     let compliance = json!({ "$ref": "#/components/schemas/Compliance" });
@@ -140,8 +162,8 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
             ok: ("200", "the CSV", json!({ "type": "string", "format": "csv" })) }.build()),
         ("get", "/devices/{udid}", Op { summary: "One device, with its compliance", permission: Some("View"),
             parameters: vec![path("udid", "the device's UDID")], body: None,
-            ok: ("200", "the device", object(json!({ "udid": { "type": "string" }, "compliance": compliance }))) }.build()),
-        ("post", "/devices/{udid}/commands", Op { summary: "Queue a query command (the ones the UI offers)", permission: Some("ManageDevices"),
+            ok: ("200", "the device", json!({ "$ref": "#/components/schemas/DeviceDetail" })) }.build()),
+        ("post", "/devices/{udid}/commands", Op { summary: "Queue a query command (the ones the UI offers), audited; 404 for an unknown UDID, 409 for a device that is not enrolled", permission: Some("ManageDevices"),
             parameters: vec![path("udid", "the device's UDID")],
             body: Some(json!({ "type": "object", "required": ["command"], "properties": { "command": { "type": "string",
                 "enum": crate::protocol::commands::CommandRequest::QUERY_REQUEST_TYPES } } })),
@@ -246,6 +268,7 @@ pub fn openapi() -> Value {
                 "Compliance": object(json!({ "state": { "type": "string", "enum": crate::compliance::ComplianceState::ALL.map(|s| s.as_str()) },
                     "reason": { "type": "string" }, "deadline": { "type": ["string", "null"] }, "overdue_since": { "type": ["string", "null"] },
                     "stale": { "type": "boolean" } })),
+                "DeviceDetail": device_detail(),
                 "DeviceRow": object(json!({ "udid": { "type": "string" }, "name": { "type": ["string", "null"] },
                     "serial_number": { "type": ["string", "null"] }, "model": { "type": ["string", "null"] },
                     "os_version": { "type": ["string", "null"] }, "enrollment": { "type": "string" },

@@ -17,11 +17,18 @@ pub(super) fn operations() -> Vec<(&'static str, &'static str, Value)> {
         "policy": { "type": "object", "description": "the policy document (name, label, platforms, priority, enforcement, bsi, settings, majors), as the policy form saves it" },
         "assignments": object(json!({ "groups": { "type": "array", "items": { "type": "string" } },
             "devices": { "type": "array", "items": { "type": "string" } } })) } });
+    let group_summary = object(json!({
+        "id": { "type": "integer", "description": "what the devices list filters on (`group`, `ring`)" },
+        "name": { "type": "string" }, "description": { "type": "string" },
+        "kind": { "type": "string", "enum": ["static", "rules"] },
+        "ring_order": { "type": ["integer", "null"] },
+        "devices": { "type": "integer", "description": "enrolled devices in the group now" },
+        "policies": { "type": "array", "items": { "type": "string" } } }));
     let name = || vec![path("name", "the name")];
     let list = |what: &str| object(json!({ what: { "type": "array" } }));
     vec![
         ("get", "/groups", Op { summary: "Groups and rings, with device counts and policies", permission: Some("View"),
-            parameters: vec![], body: None, ok: ("200", "the groups", list("groups")) }.build()),
+            parameters: vec![], body: None, ok: ("200", "the groups", object(json!({ "groups": { "type": "array", "items": group_summary } }))) }.build()),
         ("post", "/groups", Op { summary: "Create a group (same validation as the form)", permission: Some("ManageGroups"),
             parameters: vec![], body: Some(group.clone()), ok: ("201", "created", object(json!({ "name": { "type": "string" } }))) }.build()),
         ("get", "/groups/{name}", Op { summary: "One group with its static members", permission: Some("View"),

@@ -9,8 +9,9 @@ use askama::Template;
 use super::{CurrentAdmin, Layout, Section, UiError, page};
 use crate::app::AppState;
 use crate::compliance::ComplianceState;
-use crate::store::device_list::{self, DeviceRow, SortKey};
-use crate::store::membership;
+use crate::device_list::ListPage;
+use crate::store::StoreError;
+use crate::store::device_list::{DeviceRow, SortKey};
 use crate::web::device_filter::{self, DeviceListParams};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -113,7 +114,8 @@ async fn list(
 ) -> Result<HttpResponse, UiError> {
     let layout = admin.layout("Devices", Section::Devices);
     let params = params.into_inner();
-    let checked = device_filter::checked_view(&state.store, &params, state.clock.now())
+    let service = state.device_list();
+    let checked = device_filter::checked_view(&service, &params, state.clock.now())
         .await
         .map_err(|e| UiError::internal(e, "devices list", &layout))?;
     let (view, problems) = match checked {
@@ -131,16 +133,8 @@ async fn list(
     let (offset, per_page, page_number) = (view.offset(), view.per_page, view.page);
     let (sort, descending) = (view.sort, view.descending);
     let filtered = view.filter != Default::default();
-    let (rows, total, groups) = state
-        .store
-        .read(move |c| {
-            let rows = device_list::page(c, &view.filter, view.sort, view.descending, view.per_page, offset)?;
-            Ok((
-                rows,
-                device_list::count(c, &view.filter)?,
-                membership::choices(c)?,
-            ))
-        })
+    let read = async { Ok::<_, StoreError>((service.page(&view).await?, service.group_choices().await?)) };
+    let (ListPage { rows, total }, groups) = read
         .await
         .map_err(|e| UiError::internal(e, "devices list", &layout))?;
     let shown = rows.len();

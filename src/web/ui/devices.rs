@@ -9,12 +9,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{Authorized, CurrentAdmin, Layout, Section, UiError, can, page, see_other};
-use crate::admin::audit;
 use crate::app::AppState;
 use crate::ddm::{DeclarationOnDevice, StatusChange, StatusErrorView, StatusItemView};
 use crate::mdm::MdmError;
-use crate::protocol::Udid;
-use crate::protocol::commands::CommandRequest;
+use crate::policy::service::DeviceGroups;
 use crate::store::commands::{self as command_store, CommandRecord};
 use crate::store::devices::{self, Device};
 
@@ -90,6 +88,7 @@ struct DevicePage {
     safe_commands: &'static [(&'static str, &'static str)],
     can_send: bool,
     update_plan: Result<Option<super::device_plan::PlanSection>, String>,
+    groups: DeviceGroups,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -182,6 +181,11 @@ async fn show(
         .map(|(name, _)| format!("{name} queued; the device was asked to check in."));
     let can_send = admin.admin.role.can(crate::admin::Permission::ManageDevices);
     let update_plan = super::device_plan::section(&state, &udid).await;
+    let groups = state
+        .policies
+        .device_groups(&udid)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
     Ok(page(
         StatusCode::OK,
         &DevicePage {
@@ -203,6 +207,7 @@ async fn show(
             safe_commands: &SAFE_COMMANDS,
             can_send,
             update_plan,
+            groups,
             notice,
             error: None,
         },
@@ -221,49 +226,31 @@ async fn queue_command(
     path: web::Path<String>,
     form: web::Form<CommandForm>,
 ) -> Result<HttpResponse, UiError> {
-    let udid_text = path.into_inner();
+    let udid = path.into_inner();
     let layout = auth.layout("Device", Section::Devices);
-    let (Some(request), Ok(udid)) = (CommandRequest::query(&form.command), Udid::parse(&udid_text)) else {
-        return Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "Only the information and update-scan commands listed on the device page can be sent from here."
-                .into(),
-            &layout,
-        ));
-    };
-    let actor = auth.actor();
-    let now = state.clock.now();
-    let name = form.command.clone();
-    let mdm = state.mdm.clone();
-    let target = udid_text.clone();
-    let queued = web::block(move || {
-        mdm.enqueue_with(&udid, request, 0, |conn, uuid| {
-            audit::record(
-                conn,
-                &actor,
-                now,
-                "device.command",
-                &target,
-                None,
-                Some(serde_json::json!({"command": name, "uuid": uuid.as_str()})),
-            )
-            .map(|_| ())
-        })
-    })
-    .await
-    .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), &layout))?;
-    match queued {
+    let (actor, mdm, target) = (auth.actor(), state.mdm.clone(), udid.clone());
+    let command = form.into_inner().command;
+    let name = command.clone();
+    let queued = web::block(move || mdm.queue_admin_command(&target, &name, &actor))
+        .await
+        .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), &layout))?;
+    let (status, message) = match queued {
         Ok(_) => {
-            let query = serde_urlencoded::to_string([("queued", form.command.as_str())]).unwrap_or_default();
-            Ok(see_other(&format!("/devices/{}?{query}", urlencode(&udid_text))))
+            let query = serde_urlencoded::to_string([("queued", command.as_str())]).unwrap_or_default();
+            return Ok(see_other(&format!("/devices/{}?{query}", urlencode(&udid))));
         }
-        Err(MdmError::NotEnrolled(_)) => Err(refuse(
+        Err(MdmError::NotAQueryCommand(_) | MdmError::InvalidUdid) => (
+            StatusCode::BAD_REQUEST,
+            "Only the information and update-scan commands listed on the device page can be sent from here.",
+        ),
+        Err(MdmError::NoSuchDevice(_)) => (StatusCode::NOT_FOUND, "No device with this UDID."),
+        Err(MdmError::NotEnrolled(_)) => (
             StatusCode::CONFLICT,
-            "This device is not enrolled: commands cannot reach it until it enrolls again.".into(),
-            &layout,
-        )),
-        Err(e) => Err(refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), &layout)),
-    }
+            "This device is not enrolled: commands cannot reach it until it enrolls again.",
+        ),
+        Err(e) => return Err(refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), &layout)),
+    };
+    Err(refuse(status, message.into(), &layout))
 }
 
 fn refuse(status: StatusCode, message: String, layout: &Layout) -> UiError {

@@ -50,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub struct GroupRow {
+    pub id: i64,
     pub name: String,
     pub kind: &'static str,
     pub ring: Option<u32>,
@@ -65,6 +66,7 @@ impl From<GroupSummary> for GroupRow {
                 "rules" => "rule-based",
                 _ => "static",
             },
+            id: g.id,
             ring: g.ring_order,
             members: g.devices,
             policies: if g.policies.is_empty() {
