@@ -10,7 +10,7 @@ CREATE TABLE plan_summaries (
 
 -- Existing summaries move over one per device; the next evaluation of each device replaces its
 -- row's reference with a shared one (delivery is unaffected: it follows the fingerprint), and the
--- engine then deletes summaries no plan refers to.
+-- minute job then deletes summaries no plan refers to.
 INSERT INTO plan_summaries (digest, summary) SELECT 'udid:' || udid, summary FROM device_plans;
 ALTER TABLE device_plans ADD COLUMN summary_digest TEXT NOT NULL DEFAULT '';
 UPDATE device_plans SET summary_digest = 'udid:' || udid;

@@ -209,3 +209,59 @@ async fn a_device_whose_policy_is_deleted_keeps_only_its_status_subscription() {
     let plan = service.device_plan("DDM-1").await.unwrap().unwrap();
     assert_eq!(plan.plan.decision, "no-policy");
 }
+
+fn stored_summaries(app: &common::TestApp) -> i64 {
+    app.state
+        .store
+        .read_blocking(|c| Ok(c.query_row("SELECT count(*) FROM plan_summaries", [], |r| r.get(0))?))
+        .unwrap()
+}
+
+/// Devices with the same decision share one stored summary; a summary no plan refers to any
+/// more is deleted by the minute job, and every plan keeps its "why".
+#[tokio::test]
+async fn devices_deciding_alike_share_one_summary_and_unused_ones_are_deleted() {
+    let app = policy_app().await;
+    let actor = Actor::cli();
+    let service = &app.state.policies;
+    service.load_default_rings(&actor).await.unwrap();
+    for (udid, serial) in [("ALIKE-1", "A1"), ("ALIKE-2", "A2"), ("ALIKE-3", "A3")] {
+        add_device(&app, udid, "iPhone14,2", "26.3.1", "23D8133", serial);
+    }
+    let all: Vec<String> = ["ALIKE-1", "ALIKE-2", "ALIKE-3"].map(String::from).to_vec();
+    service.add_members("Vanguard", &all, &actor).await.unwrap();
+    tick(&app).await;
+    assert_eq!(stored_summaries(&app), 1, "three devices, one decision");
+
+    // One device moves to another ring: a second decision, a second summary.
+    let moved = vec!["ALIKE-3".to_string()];
+    service.remove_members("Vanguard", &moved, &actor).await.unwrap();
+    service
+        .add_members("Late Adoption", &moved, &actor)
+        .await
+        .unwrap();
+    // (The engine's worker may evaluate it between the two changes, in no ring; the second
+    // minute job deletes that summary.)
+    tick(&app).await;
+    tick(&app).await;
+    assert_eq!(stored_summaries(&app), 2);
+
+    // Back again: the Late Adoption summary is no longer referred to and goes.
+    service
+        .remove_members("Late Adoption", &moved, &actor)
+        .await
+        .unwrap();
+    service.add_members("Vanguard", &moved, &actor).await.unwrap();
+    tick(&app).await;
+    tick(&app).await;
+    assert_eq!(stored_summaries(&app), 1);
+    let planned = service.planned_targets().await.unwrap();
+    assert_eq!(planned.len(), 3);
+    for p in &planned {
+        let summary = p
+            .summary
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no summary", p.udid));
+        assert_eq!(summary.ring.as_deref(), Some("Vanguard"), "{}", p.udid);
+    }
+}

@@ -172,7 +172,8 @@ impl PolicyEngine {
     }
 
     /// The minute job: queues devices whose plan changes with time, whose facts changed since
-    /// their evaluation, and every device when the catalog changed. Returns how many were queued.
+    /// their evaluation, and every device when the catalog changed; deletes plan summaries no
+    /// plan refers to any more. Returns how many were queued.
     pub async fn enqueue_changes(&self) -> Result<usize, EngineError> {
         let now = self.policies.clock_now();
         let snapshot = self.policies.catalog_snapshot();
@@ -188,6 +189,8 @@ impl PolicyEngine {
                     settings::set(&tx, CATALOG_SEEN_KEY, &seen, &sql_time(now))?;
                 }
                 plans::forget_deliveries_before_reenrollment(&tx)?;
+                // Summaries the last runs stopped referring to (a few hundred rows at most).
+                plans::prune_summaries(&tx)?;
                 queued += plans::enqueue_changed(&tx, now)?;
                 queued += plans::enqueue_due(&tx, now)?;
                 tx.commit()?;
@@ -233,9 +236,6 @@ impl PolicyEngine {
                 })
                 .await?;
             if queued.is_empty() {
-                if total.evaluated > 0 {
-                    self.policies.store().write(|c| plans::prune_summaries(c)).await?;
-                }
                 return Ok(total);
             }
             let book = build_book(rows)?;
