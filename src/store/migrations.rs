@@ -78,6 +78,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cache_policy_targets",
         sql: include_str!("../../migrations/0016_cache_policy_targets.sql"),
     },
+    Migration {
+        version: 17,
+        name: "dashboard_cells",
+        sql: include_str!("../../migrations/0017_dashboard_cells.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of an Orchard database ("ORCH").
