@@ -173,6 +173,11 @@ fn maintained_counts_match_a_recount_after_every_kind_of_change() {
                 ],
             )?;
             agree(c, "membership rebuilt");
+            membership::replace_devices(c, &[member("A", &[lab, late], Some(late))])?;
+            let (_, _, rings) = agree(c, "a device moved to another ring");
+            assert_eq!(in_state(&rings, late, Some("up_to_date")), 1, "A");
+            assert_eq!(in_state(&rings, late, Some("failed")), 1, "B");
+            assert!(rings.iter().all(|r| r.group_id != pilot), "nobody left in Pilot");
 
             c.execute("DELETE FROM device_compliance WHERE udid = 'A'", [])?;
             agree(c, "a compliance row deleted");
