@@ -2,8 +2,10 @@
 //! real appliance (in-process, port 0, HTTPS), with the devices inserted through the store in one
 //! transaction and every 7th one marked overdue, and three groups (Pilot: a static ring of every
 //! 10th device; Macs: a rule ring; OS 18: a rule group). Each query runs `DEVICE_LIST_REPEAT`
-//! times per run; prints each run's median and the median of the runs, then API list throughput
-//! (100-row pages, N concurrent clients, `DEVICE_LIST_SECONDS` per measure) and the load average.
+//! times per run; prints each run's median and the median of the runs, each piece of the
+//! dashboard on its own (store queries and services: where its time goes), then API list
+//! throughput (100-row pages, N concurrent clients, `DEVICE_LIST_SECONDS` per measure) and the
+//! load average.
 //!
 //! Run: `cargo bench --bench device_list` (release profile). Knobs: `DEVICE_LIST_DEVICES`
 //! (100000), `DEVICE_LIST_RUNS` (3), `DEVICE_LIST_REPEAT` (20), `DEVICE_LIST_SECONDS` (5),
