@@ -2,11 +2,15 @@
 //! real appliance (in-process, port 0, HTTPS), with the devices inserted through the store in one
 //! transaction and every 7th one marked overdue, and three groups (Pilot: a static ring of every
 //! 10th device; Macs: a rule ring; OS 18: a rule group). Each query runs `DEVICE_LIST_REPEAT`
-//! times per run; prints each run's median and the median of the runs, then API list throughput
-//! (100-row pages, N concurrent clients, `DEVICE_LIST_SECONDS` per measure) and the load average.
+//! times per run; prints each run's median and the median of the runs, each piece of the
+//! dashboard on its own (store queries and services: where its time goes), then API list
+//! throughput (100-row pages, N concurrent clients, `DEVICE_LIST_SECONDS` per measure) and the
+//! load average.
 //!
 //! Run: `cargo bench --bench device_list` (release profile). Knobs: `DEVICE_LIST_DEVICES`
-//! (100000), `DEVICE_LIST_RUNS` (3), `DEVICE_LIST_REPEAT` (20), `DEVICE_LIST_SECONDS` (5).
+//! (100000), `DEVICE_LIST_RUNS` (3), `DEVICE_LIST_REPEAT` (20), `DEVICE_LIST_SECONDS` (5),
+//! `DEVICE_LIST_KEEP_DB` (a directory, empty or absent: the data directory is made there and kept,
+//! so its `orchard.db` can be examined with `sqlite3` afterwards).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -204,6 +208,83 @@ async fn throughput(
     Ok((all.len() as f64 / elapsed, median(all)))
 }
 
+/// Median ms of `repeat` calls of `piece`.
+async fn time_piece<T, F, Fut>(repeat: usize, piece: F) -> anyhow::Result<f64>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut times = Vec::with_capacity(repeat);
+    for _ in 0..repeat {
+        let started = Instant::now();
+        std::hint::black_box(piece().await?);
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(median(times))
+}
+
+/// Each piece of the dashboard on its own (the store queries through the store's reader, the
+/// services as the page calls them): where the page's time goes.
+async fn dashboard_pieces(state: &app::AppState, repeat: usize) -> anyhow::Result<()> {
+    use orchard::store::{dashboard as rows, membership};
+    let compliance = state.compliance();
+    let admins = state.admins();
+    let store = &state.store;
+    let mut pieces: Vec<(&str, f64)> = Vec::new();
+    pieces.push((
+        "store: fleet_cells",
+        time_piece(repeat, || async { Ok(store.read(rows::fleet_cells).await?) }).await?,
+    ));
+    pieces.push((
+        "store: ring_cells",
+        time_piece(repeat, || async { Ok(store.read(rows::ring_cells).await?) }).await?,
+    ));
+    pieces.push((
+        "store: group_cells",
+        time_piece(repeat, || async { Ok(store.read(rows::group_cells).await?) }).await?,
+    ));
+    pieces.push((
+        "store: membership choices",
+        time_piece(repeat, || async { Ok(store.read(membership::choices).await?) }).await?,
+    ));
+    pieces.push((
+        "compliance.figures() (all of the above + folding)",
+        time_piece(repeat, || async { Ok(compliance.figures().await?) }).await?,
+    ));
+    pieces.push((
+        "compliance.upcoming_deadlines(14)",
+        time_piece(repeat, || async { Ok(compliance.upcoming_deadlines(14).await?) }).await?,
+    ));
+    pieces.push((
+        "compliance.history(30)",
+        time_piece(repeat, || async { Ok(compliance.history(30).await?) }).await?,
+    ));
+    pieces.push((
+        "admins.count()",
+        time_piece(repeat, || async { Ok(admins.count().await?) }).await?,
+    ));
+    pieces.push((
+        "admins.audit_page(None, 5)",
+        time_piece(repeat, || async { Ok(admins.audit_page(None, 5).await?) }).await?,
+    ));
+    pieces.push((
+        "cache.problems()",
+        time_piece(repeat, || async { Ok(state.cache.problems().await?) }).await?,
+    ));
+    pieces.push((
+        "push certificate (import::current)",
+        time_piece(repeat, || async {
+            Ok(orchard::push::import::current(store).await?)
+        })
+        .await?,
+    ));
+    println!("\ndashboard pieces (median of {repeat} calls each):");
+    for (label, ms) in pieces {
+        println!("{label:<52} {ms:>9.1} ms");
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     println!("load average before: {}", load_average());
@@ -214,7 +295,11 @@ async fn main() -> anyhow::Result<()> {
 
     let dir = tempfile::tempdir()?;
     let mut config = Config::default();
-    config.storage.data_dir = dir.path().join("data");
+    config.storage.data_dir = match std::env::var_os("DEVICE_LIST_KEEP_DB") {
+        Some(kept) => std::path::PathBuf::from(kept),
+        None => dir.path().join("data"),
+    };
+    println!("data directory: {}", config.storage.data_dir.display());
     config.server.listen = "127.0.0.1:0".into();
     config.server.tls_names = vec!["localhost".into()];
     let state = tokio::task::spawn_blocking(move || app::prepare(config, Arc::new(SystemClock))).await??;
@@ -332,6 +417,7 @@ async fn main() -> anyhow::Result<()> {
         count.div_ceil(7),
         median(csv)
     );
+    dashboard_pieces(&state, repeat).await?;
     let dashboard_url = format!("{base}/");
     let mut dashboard = Vec::new();
     for run in 1..=runs {

@@ -64,11 +64,12 @@ pub fn get(conn: &Connection, udid: &str) -> Result<Option<ComplianceRow>, Store
         .optional()?)
 }
 
-/// Device counts by stored state; devices never assessed are counted under `None`.
+/// Device counts by stored state; devices never assessed are counted under `None`. Summed
+/// from the dashboard's maintained cells (migration 0017), not counted from the devices.
 pub fn counts(conn: &Connection) -> Result<HashMap<Option<String>, usize>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT c.state, count(*) FROM devices d LEFT JOIN device_compliance c ON c.udid = d.udid
-         GROUP BY c.state",
+    let mut stmt = conn.prepare_cached(
+        "SELECT state, sum(devices) FROM dashboard_fleet_cells
+         GROUP BY state HAVING sum(devices) <> 0",
     )?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)))?;
     let mut out = HashMap::new();

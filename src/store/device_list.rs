@@ -1,5 +1,11 @@
 //! The devices list: filters, search, sorting and paging that stay fast at 100,000 devices
 //! (indexes in migration 0010), joined with each device's stored compliance state.
+//!
+//! A page is read in two steps: the UDIDs of the page (filtered, sorted, limited), then the
+//! columns of those rows only, so the compliance row and the ring of the devices before the page
+//! are never read. A group or ring filter is applied one of two ways ([`Membership`]): driving
+//! from the members (then sorting them), or walking the sort order's index and keeping the
+//! members, whichever reads fewer rows for this page (group sizes from migration 0017's cells).
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
@@ -107,8 +113,19 @@ fn like_escape(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
+/// How a group or ring filter is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Membership {
+    /// `udid IN (members)`: the members are read, then sorted. Cheap for a small group, or for a
+    /// page deep into a large one.
+    Members,
+    /// `EXISTS (member)` per device in sort order: the sort index is walked until the page is
+    /// full. Cheap for the first pages of a large group (no sort of every member).
+    Probe,
+}
+
 /// The WHERE clause and its parameters.
-fn where_clause(filter: &DeviceFilter) -> (String, Vec<Value>) {
+fn where_clause(filter: &DeviceFilter, membership: Membership) -> (String, Vec<Value>) {
     let mut clauses: Vec<String> = Vec::new();
     let mut values: Vec<Value> = Vec::new();
     let bind = |values: &mut Vec<Value>, v: String| {
@@ -160,17 +177,25 @@ fn where_clause(filter: &DeviceFilter) -> (String, Vec<Value>) {
     }
     if let Some(group) = filter.group {
         values.push(Value::Integer(group));
-        clauses.push(format!(
-            "d.udid IN (SELECT udid FROM group_members_resolved WHERE group_id = ?{})",
-            values.len()
-        ));
+        let p = values.len();
+        clauses.push(match membership {
+            Membership::Members => {
+                format!("d.udid IN (SELECT udid FROM group_members_resolved WHERE group_id = ?{p})")
+            }
+            Membership::Probe => format!(
+                "EXISTS (SELECT 1 FROM group_members_resolved m WHERE m.group_id = ?{p} AND m.udid = d.udid)"
+            ),
+        });
     }
     if let Some(ring) = filter.ring {
         values.push(Value::Integer(ring));
-        clauses.push(format!(
-            "d.udid IN (SELECT udid FROM device_rings WHERE ring_id = ?{})",
-            values.len()
-        ));
+        let p = values.len();
+        clauses.push(match membership {
+            Membership::Members => format!("d.udid IN (SELECT udid FROM device_rings WHERE ring_id = ?{p})"),
+            Membership::Probe => {
+                format!("EXISTS (SELECT 1 FROM device_rings r WHERE r.udid = d.udid AND r.ring_id = ?{p})")
+            }
+        });
     }
     let sql = if clauses.is_empty() {
         String::new()
@@ -208,17 +233,104 @@ fn row(r: &Row<'_>) -> rusqlite::Result<DeviceRow> {
     })
 }
 
-/// How many devices match. The compliance table is joined only when a filter reads it.
+fn reads_compliance(filter: &DeviceFilter) -> bool {
+    filter.compliance.is_some() || filter.overdue_since_before.is_some() || filter.stale.is_some()
+}
+
+/// The filter asks only for the members of one group or ring (and maybe a compliance state):
+/// its count is a maintained cell (migration 0017), and so is its size.
+fn membership_only(filter: &DeviceFilter) -> bool {
+    let only_state = DeviceFilter {
+        compliance: filter.compliance.clone(),
+        group: filter.group,
+        ring: filter.ring,
+        ..DeviceFilter::default()
+    };
+    *filter == only_state && filter.group.is_some() != filter.ring.is_some()
+}
+
+/// Members of the filter's group or ring (the smaller if both) that are known devices, in
+/// `state` if given, from the maintained cells.
+fn members(
+    conn: &Connection,
+    filter: &DeviceFilter,
+    state: Option<&str>,
+) -> Result<Option<usize>, StoreError> {
+    let mut smallest: Option<usize> = None;
+    for (table, column, id) in [
+        ("dashboard_group_cells", "group_id", filter.group),
+        ("dashboard_ring_cells", "ring_id", filter.ring),
+    ] {
+        let Some(id) = id else { continue };
+        let n: i64 = conn
+            .prepare_cached(&format!(
+                "SELECT coalesce(sum(devices), 0) FROM {table} WHERE {column} = ?1 AND (?2 IS NULL OR state = ?2)"
+            ))?
+            .query_row(rusqlite::params![id, state], |r| r.get(0))?;
+        let n = usize::try_from(n).unwrap_or(0);
+        smallest = Some(smallest.map_or(n, |s| s.min(n)));
+    }
+    Ok(smallest)
+}
+
+/// How many devices match. The compliance table is joined only when a filter reads it; the
+/// members of a group or ring (in a state) are read from the maintained cells.
 pub fn count(conn: &Connection, filter: &DeviceFilter) -> Result<usize, StoreError> {
-    let (clause, values) = where_clause(filter);
-    let reads_compliance =
-        filter.compliance.is_some() || filter.overdue_since_before.is_some() || filter.stale.is_some();
-    let from = if reads_compliance { FROM } else { "FROM devices d" };
+    if membership_only(filter)
+        && let Some(n) = members(conn, filter, filter.compliance.as_deref())?
+    {
+        return Ok(n);
+    }
+    let (clause, values) = where_clause(filter, Membership::Members);
+    let from = if reads_compliance(filter) {
+        FROM
+    } else {
+        "FROM devices d"
+    };
     let total: i64 = conn
         .prepare_cached(&format!("SELECT count(*) {from} {clause}"))?
         .query_row(params_from_iter(values), |r| r.get(0))?;
     Ok(usize::try_from(total).unwrap_or(0))
 }
+
+/// Rows the probe walks along a sort index, per member the members way reads and sorts (both
+/// measured at 100,000 devices: about 0.6 µs against 2 µs).
+const PROBE_ROWS_PER_MEMBER: usize = 3;
+
+/// Which way to apply the filter's group or ring for this page: the probe walks about
+/// `(offset + limit) × devices / members` index entries, the members way reads every member.
+fn membership_for(
+    conn: &Connection,
+    filter: &DeviceFilter,
+    sort: SortKey,
+    limit: usize,
+    offset: usize,
+) -> Result<Membership, StoreError> {
+    if matches!(sort, SortKey::Compliance | SortKey::Serial) {
+        // No index gives this order with the UDID as tie-break: every member is sorted anyway.
+        return Ok(Membership::Members);
+    }
+    let Some(members) = members(conn, filter, None)? else {
+        return Ok(Membership::Members);
+    };
+    let devices: i64 = conn
+        .prepare_cached("SELECT coalesce(sum(devices), 0) FROM dashboard_fleet_cells")?
+        .query_row([], |r| r.get(0))?;
+    let devices = usize::try_from(devices).unwrap_or(0);
+    let walked = offset.saturating_add(limit).saturating_mul(devices) / members.max(1);
+    Ok(
+        if members > 0 && walked <= members.saturating_mul(PROBE_ROWS_PER_MEMBER) {
+            Membership::Probe
+        } else {
+            Membership::Members
+        },
+    )
+}
+
+/// Pages up to this many rows are read in two steps (the page's UDIDs, then their columns);
+/// longer reads (the CSV export, where most matches are in the result) in one, which is
+/// about 25% faster for them.
+const TWO_STEP_MAX_ROWS: usize = 1000;
 
 /// Up to `limit` matching devices after `offset`, sorted by `sort` (then UDID, so pages are stable).
 pub fn page(
@@ -229,24 +341,52 @@ pub fn page(
     limit: usize,
     offset: usize,
 ) -> Result<Vec<DeviceRow>, StoreError> {
-    let (clause, mut values) = where_clause(filter);
+    let membership = membership_for(conn, filter, sort, limit, offset)?;
+    page_as(conn, filter, (sort, descending), limit, offset, membership)
+}
+
+fn page_as(
+    conn: &Connection,
+    filter: &DeviceFilter,
+    (sort, descending): (SortKey, bool),
+    limit: usize,
+    offset: usize,
+    membership: Membership,
+) -> Result<Vec<DeviceRow>, StoreError> {
+    let (clause, mut values) = where_clause(filter, membership);
     let direction = if descending { "DESC" } else { "ASC" };
     values.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
     let limit_at = values.len();
     values.push(Value::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
-    let sql = format!(
-        "SELECT d.udid, d.device_name, d.serial_number, d.product_name, d.model_name, d.os_version,
+    let inner_from = if reads_compliance(filter) || sort == SortKey::Compliance {
+        FROM
+    } else {
+        "FROM devices d"
+    };
+    let order = format!("ORDER BY {} {direction}, d.udid {direction}", sort.column());
+    let columns = "SELECT d.udid, d.device_name, d.serial_number, d.product_name, d.model_name, d.os_version,
                 d.build_version, d.is_supervised, d.enrollment_state, d.last_seen_at,
                 c.state, c.reason, c.deadline, c.stale,
                 (SELECT g.name FROM device_rings r JOIN policy_groups g ON g.id = r.ring_id
                  WHERE r.udid = d.udid),
-                (SELECT r.rings FROM device_rings r WHERE r.udid = d.udid)
-         {FROM} {clause}
-         ORDER BY {} {direction}, d.udid {direction} LIMIT ?{limit_at} OFFSET ?{}",
-        sort.column(),
-        limit_at + 1
-    );
+                (SELECT r.rings FROM device_rings r WHERE r.udid = d.udid)";
+    let offset_at = limit_at + 1;
+    let sql = if limit <= TWO_STEP_MAX_ROWS {
+        format!(
+            "{columns}
+             FROM (SELECT d.udid AS udid {inner_from} {clause} {order} LIMIT ?{limit_at} OFFSET ?{offset_at}) p
+                  JOIN devices d ON d.udid = p.udid
+                  LEFT JOIN device_compliance c ON c.udid = d.udid
+             {order}"
+        )
+    } else {
+        format!("{columns} {FROM} {clause} {order} LIMIT ?{limit_at} OFFSET ?{offset_at}")
+    };
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(values), row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+#[cfg(test)]
+#[path = "device_list_tests.rs"]
+mod tests;

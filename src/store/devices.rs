@@ -201,7 +201,7 @@ pub fn record_authenticate(
         [auth.udid],
         |r| r.get(0),
     )?;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO devices (udid, enrollment_state, enrollment_count, first_seen_at, authenticated_at,
              last_seen_at, topic, identity_fingerprint, serial_number, os_version, build_version,
              product_name, model, model_name, device_name)
@@ -224,20 +224,20 @@ pub fn record_authenticate(
              model = coalesce(excluded.model, model),
              model_name = coalesce(excluded.model_name, model_name),
              device_name = coalesce(excluded.device_name, device_name)",
-        params![
-            auth.udid,
-            now,
-            auth.topic,
-            auth.identity_fingerprint,
-            inv.serial_number,
-            inv.os_version,
-            inv.build_version,
-            inv.product_name,
-            inv.model,
-            inv.model_name,
-            inv.device_name,
-        ],
-    )?;
+    )?
+    .execute(params![
+        auth.udid,
+        now,
+        auth.topic,
+        auth.identity_fingerprint,
+        inv.serial_number,
+        inv.os_version,
+        inv.build_version,
+        inv.product_name,
+        inv.model,
+        inv.model_name,
+        inv.device_name,
+    ])?;
     Ok(!existed)
 }
 
@@ -352,7 +352,7 @@ pub fn update_inventory(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let os_reported = inv.os_version.is_some();
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE devices SET
              serial_number = coalesce(?2, serial_number),
              os_version = coalesce(?3, os_version),
@@ -367,23 +367,23 @@ pub fn update_inventory(
              software_update_device_id = coalesce(?12, software_update_device_id),
              inventory_updated_at = ?14
          WHERE udid = ?1",
-        params![
-            udid,
-            inv.serial_number,
-            inv.os_version,
-            inv.build_version,
-            inv.supplemental_build_version,
-            inv.supplemental_os_version_extra,
-            inv.product_name,
-            inv.model,
-            inv.model_name,
-            inv.device_name,
-            inv.is_supervised,
-            inv.software_update_device_id,
-            os_reported,
-            db_time(now),
-        ],
-    )?;
+    )?
+    .execute(params![
+        udid,
+        inv.serial_number,
+        inv.os_version,
+        inv.build_version,
+        inv.supplemental_build_version,
+        inv.supplemental_os_version_extra,
+        inv.product_name,
+        inv.model,
+        inv.model_name,
+        inv.device_name,
+        inv.is_supervised,
+        inv.software_update_device_id,
+        os_reported,
+        db_time(now),
+    ])?;
     Ok(())
 }
 

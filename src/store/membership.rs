@@ -47,28 +47,71 @@ fn delete_device(conn: &Connection, udid: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn insert_device(conn: &Connection, row: &DeviceMembership) -> Result<(), StoreError> {
-    let mut member =
-        conn.prepare_cached("INSERT INTO group_members_resolved (group_id, udid) VALUES (?1, ?2)")?;
-    for group in &row.groups {
-        member.execute(params![group, row.udid])?;
+/// `row` with its groups in ascending order, once each, and `rings` 0 without a ring (as
+/// [`all`] and [`among`] return rows).
+fn normalised(row: &DeviceMembership) -> DeviceMembership {
+    let mut groups = row.groups.clone();
+    groups.sort_unstable();
+    groups.dedup();
+    DeviceMembership {
+        udid: row.udid.clone(),
+        groups,
+        ring: row.ring,
+        rings: if row.ring.is_some() { row.rings.max(1) } else { 0 },
     }
-    if let Some(ring) = row.ring {
-        conn.prepare_cached("INSERT INTO device_rings (udid, ring_id, rings) VALUES (?1, ?2, ?3)")?
+}
+
+/// Makes the device's rows say `wanted` (normalised), given what they say now: only the rows
+/// that differ are written (each write also moves the dashboard's counts, migration 0017).
+fn apply_device(
+    conn: &Connection,
+    current: Option<&DeviceMembership>,
+    wanted: &DeviceMembership,
+) -> Result<(), StoreError> {
+    let empty = DeviceMembership::default();
+    let current = current.unwrap_or(&empty);
+    if current.groups == wanted.groups && current.ring == wanted.ring && current.rings == wanted.rings {
+        return Ok(());
+    }
+    let mut leave =
+        conn.prepare_cached("DELETE FROM group_members_resolved WHERE group_id = ?1 AND udid = ?2")?;
+    for group in current.groups.iter().filter(|g| !wanted.groups.contains(g)) {
+        leave.execute(params![group, wanted.udid])?;
+    }
+    let mut join =
+        conn.prepare_cached("INSERT INTO group_members_resolved (group_id, udid) VALUES (?1, ?2)")?;
+    for group in wanted.groups.iter().filter(|g| !current.groups.contains(g)) {
+        join.execute(params![group, wanted.udid])?;
+    }
+    match wanted.ring {
+        None if current.ring.is_some() => {
+            conn.prepare_cached("DELETE FROM device_rings WHERE udid = ?1")?
+                .execute([&wanted.udid])?;
+        }
+        None => {}
+        Some(ring) if current.ring != Some(ring) || current.rings != wanted.rings => {
+            conn.prepare_cached(
+                "INSERT INTO device_rings (udid, ring_id, rings) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (udid) DO UPDATE SET ring_id = excluded.ring_id, rings = excluded.rings",
+            )?
             .execute(params![
-                row.udid,
+                wanted.udid,
                 ring,
-                i64::try_from(row.rings.max(1)).unwrap_or(1)
+                i64::try_from(wanted.rings).unwrap_or(1)
             ])?;
+        }
+        Some(_) => {}
     }
     Ok(())
 }
 
-/// Replaces the membership of these devices (the caller's transaction makes it atomic).
+/// Replaces the membership of these devices (the caller's transaction makes it atomic). Rows
+/// that do not change are not written.
 pub fn replace_devices(conn: &Connection, rows: &[DeviceMembership]) -> Result<(), StoreError> {
+    let udids: Vec<String> = rows.iter().map(|r| r.udid.clone()).collect();
+    let current = among(conn, &udids)?;
     for row in rows {
-        delete_device(conn, &row.udid)?;
-        insert_device(conn, row)?;
+        apply_device(conn, current.get(&row.udid), &normalised(row))?;
     }
     Ok(())
 }
@@ -81,12 +124,16 @@ pub fn remove_devices(conn: &Connection, udids: &[String]) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Replaces every row with `rows` (the rebuild); the caller's transaction makes it atomic.
+/// Replaces every row with `rows` (the rebuild); the caller's transaction makes it atomic. Only
+/// the rows that differ from the stored ones are written.
 pub fn replace_all(conn: &Connection, rows: &[DeviceMembership]) -> Result<(), StoreError> {
-    conn.execute("DELETE FROM group_members_resolved", [])?;
-    conn.execute("DELETE FROM device_rings", [])?;
+    let mut current = all(conn)?;
     for row in rows {
-        insert_device(conn, row)?;
+        let stored = current.remove(&row.udid);
+        apply_device(conn, stored.as_ref(), &normalised(row))?;
+    }
+    for udid in current.keys() {
+        delete_device(conn, udid)?;
     }
     Ok(())
 }

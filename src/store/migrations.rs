@@ -79,6 +79,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0016_cache_policy_targets.sql"),
     },
     Migration {
+        version: 17,
+        name: "dashboard_cells",
+        sql: include_str!("../../migrations/0017_dashboard_cells.sql"),
+    },
+    Migration {
         version: 19,
         name: "plan_summaries",
         sql: include_str!("../../migrations/0019_plan_summaries.sql"),

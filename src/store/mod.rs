@@ -15,6 +15,8 @@ pub mod commands;
 pub mod compliance;
 pub mod content_caching;
 pub mod dashboard;
+#[cfg(test)]
+mod dashboard_cells_tests;
 pub mod ddm;
 pub mod device_list;
 pub mod devices;
