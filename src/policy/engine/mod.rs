@@ -224,20 +224,24 @@ impl PolicyEngine {
         let mut total = EngineReport::default();
         loop {
             let started = Instant::now();
-            let (rows, queued, mut fleet) = self
+            // An empty queue (every run ends with one) costs one small read, not the book.
+            let read = self
                 .policies
                 .store()
                 .read(|c| {
                     let snapshot = c.unchecked_transaction()?;
-                    let rows = crate::policy::service::loading::read_book_rows(&snapshot)?;
                     let queued = plans::queued(&snapshot, usize::MAX)?;
+                    if queued.is_empty() {
+                        return Ok(None);
+                    }
+                    let rows = crate::policy::service::loading::read_book_rows(&snapshot)?;
                     let fleet = Fleet::read(&snapshot, &queued)?;
-                    Ok((rows, queued, fleet))
+                    Ok(Some((rows, queued, fleet)))
                 })
                 .await?;
-            if queued.is_empty() {
+            let Some((rows, queued, mut fleet)) = read else {
                 return Ok(total);
-            }
+            };
             let book = build_book(rows)?;
             total.phases.read += started.elapsed();
             let mut memo = decide::DecisionMemo::default();
