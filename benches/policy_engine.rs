@@ -9,7 +9,9 @@
 //!
 //! `LEGACY_SHARE` (percent, default 0) leaves that share of the devices out of DDM enrollment:
 //! they take the legacy path (restrictions profile, `ScheduleOSUpdate`; the devices are
-//! supervised), spread evenly over the rings and platforms.
+//! supervised), spread evenly over the rings and platforms. The first run then sends every
+//! legacy device its deferral profile, and a last step (once) moves the clock past the first
+//! rings' deadlines so their legacy devices get `ScheduleOSUpdate`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -271,4 +273,25 @@ fn main() {
         median(full).as_secs_f64(),
         median(incremental).as_secs_f64()
     );
+
+    // Past the deadlines of the first rings: their legacy devices are told to install
+    // (`ScheduleOSUpdate` + `OSUpdateStatus`), once (the records say it was sent), so this is
+    // timed once per program run.
+    if share > 0 {
+        clock.set(Utc.with_ymd_and_hms(2026, 4, 14, 12, 0, 0).single().expect("time"));
+        import(&state, "2026-04-09");
+        let started = Instant::now();
+        let report = runtime.block_on(async {
+            engine.sweep().await.expect("sweep");
+            engine.run_queue().await.expect("run")
+        });
+        println!(
+            "deadline passed: {} evaluated, {} changed, {} legacy commands: {:.3} s",
+            report.evaluated,
+            report.changed,
+            report.legacy_commands,
+            started.elapsed().as_secs_f64()
+        );
+        print_phases(&report.phases);
+    }
 }

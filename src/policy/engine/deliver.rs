@@ -99,7 +99,7 @@ impl PolicyEngine {
                 let device = batch.device(id, None);
                 batch.remove(device);
             }
-            let removed = self.send_legacy(batch, now).await?;
+            let (removed, _) = self.send_legacy(batch, now).await?;
             for udid in removed {
                 tracing::info!(%udid, at = %now, "legacy update profile removed: the device is managed declaratively");
             }
@@ -155,15 +155,19 @@ impl PolicyEngine {
                     }
                 }
             }
-            commands += batch.commands.len();
-            self.send_legacy(batch, now).await?;
+            commands += self.send_legacy(batch, now).await?.1;
         }
         Ok(commands)
     }
 
     /// Queues a batch's commands and writes their records and the batch's delivery records in
-    /// one transaction. Returns the devices that got commands (not those skipped as not enrolled).
-    async fn send_legacy(&self, batch: LegacyBatch, now: DateTime<Utc>) -> Result<Vec<String>, EngineError> {
+    /// one transaction. Returns the devices that were not skipped as not enrolled, and how many
+    /// commands were queued.
+    async fn send_legacy(
+        &self,
+        batch: LegacyBatch,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<String>, usize), EngineError> {
         self.blocking(move |mdm| {
             let commands: Vec<BatchCommand<'_>> = batch
                 .commands
@@ -175,7 +179,7 @@ impl PolicyEngine {
                 })
                 .collect();
             let mut reached = Vec::new();
-            mdm.enqueue_batch_with(&commands, |tx, uuids| {
+            let uuids = mdm.enqueue_batch_with(&commands, |tx, uuids| {
                 batch.write_records(tx, uuids, now)?;
                 let mut skipped = vec![false; batch.devices.len()];
                 for (command, uuid) in batch.commands.iter().zip(uuids) {
@@ -194,7 +198,7 @@ impl PolicyEngine {
                 deliveries::mark_delivered_many(tx, &delivered, "legacy", now)?;
                 Ok(())
             })?;
-            Ok(reached)
+            Ok((reached, uuids.iter().flatten().count()))
         })
         .await
     }
