@@ -278,7 +278,11 @@ fn main() {
     // (`ScheduleOSUpdate` + `OSUpdateStatus`), once (the records say it was sent), so this is
     // timed once per program run.
     if share > 0 {
-        clock.set(Utc.with_ymd_and_hms(2026, 4, 14, 12, 0, 0).single().expect("time"));
+        clock.set(
+            Utc.with_ymd_and_hms(2026, 4, 14, 12, 0, 0)
+                .single()
+                .expect("time"),
+        );
         import(&state, "2026-04-09");
         let started = Instant::now();
         let report = runtime.block_on(async {
