@@ -6,6 +6,12 @@
 //!
 //! Each is run several times (the catalog alternates between the day before and the day of the
 //! release, so every run changes 25,000 devices). Run with `cargo bench --bench policy_engine`.
+//!
+//! `LEGACY_SHARE` (percent, default 0) leaves that share of the devices out of DDM enrollment:
+//! they take the legacy path (restrictions profile, `ScheduleOSUpdate`; the devices are
+//! supervised), spread evenly over the rings and platforms. The first run then sends every
+//! legacy device its deferral profile, and a last step (once) moves the clock past the first
+//! rings' deadlines so their legacy devices get `ScheduleOSUpdate`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +31,20 @@ fn devices_wanted() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000)
+}
+
+/// Percent of devices not declaratively enrolled (the legacy path).
+fn legacy_share() -> usize {
+    std::env::var("LEGACY_SHARE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+        .min(100)
+}
+
+/// Device `i` is left on the legacy path (`share` percent of them, every ring and platform).
+fn is_legacy(i: usize, share: usize) -> bool {
+    i % 100 < share
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -131,6 +151,7 @@ fn add_devices(state: &AppState, count: usize, now: chrono::DateTime<Utc>) {
 
 fn main() {
     let count = devices_wanted();
+    let share = legacy_share();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -152,7 +173,7 @@ fn main() {
     runtime.block_on(async {
         state.policies.load_default_rings(&actor).await.expect("rings");
         let rings = ["Vanguard", "Early Adopter", "General Adoption", "Late Adoption"];
-        let all: Vec<String> = (0..count).map(udid).collect();
+        let all: Vec<String> = (0..count).filter(|i| !is_legacy(*i, share)).map(udid).collect();
         for chunk in all.chunks(10_000) {
             state
                 .ddm
@@ -174,11 +195,14 @@ fn main() {
         engine.enqueue_changes().await.expect("queue");
         let report = engine.run_queue().await.expect("first run");
         println!(
-            "setup {:.1} s; first evaluation and delivery of {} devices: {:.3} s ({report:?})",
+            "setup {:.1} s; first evaluation and delivery of {} devices ({share}% legacy): {:.3} s \
+             ({} legacy commands)",
             setup.elapsed().as_secs_f64(),
             count,
-            first.elapsed().as_secs_f64()
+            first.elapsed().as_secs_f64(),
+            report.legacy_commands
         );
+        print_phases(&report.phases);
     });
 
     // A new catalog entry: iOS and macOS 26.4.1 (posted 2026-04-08/09); on 2026-04-10 Vanguard's
@@ -199,10 +223,11 @@ fn main() {
         });
         let took = started.elapsed();
         println!(
-            "catalog as of {day}: {} evaluated, {} changed, {} declaration sets: {:.3} s",
+            "catalog as of {day}: {} evaluated, {} changed, {} declaration sets, {} legacy commands: {:.3} s",
             report.evaluated,
             report.changed,
             report.declarative_deliveries,
+            report.legacy_commands,
             took.as_secs_f64()
         );
         print_phases(&report.phases);
@@ -248,4 +273,29 @@ fn main() {
         median(full).as_secs_f64(),
         median(incremental).as_secs_f64()
     );
+
+    // Past the deadlines of the first rings: their legacy devices are told to install
+    // (`ScheduleOSUpdate` + `OSUpdateStatus`), once (the records say it was sent), so this is
+    // timed once per program run.
+    if share > 0 {
+        clock.set(
+            Utc.with_ymd_and_hms(2026, 4, 14, 12, 0, 0)
+                .single()
+                .expect("time"),
+        );
+        import(&state, "2026-04-09");
+        let started = Instant::now();
+        let report = runtime.block_on(async {
+            engine.sweep().await.expect("sweep");
+            engine.run_queue().await.expect("run")
+        });
+        println!(
+            "deadline passed: {} evaluated, {} changed, {} legacy commands: {:.3} s",
+            report.evaluated,
+            report.changed,
+            report.legacy_commands,
+            started.elapsed().as_secs_f64()
+        );
+        print_phases(&report.phases);
+    }
 }

@@ -6,6 +6,7 @@
 //! returns an error and leaves the store untouched.
 
 mod admin_command;
+mod batch;
 mod checkin;
 pub mod collaborators;
 pub mod identity;
@@ -20,6 +21,7 @@ use crate::config::MdmConfig;
 use crate::protocol::ProtocolError;
 use crate::store::{Store, StoreError};
 
+pub use batch::BatchCommand;
 pub use collaborators::{
     DeclarativeError, DeclarativeHandler, DeclarativeResponse, PushRequester, RecordingPushRequester,
 };

@@ -241,7 +241,7 @@ impl MdmService {
     }
 
     /// [`MdmService::enqueue_in`] with the request's plist written before (`body`), if any.
-    fn enqueue_body_in(
+    pub(super) fn enqueue_body_in(
         &self,
         tx: &Connection,
         udid: &Udid,

@@ -7,16 +7,13 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
+use super::legacy::{LEGACY_BATCH, LegacyBatch};
 use super::wants::Want;
-use super::{Decided, EngineError, PhaseTimes, PolicyEngine, legacy};
+use super::{Decided, EngineError, PhaseTimes, PolicyEngine};
 use crate::ddm::OwnSetAssignment;
+use crate::mdm::BatchCommand;
 use crate::protocol::Udid;
-use crate::protocol::commands::CommandRequest;
 use crate::store::policies::deliveries;
-use crate::store::policies::plans::{self, ScheduledUpdate};
-
-/// Commands of the policy engine go after enrollment's.
-const POLICY_PRIORITY: i64 = 5;
 
 impl PolicyEngine {
     async fn blocking<R: Send + 'static>(
@@ -72,9 +69,7 @@ impl PolicyEngine {
             .store()
             .read(move |c| deliveries::legacy_profile_holders(c, &udids))
             .await?;
-        for udid in holding {
-            self.remove_legacy_profile(&udid, now).await?;
-        }
+        self.remove_legacy_profiles(holding, now).await?;
         self.policies
             .store()
             .write(move |conn| {
@@ -88,119 +83,123 @@ impl PolicyEngine {
         Ok(count)
     }
 
-    async fn remove_legacy_profile(&self, udid: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
-        let Ok(id) = Udid::parse(udid) else {
-            return Ok(());
-        };
-        let record = udid.to_string();
-        self.blocking(move |mdm| {
-            mdm.enqueue_with(&id, legacy::remove_profile(), POLICY_PRIORITY, |tx, _| {
-                plans::clear_legacy_profile(tx, &record).map(|_| ())
-            })?;
-            Ok(())
-        })
-        .await?;
-        tracing::info!(%udid, at = %now, "legacy update profile removed: the device is managed declaratively");
+    /// Sends the legacy profile removal to each device in `udids` (moving to DDM), in batches
+    /// of [`LEGACY_BATCH`], each one transaction with the records cleared.
+    async fn remove_legacy_profiles(
+        &self,
+        udids: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        for chunk in udids.chunks(LEGACY_BATCH) {
+            let mut batch = LegacyBatch::default();
+            for udid in chunk {
+                let Ok(id) = Udid::parse(udid) else {
+                    continue;
+                };
+                let device = batch.device(id, None);
+                batch.remove(device);
+            }
+            let (removed, _) = self.send_legacy(batch, now).await?;
+            for udid in removed {
+                tracing::info!(%udid, at = %now, "legacy update profile removed: the device is managed declaratively");
+            }
+        }
         Ok(())
     }
 
     /// Per device: the restrictions profile when its deferrals changed (removed when none), and
-    /// at the deadline one `ScheduleOSUpdate` then `OSUpdateStatus`, unless already sent.
+    /// at the deadline one `ScheduleOSUpdate` then `OSUpdateStatus`, unless already sent. In
+    /// batches of [`LEGACY_BATCH`] devices: one read of their profiles and sent updates, then one
+    /// transaction with every command, its record and the delivery records.
     pub(super) async fn deliver_legacy(
         &self,
         decided: Vec<Decided>,
         now: DateTime<Utc>,
     ) -> Result<usize, EngineError> {
+        let decided: Vec<Decided> = decided
+            .into_iter()
+            .filter(|d| matches!(*d.want, Want::Legacy { .. }))
+            .collect();
         let mut commands = 0;
-        for d in decided {
-            let Want::Legacy { deferrals, due } = &*d.want else {
-                continue;
-            };
-            let Ok(id) = Udid::parse(&d.device.udid) else {
-                continue;
-            };
-            let udid = d.device.udid.clone();
-            let asked = udid.clone();
-            let due_version = due.as_ref().map(|u| u.version.base().to_string());
-            let (profile, already_sent) = self
+        for chunk in decided.chunks(LEGACY_BATCH) {
+            let udids: Vec<String> = chunk.iter().map(|d| d.device.udid.clone()).collect();
+            let (profiles, sent) = self
                 .policies
                 .store()
                 .read(move |c| {
-                    let sent = match &due_version {
-                        Some(v) => plans::scheduled_update_sent(c, &asked, v)?,
-                        None => false,
-                    };
-                    Ok((plans::legacy_profile(c, &asked)?, sent))
+                    Ok((
+                        deliveries::legacy_profiles_among(c, &udids)?,
+                        deliveries::scheduled_updates_among(c, &udids)?,
+                    ))
                 })
                 .await?;
-            match (deferrals, profile) {
-                (Some(wanted), current) => {
-                    let (xml, fingerprint) = legacy::restrictions_profile(wanted);
-                    if current.map(|(_, f)| f) != Some(fingerprint.clone()) {
-                        let (id, record) = (id.clone(), udid.clone());
-                        self.blocking(move |mdm| {
-                            mdm.enqueue_with(
-                                &id,
-                                legacy::install_profile(xml),
-                                POLICY_PRIORITY,
-                                |tx, uuid| {
-                                    plans::set_legacy_profile(
-                                        tx,
-                                        &record,
-                                        super::wants::LEGACY_PROFILE_ID,
-                                        &fingerprint,
-                                        &uuid.to_string(),
-                                        now,
-                                    )
-                                },
-                            )?;
-                            Ok(())
-                        })
-                        .await?;
-                        commands += 1;
+            let mut batch = LegacyBatch::default();
+            for d in chunk {
+                let Want::Legacy { deferrals, due } = &*d.want else {
+                    continue;
+                };
+                let Ok(id) = Udid::parse(&d.device.udid) else {
+                    continue;
+                };
+                let device = batch.device(id, Some(d.row.fingerprint.clone()));
+                let current = profiles.get(&d.device.udid);
+                match deferrals {
+                    Some(wanted) => batch.install(device, wanted, current),
+                    None if current.is_some() => batch.remove(device),
+                    None => {}
+                }
+                if let Some(update) = due {
+                    let version = update.version.base().to_string();
+                    if !sent.contains(&(d.device.udid.clone(), version)) {
+                        batch.schedule(device, update);
                     }
                 }
-                (None, Some(_)) => {
-                    self.remove_legacy_profile(&udid, now).await?;
-                    commands += 1;
-                }
-                (None, None) => {}
             }
-            if let Some(update) = due
-                && !already_sent
-            {
-                let update = update.clone();
-                let (id, record) = (id.clone(), udid.clone());
-                self.blocking(move |mdm| {
-                    let version = update.version.base().to_string();
-                    let schedule = mdm.enqueue_with(&id, legacy::schedule_update(&update), POLICY_PRIORITY, |tx, uuid| {
-                        plans::record_scheduled_update(
-                            tx,
-                            &ScheduledUpdate {
-                                udid: &record,
-                                target_version: &version,
-                                target_build: Some(&update.build),
-                                deadline_utc: update.deadline_utc,
-                                command_uuid: &uuid.to_string(),
-                                status_uuid: None,
-                            },
-                            now,
-                        )
-                    })?;
-                    // The status query follows (lower priority: after the schedule).
-                    mdm.enqueue(&id, CommandRequest::OsUpdateStatus, POLICY_PRIORITY - 1)?;
-                    tracing::info!(udid = %record, %schedule, %version, "ScheduleOSUpdate sent at the deadline");
-                    Ok(())
-                })
-                .await?;
-                commands += 2;
-            }
-            let (record, fingerprint) = (udid.clone(), d.row.fingerprint.clone());
-            self.policies
-                .store()
-                .write(move |c| plans::mark_delivered(c, &record, &fingerprint, "legacy", now))
-                .await?;
+            commands += self.send_legacy(batch, now).await?.1;
         }
         Ok(commands)
+    }
+
+    /// Queues a batch's commands and writes their records and the batch's delivery records in
+    /// one transaction. Returns the devices that were not skipped as not enrolled, and how many
+    /// commands were queued.
+    async fn send_legacy(
+        &self,
+        batch: LegacyBatch,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<String>, usize), EngineError> {
+        self.blocking(move |mdm| {
+            let commands: Vec<BatchCommand<'_>> = batch
+                .commands
+                .iter()
+                .map(|c| BatchCommand {
+                    udid: &batch.devices[c.device].udid,
+                    request: &batch.requests[c.request],
+                    priority: c.priority,
+                })
+                .collect();
+            let mut reached = Vec::new();
+            let uuids = mdm.enqueue_batch_with(&commands, |tx, uuids| {
+                batch.write_records(tx, uuids, now)?;
+                let mut skipped = vec![false; batch.devices.len()];
+                for (command, uuid) in batch.commands.iter().zip(uuids) {
+                    skipped[command.device] |= uuid.is_none();
+                }
+                let mut delivered = Vec::new();
+                for (device, skipped) in batch.devices.iter().zip(skipped) {
+                    if skipped {
+                        continue;
+                    }
+                    reached.push(device.udid.as_str().to_string());
+                    if let Some(fingerprint) = &device.fingerprint {
+                        delivered.push((device.udid.as_str().to_string(), fingerprint.clone()));
+                    }
+                }
+                deliveries::mark_delivered_many(tx, &delivered, "legacy", now)?;
+                Ok(())
+            })?;
+            Ok((reached, uuids.iter().flatten().count()))
+        })
+        .await
     }
 }

@@ -1,6 +1,9 @@
 //! What the policy engine records about a whole batch of deliveries at once: which devices
-//! hold the legacy restrictions profile, and that their plans were delivered. One statement per
+//! hold the legacy restrictions profile (and which one), which were sent a ScheduleOSUpdate, and
+//! that their plans were delivered. One statement per
 //! batch, not one per device.
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
@@ -14,6 +17,34 @@ pub fn legacy_profile_holders(conn: &Connection, udids: &[String]) -> Result<Vec
          ORDER BY udid",
     )?;
     let rows = stmt.query_map([json_list(udids)], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The legacy restrictions profile fingerprint of each device among `udids` that holds one
+/// ([`super::plans::legacy_profile`] for a batch).
+pub fn legacy_profiles_among(
+    conn: &Connection,
+    udids: &[String],
+) -> Result<HashMap<String, String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT udid, fingerprint FROM legacy_update_profiles
+         WHERE udid IN (SELECT value FROM json_each(?1))",
+    )?;
+    let rows = stmt.query_map([json_list(udids)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The (device, target version) pairs among `udids` that were already sent a ScheduleOSUpdate
+/// ([`super::plans::scheduled_update_sent`] for a batch).
+pub fn scheduled_updates_among(
+    conn: &Connection,
+    udids: &[String],
+) -> Result<HashSet<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT udid, target_version FROM legacy_scheduled_updates
+         WHERE udid IN (SELECT value FROM json_each(?1))",
+    )?;
+    let rows = stmt.query_map([json_list(udids)], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

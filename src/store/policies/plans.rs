@@ -265,19 +265,28 @@ pub fn set_legacy_profile(
     command_uuid: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO legacy_update_profiles (udid, identifier, fingerprint, command_uuid, installed_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (udid) DO UPDATE SET identifier = excluded.identifier,
              fingerprint = excluded.fingerprint, command_uuid = excluded.command_uuid,
              installed_at = excluded.installed_at",
-        params![udid, identifier, fingerprint, command_uuid, sql_time(now)],
-    )?;
+    )?
+    .execute(params![
+        udid,
+        identifier,
+        fingerprint,
+        command_uuid,
+        sql_time(now)
+    ])?;
     Ok(())
 }
 
 pub fn clear_legacy_profile(conn: &Connection, udid: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute("DELETE FROM legacy_update_profiles WHERE udid = ?1", [udid])? > 0)
+    Ok(conn
+        .prepare_cached("DELETE FROM legacy_update_profiles WHERE udid = ?1")?
+        .execute([udid])?
+        > 0)
 }
 
 /// True when a ScheduleOSUpdate for `target_version` was already sent to the device.
@@ -312,20 +321,20 @@ pub fn record_scheduled_update(
     update: &ScheduledUpdate<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO legacy_scheduled_updates
              (udid, target_version, target_build, deadline_utc, command_uuid, status_uuid, sent_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            update.udid,
-            update.target_version,
-            update.target_build,
-            sql_time(update.deadline_utc),
-            update.command_uuid,
-            update.status_uuid,
-            sql_time(now)
-        ],
-    )?;
+    )?
+    .execute(params![
+        update.udid,
+        update.target_version,
+        update.target_build,
+        sql_time(update.deadline_utc),
+        update.command_uuid,
+        update.status_uuid,
+        sql_time(now)
+    ])?;
     Ok(())
 }
 
