@@ -76,19 +76,7 @@ mod tests {
     use crate::store::policies::plans::{self, PlanRow};
 
     fn plan(udid: &str) -> PlanRow {
-        PlanRow {
-            udid: udid.into(),
-            summary_digest: String::new(),
-            fingerprint: format!("fp-{udid}"),
-            path: "declarative".into(),
-            target_version: None,
-            deadline_utc: None,
-            next_change_at: None,
-            evaluated_at: "2026-04-07T00:00:00.000000Z".into(),
-            delivered_fingerprint: None,
-            delivered_path: None,
-            delivered_at: None,
-        }
+        PlanRow::undelivered(udid, "", &format!("fp-{udid}"))
     }
 
     #[test]

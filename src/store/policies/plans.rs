@@ -127,6 +127,26 @@ pub struct PlanRow {
     pub delivered_at: Option<String>,
 }
 
+#[cfg(test)]
+impl PlanRow {
+    /// A plan evaluated on 2026-04-07 and not delivered yet (tests).
+    pub(crate) fn undelivered(udid: &str, summary_digest: &str, fingerprint: &str) -> PlanRow {
+        PlanRow {
+            udid: udid.into(),
+            summary_digest: summary_digest.into(),
+            fingerprint: fingerprint.into(),
+            path: "declarative".into(),
+            target_version: None,
+            deadline_utc: None,
+            next_change_at: None,
+            evaluated_at: "2026-04-07T00:00:00.000000Z".into(),
+            delivered_fingerprint: None,
+            delivered_path: None,
+            delivered_at: None,
+        }
+    }
+}
+
 const PLAN_COLUMNS: &str =
     "udid, summary_digest, fingerprint, path, target_version, deadline_utc, next_change_at,
     evaluated_at, delivered_fingerprint, delivered_path, delivered_at";
@@ -402,19 +422,7 @@ mod tests {
     fn a_summary_is_stored_once_and_deleted_when_no_plan_refers_to_it() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("o.db"), "now").unwrap();
-        let row = |udid: &str, digest: &str| PlanRow {
-            udid: udid.into(),
-            summary_digest: digest.into(),
-            fingerprint: "fp".into(),
-            path: "declarative".into(),
-            target_version: None,
-            deadline_utc: None,
-            next_change_at: None,
-            evaluated_at: "2026-04-07T00:00:00.000000Z".into(),
-            delivered_fingerprint: None,
-            delivered_path: None,
-            delivered_at: None,
-        };
+        let row = |udid: &str, digest: &str| PlanRow::undelivered(udid, digest, "fp");
         store
             .write_blocking(move |c| {
                 save_summaries(c, [("d1", "{\"one\":1}"), ("d2", "{\"two\":2}")])?;
