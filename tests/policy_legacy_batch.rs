@@ -143,14 +143,16 @@ async fn one_batch_installs_removes_and_schedules_each_device_with_its_records_a
         .add_members("Late Adoption", &["PROFILE".into()], &actor)
         .await
         .unwrap();
-    service
-        .add_members("Vanguard", &["GONE".into()], &actor)
-        .await
-        .unwrap();
+    // Unenrolled before it joins the ring: the engine's worker runs as soon as a group change
+    // queues devices, and must not find GONE still enrolled.
     let now = app.clock_now();
     app.state
         .store
         .write_blocking(move |c| devices::mark_unenrolled(c, "GONE", now))
+        .unwrap();
+    service
+        .add_members("Vanguard", &["GONE".into()], &actor)
+        .await
         .unwrap();
     tick(&app).await;
 

@@ -128,6 +128,21 @@ pub fn release_rows(index: &CatalogIndex, fleet: &[DeviceQuery<'_>]) -> Vec<Rele
 }
 
 impl CatalogService {
+    /// [`CatalogService::overview`] for the enrolled fleet, and how much of the fleet the catalog
+    /// covers (the Catalog page and `GET /api/v1/catalog/releases`).
+    pub async fn fleet_overview(
+        &self,
+    ) -> Result<(CatalogOverview, super::fleet::FleetCoverage), crate::store::StoreError> {
+        let devices = self
+            .store
+            .read(crate::store::devices::enrolled_for_applicability)
+            .await?;
+        let snapshot = self.snapshot();
+        let (entries, coverage) = super::fleet::survey(&devices, &snapshot.index);
+        let queries: Vec<_> = entries.iter().map(|e| e.query()).collect();
+        Ok((self.overview(&queries), coverage))
+    }
+
     /// Everything the catalog page shows. `fleet` is the inventory's devices (may be empty).
     pub fn overview(&self, fleet: &[DeviceQuery<'_>]) -> CatalogOverview {
         let snapshot = self.snapshot();

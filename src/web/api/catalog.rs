@@ -9,9 +9,7 @@ use super::body::{parse, read_limited};
 use super::error::{ApiError, FieldProblem};
 use crate::app::AppState;
 use crate::catalog::CatalogError;
-use crate::catalog::fleet;
 use crate::catalog::overview::ReleaseRow;
-use crate::store::devices;
 use crate::web::ui::catalog::MAX_FILES;
 use crate::web::ui::{audit_event, can};
 
@@ -53,11 +51,7 @@ pub async fn releases(
     _caller: Caller<can::View>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let fleet_devices = state.store.read(devices::enrolled_for_applicability).await?;
-    let snapshot = state.catalog.snapshot();
-    let (entries, _) = fleet::survey(&fleet_devices, &snapshot.index);
-    let queries: Vec<_> = entries.iter().map(|e| e.query()).collect();
-    let overview = state.catalog.overview(&queries);
+    let (overview, _) = state.catalog.fleet_overview().await?;
     let releases: Vec<Release> = overview.releases.iter().map(Release::from).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "has_catalog": overview.health.has_catalog,

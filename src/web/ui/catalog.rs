@@ -12,9 +12,8 @@ use serde::Deserialize;
 use super::{Authorized, CurrentAdmin, Layout, Section, UiError, audit_event, can, page, see_other};
 use crate::app::AppState;
 use crate::catalog::OsFamily;
-use crate::catalog::fleet::{self, FleetCoverage};
+use crate::catalog::fleet::FleetCoverage;
 use crate::catalog::overview::{BsiRow, ReleaseRow};
-use crate::store::devices;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/catalog", web::get().to(show))
@@ -184,15 +183,11 @@ async fn render(
     error: Option<String>,
 ) -> Result<HttpResponse, UiError> {
     let layout = current.layout("Catalog", Section::Catalog);
-    let fleet_devices = state
-        .store
-        .read(devices::enrolled_for_applicability)
+    let (overview, coverage) = state
+        .catalog
+        .fleet_overview()
         .await
         .map_err(|e| UiError::internal(e, "catalog", &layout))?;
-    let snapshot = state.catalog.snapshot();
-    let (entries, coverage) = fleet::survey(&fleet_devices, &snapshot.index);
-    let queries: Vec<_> = entries.iter().map(|e| e.query()).collect();
-    let overview = state.catalog.overview(&queries);
     let history = state
         .catalog
         .recent_refreshes(40)
