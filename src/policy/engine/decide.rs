@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::StoredPlan;
 use super::phases::PhaseTimes;
-use super::wants::{self, Want, WantMemo};
+use super::wants::{self, Want};
 use crate::catalog::{Build, CatalogIndex, OsVersion};
 use crate::policy::book::{DeviceRecord, PolicyBook, Reach};
 use crate::policy::service::PlanSummary;
@@ -53,7 +53,7 @@ impl DecisionKey {
 /// What devices of one kind are to be told, and the plan row fields they store.
 #[derive(Debug, PartialEq)]
 pub struct Decision {
-    pub want: Arc<Want>,
+    pub want: Want,
     /// [`Want::fingerprint`].
     pub fingerprint: String,
     /// [`StoredPlan`] as JSON.
@@ -79,7 +79,6 @@ pub struct Context<'a> {
 pub struct DecisionMemo {
     now: Option<DateTime<Utc>>,
     decided: HashMap<DecisionKey, Arc<Decision>>,
-    wants: WantMemo,
 }
 
 impl DecisionMemo {
@@ -94,14 +93,13 @@ impl DecisionMemo {
     ) -> Arc<Decision> {
         if self.now != Some(ctx.now) {
             self.decided.clear();
-            self.wants = WantMemo::default();
             self.now = Some(ctx.now);
         }
         let key = DecisionKey::of(device, groups, reaches);
         if let Some(found) = self.decided.get(&key) {
             return found.clone();
         }
-        let decision = Arc::new(decide(ctx, &mut self.wants, device, groups, reaches, phases));
+        let decision = Arc::new(decide(ctx, device, groups, reaches, phases));
         self.decided.insert(key, decision.clone());
         decision
     }
@@ -111,7 +109,6 @@ impl DecisionMemo {
 /// compare with).
 fn decide(
     ctx: &Context<'_>,
-    wants_memo: &mut WantMemo,
     device: &DeviceRecord,
     groups: &[usize],
     reaches: &[Reach],
@@ -122,17 +119,12 @@ fn decide(
     let evaluation = book.evaluate_reached(device, groups, reaches, ctx.catalog, ctx.utc_offset, now);
     let policy = evaluation.policy.map(|i| &book.policies[i].policy);
     let step = phases.lap(step, |p| &mut p.evaluate_plan);
-    let found = wants_memo.want(device, &evaluation, policy, now);
+    let want = wants::want(device, &evaluation, policy, now).unwrap_or_else(|e| {
+        tracing::warn!(udid = %device.udid, error = %e, "plan cannot be declared; nothing delivered");
+        Want::Nothing
+    });
+    let fingerprint = want.fingerprint();
     phases.lap(step, |p| &mut p.evaluate_want);
-    let (want, fingerprint) = match found {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::warn!(udid = %device.udid, error = %e, "plan cannot be declared; nothing delivered");
-            let nothing = Want::Nothing;
-            let fingerprint = nothing.fingerprint();
-            (Arc::new(nothing), fingerprint)
-        }
-    };
     let mut plan = PlanSummary::of(&evaluation);
     if let Some(note) = wants::legacy_withheld(device, evaluation.plan.as_ref()) {
         plan.add_note(note);
@@ -290,7 +282,7 @@ mod tests {
             let groups = book.groups_of(d);
             let reaches = book.reaching(d, &groups);
             let shared = memo.decide(&ctx, d, &groups, &reaches, &mut phases);
-            let alone = decide(&ctx, &mut WantMemo::default(), d, &groups, &reaches, &mut phases);
+            let alone = decide(&ctx, d, &groups, &reaches, &mut phases);
             assert_eq!(*shared, alone, "{}", d.udid);
             got.insert(d.udid.as_str(), shared);
         }
@@ -319,14 +311,7 @@ mod tests {
         let groups = book.groups_of(d);
         let reaches = book.reaching(d, &groups);
         let shared = memo.decide(&later, d, &groups, &reaches, &mut phases);
-        let alone = decide(
-            &later,
-            &mut WantMemo::default(),
-            d,
-            &groups,
-            &reaches,
-            &mut phases,
-        );
+        let alone = decide(&later, d, &groups, &reaches, &mut phases);
         assert_eq!(*shared, alone);
         assert_eq!(memo.decided.len(), 1);
     }

@@ -45,7 +45,7 @@ impl PolicyEngine {
         let mut assignments: Vec<OwnSetAssignment> = Vec::new();
         let mut done = Vec::with_capacity(decided.len());
         for d in decided {
-            if let Want::Declarative { set } = &*d.want {
+            if let Want::Declarative { set } = &d.decision.want {
                 let at = *by_fingerprint
                     .entry(d.row.fingerprint.clone())
                     .or_insert_with(|| {
@@ -118,7 +118,7 @@ impl PolicyEngine {
     ) -> Result<usize, EngineError> {
         let decided: Vec<Decided> = decided
             .into_iter()
-            .filter(|d| matches!(*d.want, Want::Legacy { .. }))
+            .filter(|d| matches!(d.decision.want, Want::Legacy { .. }))
             .collect();
         let mut commands = 0;
         for chunk in decided.chunks(LEGACY_BATCH) {
@@ -135,7 +135,7 @@ impl PolicyEngine {
                 .await?;
             let mut batch = LegacyBatch::default();
             for d in chunk {
-                let Want::Legacy { deferrals, due } = &*d.want else {
+                let Want::Legacy { deferrals, due } = &d.decision.want else {
                     continue;
                 };
                 let Ok(id) = Udid::parse(&d.device.udid) else {

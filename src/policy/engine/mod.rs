@@ -136,8 +136,7 @@ impl Fleet {
 struct Decided {
     device: DeviceRecord,
     row: PlanRow,
-    want: Arc<wants::Want>,
-    /// Its summary (stored once per digest).
+    /// What it is to be told, and its summary (shared by every device deciding alike).
     decision: Arc<decide::Decision>,
     /// The stored row already holds this decision (only `evaluated_at` is written).
     unchanged: bool,
@@ -340,7 +339,6 @@ impl PolicyEngine {
                 unchanged: before.is_some_and(|b| same_decision(b, &row)),
                 device,
                 row,
-                want: decision.want.clone(),
                 decision,
                 delivered,
             });
@@ -403,12 +401,12 @@ impl PolicyEngine {
         let pending: Vec<Decided> = decided
             .into_iter()
             .filter(|d| d.delivered.as_deref() != Some(d.row.fingerprint.as_str()))
-            .filter(|d| !matches!(*d.want, wants::Want::Nothing))
+            .filter(|d| !matches!(d.decision.want, wants::Want::Nothing))
             .collect();
         report.changed = pending.len();
         let (declarative, legacy): (Vec<Decided>, Vec<Decided>) = pending
             .into_iter()
-            .partition(|d| matches!(*d.want, wants::Want::Declarative { .. }));
+            .partition(|d| matches!(d.decision.want, wants::Want::Declarative { .. }));
         report.declarative_deliveries = self.deliver_declarative(declarative, now, &mut phases).await?;
         let started = Instant::now();
         report.legacy_commands = self.deliver_legacy(legacy, now).await?;

@@ -2,9 +2,6 @@
 //! declaration set; on the legacy path a restrictions profile and, once the deadline has come, a
 //! `ScheduleOSUpdate`. Never both. A fingerprint of it makes delivery idempotent.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
@@ -204,55 +201,6 @@ pub fn want(
             Ok(Want::Legacy { deferrals, due })
         }
         UpdatePath::Unmanaged => Ok(Want::Nothing),
-    }
-}
-
-/// A decided want and its fingerprint, shared by every device with the same decision.
-pub type SharedWant = (Arc<Want>, String);
-
-/// Builds each distinct declarative want once per run: devices with the same OS target and the
-/// same plan inputs (target, BSI, settings, details URL) share one declaration set and its
-/// fingerprint, so the JSON and SHA-256 work is per decision, not per device.
-#[derive(Default)]
-pub struct WantMemo {
-    declarative: HashMap<(DeviceTarget, String), SharedWant>,
-}
-
-impl WantMemo {
-    /// `want` with its fingerprint, reusing an identical declarative decision built before.
-    pub fn want(
-        &mut self,
-        device: &DeviceRecord,
-        evaluation: &Evaluation,
-        policy: Option<&Policy>,
-        now: DateTime<Utc>,
-    ) -> Result<SharedWant, DeclarationError> {
-        let Some((target, UpdatePath::Declarative)) = device_target(device) else {
-            let want = want(device, evaluation, policy, now)?;
-            let fingerprint = want.fingerprint();
-            return Ok((Arc::new(want), fingerprint));
-        };
-        // Everything `configurations` reads from the plan and the policy (derived Debug prints
-        // every field, so different inputs never share a key).
-        let inputs = match evaluation.plan.as_ref() {
-            Some(p) => format!(
-                "{:?}|{:?}|{:?}|{:?}",
-                p.target,
-                p.bsi,
-                p.settings,
-                details_url(policy)
-            ),
-            None => String::new(),
-        };
-        let key = (target, inputs);
-        if let Some(shared) = self.declarative.get(&key) {
-            return Ok(shared.clone());
-        }
-        let want = want(device, evaluation, policy, now)?;
-        let fingerprint = want.fingerprint();
-        let shared = (Arc::new(want), fingerprint);
-        self.declarative.insert(key, shared.clone());
-        Ok(shared)
     }
 }
 
