@@ -223,8 +223,8 @@ pub fn device(conn: &Connection, udid: &str) -> Result<Option<DeviceSync>, Store
         .optional()?)
 }
 
-/// Creates or updates a device's own group and latest set; `latest_set_at` moves only when the
-/// latest set changes. Returns whether the latest set changed (or the device is new).
+/// Creates or updates a device's own group and latest set ([`assign::put_devices`] for one
+/// device). Returns whether its row changed (a new device, own group or latest set).
 pub fn put_device(
     conn: &Connection,
     udid: &str,
@@ -232,19 +232,7 @@ pub fn put_device(
     latest_set: &str,
     now: &str,
 ) -> Result<bool, StoreError> {
-    let changed = conn
-        .prepare_cached(
-            "INSERT INTO ddm_devices (udid, own_group, latest_set, latest_set_at)
-             VALUES (?1, ?2, (SELECT id FROM ddm_sets WHERE declarations_token = ?3), ?4)
-             ON CONFLICT (udid) DO UPDATE SET
-                 own_group = excluded.own_group,
-                 latest_set = excluded.latest_set,
-                 latest_set_at = CASE WHEN ddm_devices.latest_set IS excluded.latest_set
-                                      THEN ddm_devices.latest_set_at ELSE excluded.latest_set_at END
-             WHERE ddm_devices.own_group IS NOT excluded.own_group
-                OR ddm_devices.latest_set IS NOT excluded.latest_set",
-        )?
-        .execute(params![udid, own_group, latest_set, now])?;
+    let changed = assign::put_devices(conn, &[udid.to_string()], own_group, latest_set, now)?;
     Ok(changed > 0)
 }
 

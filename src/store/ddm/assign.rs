@@ -23,8 +23,9 @@ pub fn devices_off_set(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// [`super::put_device`] for every device in `udids`, all with the same own group and latest
-/// set (which must be interned). Returns how many rows were written.
+/// Creates or updates the rows of the devices in `udids`, all with the same own group and latest
+/// set (which must be interned); `latest_set_at` moves only where the latest set changes.
+/// Returns how many rows were written (a row already holding both is left alone).
 pub fn put_devices(
     conn: &Connection,
     udids: &[String],
@@ -35,8 +36,8 @@ pub fn put_devices(
     Ok(conn
         .prepare_cached(
             "INSERT INTO ddm_devices (udid, own_group, latest_set, latest_set_at)
-             SELECT j.value, ?2, s.id, ?4
-             FROM json_each(?1) AS j, (SELECT id FROM ddm_sets WHERE declarations_token = ?3) AS s
+             SELECT j.value, ?2, (SELECT id FROM ddm_sets WHERE declarations_token = ?3), ?4
+             FROM json_each(?1) AS j
              WHERE true
              ON CONFLICT (udid) DO UPDATE SET
                  own_group = excluded.own_group,
