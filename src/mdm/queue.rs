@@ -190,7 +190,12 @@ impl MdmService {
                     skipped.push(udid.clone());
                     continue;
                 }
-                command_store::supersede_unsent(tx, udid.as_str(), request.request_type(), now)?;
+                fanout::supersede_unsent_among(
+                    tx,
+                    &[udid.as_str().to_string()],
+                    request.request_type(),
+                    now,
+                )?;
                 self.enqueue_in(tx, udid, request, priority)?;
                 queued.push(udid.clone());
             }

@@ -20,8 +20,8 @@ pub fn enrolled_among(conn: &Connection, udids: &[String]) -> Result<HashSet<Str
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// [`super::commands::supersede_unsent`] for every device in `udids`. Returns how many
-/// commands were cancelled.
+/// Cancels the commands of `request_type` that the devices in `udids` have not been sent yet
+/// (pending, or held by `NotNow`): a newer one replaces them. Returns how many.
 pub fn supersede_unsent_among(
     conn: &Connection,
     udids: &[String],

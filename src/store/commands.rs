@@ -185,22 +185,6 @@ pub fn release_not_now(conn: &Connection, udid: &str) -> Result<usize, StoreErro
         .execute([udid])?)
 }
 
-/// Cancels the device's commands of `request_type` that it has not been sent yet (pending, or
-/// held by `NotNow`): a newer one replaces them. Returns how many.
-pub fn supersede_unsent(
-    conn: &Connection,
-    udid: &str,
-    request_type: &str,
-    now: DateTime<Utc>,
-) -> Result<usize, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE commands SET status = 'cancelled', completed_at = ?3
-             WHERE udid = ?1 AND status IN ('pending', 'notnow') AND request_type = ?2",
-        )?
-        .execute(params![udid, request_type, db_time(now)])?)
-}
-
 /// Drops every command not yet completed (re-enrollment, check-out); history is kept.
 pub fn cancel_open(conn: &Connection, udid: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
     Ok(conn.execute(
