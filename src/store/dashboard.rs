@@ -4,8 +4,8 @@
 //!
 //! The counts are maintained rows (migration 0017: triggers keep them exact in the transaction
 //! of every change to a device, its compliance row or its membership), so reading them costs
-//! nothing at 100,000 devices. The `*_recount` functions count the same from the devices (a full
-//! join, over a second at 100,000 devices): what the maintained rows must always equal.
+//! nothing at 100,000 devices. The `*_recount` functions (tests only) count the same from the
+//! devices with a full join: what the maintained rows must always equal.
 
 use rusqlite::Connection;
 
@@ -45,7 +45,8 @@ pub fn fleet_cells(conn: &Connection) -> Result<Vec<FleetCell>, StoreError> {
 }
 
 /// [`fleet_cells`] counted from the devices and their compliance rows, in the same order.
-pub fn fleet_cells_recount(conn: &Connection) -> Result<Vec<FleetCell>, StoreError> {
+#[cfg(test)]
+pub(crate) fn fleet_cells_recount(conn: &Connection) -> Result<Vec<FleetCell>, StoreError> {
     fleet_query(
         conn,
         "SELECT d.product_name, d.os_version, c.state, count(*)
@@ -86,7 +87,8 @@ pub fn group_cells(conn: &Connection) -> Result<Vec<MemberCell>, StoreError> {
 }
 
 /// [`group_cells`] counted from the membership rows, in the same order.
-pub fn group_cells_recount(conn: &Connection) -> Result<Vec<MemberCell>, StoreError> {
+#[cfg(test)]
+pub(crate) fn group_cells_recount(conn: &Connection) -> Result<Vec<MemberCell>, StoreError> {
     member_cells(
         conn,
         "SELECT m.group_id, c.state, count(*)
@@ -107,7 +109,8 @@ pub fn ring_cells(conn: &Connection) -> Result<Vec<MemberCell>, StoreError> {
 }
 
 /// [`ring_cells`] counted from the ring rows, in the same order.
-pub fn ring_cells_recount(conn: &Connection) -> Result<Vec<MemberCell>, StoreError> {
+#[cfg(test)]
+pub(crate) fn ring_cells_recount(conn: &Connection) -> Result<Vec<MemberCell>, StoreError> {
     member_cells(
         conn,
         "SELECT r.ring_id, c.state, count(*)
