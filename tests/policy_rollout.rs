@@ -192,23 +192,22 @@ async fn a_new_release_rolls_out_ring_by_ring_and_a_restart_loses_nothing_and_se
         // on the same data directory, with work still queued.
         if day == NaiveDate::from_ymd_opt(2026, 4, 14).unwrap() && restarted.is_none() {
             let now = app.clock_now();
-            // Queued as the hourly sweep would, but without waking the worker: still queued at the stop.
+            // Asked for as the hourly sweep would, but without waking the worker: still pending
+            // at the stop.
             app.state
                 .store
-                .write_blocking(move |c| orchard::store::policies::plans::enqueue_all(c, "test", now))
+                .write_blocking(move |c| orchard::store::policies::plans::request_fleet(c, now))
                 .unwrap();
             let schedules_before = commands(&app, LEGACY, "ScheduleOSUpdate");
             let dir = app.stop().await;
             app = common::spawn_app_with(dir, |_| {}).await;
             app.clock.set(now);
-            let queued: i64 = app
+            let pending = app
                 .state
                 .store
-                .read_blocking(|c| {
-                    Ok(c.query_row("SELECT count(*) FROM policy_evaluation_queue", [], |r| r.get(0))?)
-                })
+                .read_blocking(orchard::store::policies::plans::fleet_request)
                 .unwrap();
-            assert!(queued > 0, "the queue survives the restart");
+            assert!(pending.is_some(), "the fleet-wide request survives the restart");
             tick(&app).await;
             assert_eq!(
                 commands(&app, LEGACY, "ScheduleOSUpdate"),

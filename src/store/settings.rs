@@ -26,3 +26,8 @@ pub fn delete(conn: &Connection, key: &str) -> Result<(), StoreError> {
     conn.execute("DELETE FROM settings WHERE key = ?1", [key])?;
     Ok(())
 }
+
+/// Deletes `key` if it still holds `value`; true when it did.
+pub fn delete_if(conn: &Connection, key: &str, value: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute("DELETE FROM settings WHERE key = ?1 AND value = ?2", [key, value])? > 0)
+}

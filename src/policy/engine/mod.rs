@@ -93,7 +93,11 @@ pub struct StoredPlan {
     pub plan: PlanSummary,
 }
 
-/// The queued devices' facts and stored plans, read in the round's snapshot.
+/// A device to evaluate this round, with its queue stamp when it was queued on its own (a device
+/// reached only by the fleet-wide request has none).
+type WorkItem = (String, Option<String>);
+
+/// The round's devices' facts and stored plans, read in the round's snapshot.
 struct Fleet {
     devices: HashMap<String, ManagedDeviceRow>,
     plans: HashMap<String, PlanRow>,
@@ -102,8 +106,39 @@ struct Fleet {
 }
 
 impl Fleet {
-    fn read(c: &rusqlite::Connection, queued: &[(String, String)]) -> Result<Fleet, StoreError> {
+    /// Reads the queued devices, or with `whole` every enrolled device too. Returns the round's
+    /// work: the queued devices first (oldest first), then the rest of the fleet by UDID.
+    fn read(
+        c: &rusqlite::Connection,
+        queued: Vec<(String, String)>,
+        whole: bool,
+    ) -> Result<(Fleet, Vec<WorkItem>), StoreError> {
         let asked: Vec<String> = queued.iter().map(|(u, _)| u.clone()).collect();
+        let mut work: Vec<WorkItem> = queued.into_iter().map(|(u, s)| (u, Some(s))).collect();
+        let fleet = if whole {
+            let devices = policy_store::managed_devices(c)?;
+            let queued: HashSet<&str> = asked.iter().map(String::as_str).collect();
+            let rest: Vec<WorkItem> = devices
+                .iter()
+                .filter(|d| !queued.contains(d.udid.as_str()))
+                .map(|d| (d.udid.clone(), None))
+                .collect();
+            work.extend(rest);
+            Fleet {
+                devices: devices.into_iter().map(|d| (d.udid.clone(), d)).collect(),
+                plans: plans::all_plans(c)?
+                    .into_iter()
+                    .map(|p| (p.udid.clone(), p))
+                    .collect(),
+                memberships: membership_store::all(c)?,
+            }
+        } else {
+            Fleet::among(c, &asked)?
+        };
+        Ok((fleet, work))
+    }
+
+    fn among(c: &rusqlite::Connection, asked: &[String]) -> Result<Fleet, StoreError> {
         let (devices, plans, mut memberships) = if asked.len() >= FLEET_SCAN_FROM {
             let wanted: HashSet<&str> = asked.iter().map(String::as_str).collect();
             let devices = policy_store::managed_devices(c)?
@@ -117,9 +152,9 @@ impl Fleet {
             (devices, plans, membership_store::all(c)?)
         } else {
             (
-                policy_store::managed_devices_among(c, &asked)?,
-                plans::plans_among(c, &asked)?,
-                membership_store::among(c, &asked)?,
+                policy_store::managed_devices_among(c, asked)?,
+                plans::plans_among(c, asked)?,
+                membership_store::among(c, asked)?,
             )
         };
         let asked: HashSet<&str> = asked.iter().map(String::as_str).collect();
@@ -170,33 +205,36 @@ impl PolicyEngine {
         self.wake.notify_one();
     }
 
-    /// The minute job: queues devices whose plan changes with time, whose facts changed since
-    /// their evaluation, and every device when the catalog changed; deletes plan summaries no
-    /// plan refers to any more. Returns how many were queued.
+    /// The minute job: queues devices whose plan changes with time and devices whose facts
+    /// changed since their evaluation, asks for the whole fleet when the catalog changed, and
+    /// deletes plan summaries no plan refers to any more. Returns how many devices were queued
+    /// one by one (a fleet-wide request is one row, not counted).
     pub async fn enqueue_changes(&self) -> Result<usize, EngineError> {
         let now = self.policies.clock_now();
         let snapshot = self.policies.catalog_snapshot();
         let seen = hex::encode(Sha256::digest(format!("{:?}", snapshot.fingerprint()).as_bytes()));
-        let queued = self
+        let (queued, fleet) = self
             .policies
             .store()
             .write(move |conn| {
                 let tx = conn.transaction()?;
-                let mut queued = 0;
-                if settings::get(&tx, CATALOG_SEEN_KEY)?.as_deref() != Some(seen.as_str()) {
-                    queued += plans::enqueue_all(&tx, "catalog changed", now)?;
+                let fleet = settings::get(&tx, CATALOG_SEEN_KEY)?.as_deref() != Some(seen.as_str());
+                if fleet {
+                    plans::request_fleet(&tx, now)?;
                     settings::set(&tx, CATALOG_SEEN_KEY, &seen, &sql_time(now))?;
                 }
                 plans::forget_deliveries_before_reenrollment(&tx)?;
                 // Summaries the last runs stopped referring to (a few hundred rows at most).
                 plans::prune_summaries(&tx)?;
-                queued += plans::enqueue_changed(&tx, now)?;
-                queued += plans::enqueue_due(&tx, now)?;
+                let queued = plans::enqueue_changed(&tx, now)? + plans::enqueue_due(&tx, now)?;
                 tx.commit()?;
-                Ok(queued)
+                Ok((queued, fleet))
             })
             .await?;
-        if queued > 0 {
+        if fleet {
+            tracing::info!("the catalog changed: every device's plan is evaluated again");
+        }
+        if queued > 0 || fleet {
             self.wake();
         }
         Ok(queued)
@@ -204,51 +242,58 @@ impl PolicyEngine {
 
     /// The hourly safety sweep: every enrolled device is re-evaluated (deliveries only happen
     /// where something changed).
-    pub async fn sweep(&self) -> Result<usize, EngineError> {
+    pub async fn sweep(&self) -> Result<(), EngineError> {
         let now = self.policies.clock_now();
-        let queued = self
-            .policies
+        self.policies
             .store()
-            .write(move |conn| plans::enqueue_all(conn, "safety sweep", now))
+            .write(move |conn| plans::request_fleet(conn, now))
             .await?;
         self.wake();
-        Ok(queued)
+        Ok(())
     }
 
-    /// Evaluates and delivers until the queue is empty. Each round reads the policy book and the
-    /// queue in one snapshot, so every queued device is evaluated with the change that queued it;
-    /// a device queued again meanwhile keeps its entry (new stamp) for the next round.
+    /// Evaluates and delivers until the queue is empty and no fleet-wide request is left. Each
+    /// round reads the policy book, the queue and the fleet request in one snapshot, so every
+    /// device is evaluated with the change that queued it; a device queued again meanwhile keeps
+    /// its entry (new stamp), and a fleet asked for again keeps its request, for the next round.
     pub async fn run_queue(&self) -> Result<EngineReport, EngineError> {
         let _one_at_a_time = self.running.lock().await;
         let mut total = EngineReport::default();
         loop {
             let started = Instant::now();
-            // An empty queue (every run ends with one) costs one small read, not the book.
+            // Nothing to do (every run ends so) costs two small reads, not the book.
             let read = self
                 .policies
                 .store()
                 .read(|c| {
                     let snapshot = c.unchecked_transaction()?;
                     let queued = plans::queued(&snapshot, usize::MAX)?;
-                    if queued.is_empty() {
+                    let whole = plans::fleet_request(&snapshot)?;
+                    if queued.is_empty() && whole.is_none() {
                         return Ok(None);
                     }
                     let rows = crate::policy::service::loading::read_book_rows(&snapshot)?;
-                    let fleet = Fleet::read(&snapshot, &queued)?;
-                    Ok(Some((rows, queued, fleet)))
+                    let (fleet, work) = Fleet::read(&snapshot, queued, whole.is_some())?;
+                    Ok(Some((rows, whole, fleet, work)))
                 })
                 .await?;
-            let Some((rows, queued, mut fleet)) = read else {
+            let Some((rows, whole, mut fleet, work)) = read else {
                 return Ok(total);
             };
             let book = build_book(rows)?;
             total.phases.read += started.elapsed();
             let mut memo = decide::DecisionMemo::default();
-            for batch in queued.chunks(self.batch) {
+            for batch in work.chunks(self.batch) {
                 total.add(
                     self.run_batch(&book, &mut fleet, &mut memo, batch.to_vec())
                         .await?,
                 );
+            }
+            if let Some(stamp) = whole {
+                self.policies
+                    .store()
+                    .write(move |c| plans::clear_fleet_request(c, &stamp))
+                    .await?;
             }
         }
     }
@@ -282,7 +327,7 @@ impl PolicyEngine {
         book: &PolicyBook,
         fleet: &mut Fleet,
         memo: &mut decide::DecisionMemo,
-        entries: Vec<(String, String)>,
+        entries: Vec<WorkItem>,
     ) -> Result<EngineReport, EngineError> {
         let mut phases = PhaseTimes::default();
         let started = Instant::now();
@@ -355,9 +400,17 @@ impl PolicyEngine {
                 summaries.insert(d.decision.summary_digest.clone(), d.decision.clone());
             }
         }
+        // The queue entries this batch answers. An unchanged decision is stamped only for a
+        // device queued on its own (what queued it is answered); one reached by the fleet-wide
+        // request keeps its row as it is (no write per device for a fleet that did not change).
+        let dequeued: Vec<(String, String)> = entries
+            .into_iter()
+            .filter_map(|(udid, stamp)| stamp.map(|s| (udid, s)))
+            .collect();
+        let queued: HashSet<&str> = dequeued.iter().map(|(u, _)| u.as_str()).collect();
         let unchanged: Vec<String> = decided
             .iter()
-            .filter(|d| d.unchanged)
+            .filter(|d| d.unchanged && queued.contains(d.row.udid.as_str()))
             .map(|d| d.row.udid.clone())
             .collect();
         phases.evaluate = started.elapsed();
@@ -376,7 +429,7 @@ impl PolicyEngine {
                     plans::save_evaluation(&tx, row)?;
                 }
                 plans::touch_evaluations(&tx, &unchanged, now)?;
-                plans::dequeue(&tx, &entries)?;
+                plans::dequeue(&tx, &dequeued)?;
                 // A device queued again since this round read the book (a group changed, and
                 // stored its membership with the change) keeps that; the next round resolves it.
                 let touched: Vec<String> = moved

@@ -63,7 +63,7 @@ impl PolicyService {
                     before.map(|b| json!(b)),
                     Some(json!(schedule)),
                 )?;
-                plans::enqueue_all(&tx, "ring calendar changed", now)?;
+                plans::request_fleet(&tx, now)?;
                 tx.commit()?;
                 Ok(())
             })

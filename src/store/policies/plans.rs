@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::store::{StoreError, json_list, sql_time};
+use crate::store::{StoreError, json_list, settings, sql_time};
 
 /// A queue stamp: the time (so the queue reads oldest first) and a random tag, so that a device
 /// queued again while it is being evaluated keeps a different stamp and is not dequeued by the
@@ -35,15 +35,25 @@ pub fn enqueue(
     Ok(added)
 }
 
-/// Queues every enrolled device (the catalog changed, the safety sweep).
-pub fn enqueue_all(conn: &Connection, reason: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
-    Ok(conn.execute(
-        &format!(
-            "INSERT INTO policy_evaluation_queue (udid, reason, enqueued_at)
-             SELECT udid, ?1, ?2 FROM devices WHERE enrollment_state = 'enrolled' {REQUEUE}"
-        ),
-        params![reason, stamp(now)],
-    )?)
+/// The request for a fleet-wide re-evaluation (the catalog or the ring calendar changed, the
+/// safety sweep): one row instead of one queue entry per device. Its value is a [`stamp`], so a
+/// run clears only the request it read ([`clear_fleet_request`]); asking again meanwhile keeps a
+/// request for the next round.
+const FLEET_DUE: &str = "policy.fleet_due";
+
+/// Asks for every enrolled device to be re-evaluated.
+pub fn request_fleet(conn: &Connection, now: DateTime<Utc>) -> Result<(), StoreError> {
+    settings::set(conn, FLEET_DUE, &stamp(now), &sql_time(now))
+}
+
+/// The pending fleet-wide request's stamp, if any.
+pub fn fleet_request(conn: &Connection) -> Result<Option<String>, StoreError> {
+    settings::get(conn, FLEET_DUE)
+}
+
+/// Clears the fleet-wide request a run read, unless it was asked for again since (new stamp).
+pub fn clear_fleet_request(conn: &Connection, read: &str) -> Result<bool, StoreError> {
+    settings::delete_if(conn, FLEET_DUE, read)
 }
 
 /// Queues the devices whose plan changes with time alone by `now` (a deferral ended, a deadline
@@ -440,6 +450,28 @@ mod tests {
                 assert_eq!(left.get("d1").map(String::as_str), Some("{\"one\":1}"));
                 assert!(left.contains_key("d3") && !left.contains_key("d2"));
                 assert_eq!(plan(c, "A")?.map(|p| p.summary_digest).as_deref(), Some("d1"));
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn a_fleet_asked_for_again_while_being_evaluated_stays_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("o.db"), "now").unwrap();
+        let now = Utc::now();
+        store
+            .write_blocking(move |c| {
+                assert_eq!(fleet_request(c)?, None);
+                request_fleet(c, now)?;
+                let read = fleet_request(c)?.expect("asked for");
+                // The catalog changes again while the run that read the request evaluates.
+                request_fleet(c, now)?;
+                assert!(!clear_fleet_request(c, &read)?, "a newer request is not cleared");
+                let again = fleet_request(c)?.expect("still asked for");
+                assert_ne!(again, read);
+                assert!(clear_fleet_request(c, &again)?);
+                assert_eq!(fleet_request(c)?, None);
                 Ok(())
             })
             .unwrap();
