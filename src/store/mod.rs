@@ -115,19 +115,34 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
-fn configure(conn: &Connection) -> Result<(), StoreError> {
+/// Every connection reads the database file through a memory map of up to this size (bytes):
+/// page reads are then memory accesses, not a system call and a copy each. A fleet of 100,000
+/// devices makes a file of about 250 MB; beyond the map, pages are read as usual.
+const MMAP_BYTES: i64 = 512 << 20;
+
+/// The writer's page cache (KiB; SQLite's default is 2,000). A fleet-wide write (plans, commands
+/// for thousands of devices) touches index pages all over the file: with the default cache it
+/// spills dirty pages to the WAL before its commit and re-reads pages it just left.
+const WRITER_CACHE_KIB: i64 = 64 << 10;
+
+fn configure(conn: &Connection, cache_kib: Option<i64>) -> Result<(), StoreError> {
     conn.busy_timeout(Duration::from_secs(5))?;
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON;
-         PRAGMA synchronous = NORMAL;",
-    )
+         PRAGMA synchronous = NORMAL;
+         PRAGMA mmap_size = {MMAP_BYTES};"
+    ))
     .map_err(StoreError::from_open)?;
+    if let Some(kib) = cache_kib {
+        conn.execute_batch(&format!("PRAGMA cache_size = -{kib};"))
+            .map_err(StoreError::from_open)?;
+    }
     Ok(())
 }
 
 fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, flags).map_err(StoreError::from_open)?;
-    configure(&conn)?;
+    configure(&conn, None)?;
     Ok(conn)
 }
 
@@ -138,7 +153,8 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut writer = open_connection(path, flags)?;
+        let mut writer = Connection::open_with_flags(path, flags).map_err(StoreError::from_open)?;
+        configure(&writer, Some(WRITER_CACHE_KIB))?;
         // Reading the header first tells a corrupt or foreign file apart before anything is written.
         migrations::current_version(&writer)?;
         let mode: String = writer
