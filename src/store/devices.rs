@@ -264,7 +264,7 @@ pub fn record_token_update(
         [udid],
         |r| r.get(0),
     )?;
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE devices SET
              enrollment_state = 'enrolled',
              enrolled_at = coalesce(enrolled_at, ?2),
@@ -274,26 +274,26 @@ pub fn record_token_update(
              unlock_token = coalesce(?6, unlock_token),
              awaiting_configuration = ?7
          WHERE udid = ?1",
-        params![
-            udid,
-            now,
-            creds.topic,
-            creds.token,
-            creds.push_magic,
-            creds.unlock_token,
-            creds.awaiting_configuration
-        ],
-    )?;
+    )?
+    .execute(params![
+        udid,
+        now,
+        creds.topic,
+        creds.token,
+        creds.push_magic,
+        creds.unlock_token,
+        creds.awaiting_configuration
+    ])?;
     Ok(was_authenticated)
 }
 
 pub fn mark_unenrolled(conn: &Connection, udid: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
     let now = db_time(now);
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE devices SET enrollment_state = 'unenrolled', unenrolled_at = ?2, last_seen_at = ?2
          WHERE udid = ?1",
-        params![udid, now],
-    )?;
+    )?
+    .execute(params![udid, now])?;
     // Only enrolled devices are members of groups (the engine resolves them again on return).
     super::membership::remove_devices(conn, &[udid.to_string()])?;
     Ok(())
@@ -308,10 +308,8 @@ pub fn last_seen_at(conn: &Connection, udid: &str) -> Result<Option<String>, Sto
 }
 
 pub fn touch(conn: &Connection, udid: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE devices SET last_seen_at = ?2 WHERE udid = ?1",
-        params![udid, db_time(now)],
-    )?;
+    conn.prepare_cached("UPDATE devices SET last_seen_at = ?2 WHERE udid = ?1")?
+        .execute(params![udid, db_time(now)])?;
     Ok(())
 }
 
@@ -323,11 +321,11 @@ pub fn set_bootstrap_token(
     awaiting_configuration: bool,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE devices SET bootstrap_token = ?2, awaiting_configuration = ?3, last_seen_at = ?4
          WHERE udid = ?1",
-        params![udid, token, awaiting_configuration, db_time(now)],
-    )?;
+    )?
+    .execute(params![udid, token, awaiting_configuration, db_time(now)])?;
     Ok(())
 }
 
@@ -441,10 +439,8 @@ pub fn record_push(
     result: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE devices SET last_push_at = ?2, last_push_result = ?3 WHERE udid = ?1",
-        params![udid, db_time(now), result],
-    )?;
+    conn.prepare_cached("UPDATE devices SET last_push_at = ?2, last_push_result = ?3 WHERE udid = ?1")?
+        .execute(params![udid, db_time(now), result])?;
     Ok(())
 }
 
