@@ -12,6 +12,8 @@
 //! `DEVICE_LIST_KEEP_DB` (a directory, empty or absent: the data directory is made there and kept,
 //! so its `orchard.db` can be examined with `sqlite3` afterwards).
 
+#[path = "support/figures.rs"]
+mod figures;
 #[path = "support/fleet.rs"]
 mod fleet;
 
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use figures::{knob, median};
 use orchard::admin::{Actor, ClientInfo, Role};
 use orchard::app;
 use orchard::clock::SystemClock;
@@ -30,18 +33,6 @@ use orchard::store::sql_time;
 
 const PRODUCTS: [&str; 4] = ["iPhone15,2", "iPad13,4", "Mac14,9", "AppleTV14,1"];
 const VERSIONS: [&str; 5] = ["17.5", "17.6.1", "18.0", "18.1", "26.1"];
-
-fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
-}
 
 fn insert(store: &orchard::store::Store, count: usize) -> anyhow::Result<()> {
     let now = Utc::now();

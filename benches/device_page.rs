@@ -8,6 +8,8 @@
 //! `--profile dev`). Knobs: `DEVICE_PAGE_DEVICES` (100000), `DEVICE_PAGE_RUNS` (3),
 //! `DEVICE_PAGE_REPEAT` (30 calls per run). Prints each run's median and the median of the runs.
 
+#[path = "support/figures.rs"]
+mod figures;
 #[path = "support/fleet.rs"]
 mod fleet;
 
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
+use figures::{knob, median};
 use orchard::admin::Actor;
 use orchard::app;
 use orchard::clock::SystemClock;
@@ -24,18 +27,6 @@ use orchard::store::devices::Inventory;
 const GDMF: &[u8] = include_bytes!("../tests/data/catalog-samples/gdmf-pmv-raw-2026-04-12.json");
 const PRODUCTS: [&str; 4] = ["iPhone15,2", "iPad13,4", "Mac14,9", "iPhone16,1"];
 const VERSIONS: [&str; 4] = ["17.5", "18.1", "26.1", "15.7"];
-
-fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
-}
 
 fn udid(i: usize) -> String {
     format!("UDID-{i:08}")

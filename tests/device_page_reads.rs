@@ -2,15 +2,15 @@
 //! they show must be what the whole policy book gives, over a small fleet mixing static rings, a
 //! static group that is not a ring, a rule-based group, a direct assignment and no group at all.
 
-use crate::policy_store::{add_device, policy_app};
-use crate::policy_support::{IOS, MAC, policy, time};
+use crate::common;
+use crate::policy_store::{add_device, admin, auto, policy_app};
+use crate::policy_support::{IOS, MAC, policy};
 
-use orchard::admin::Actor;
 use orchard::compliance::{PlanSource, PolicyPlans};
+use orchard::policy::PolicyService;
 use orchard::policy::groups::{Group, GroupRules};
 use orchard::policy::service::loading::device_record;
 use orchard::policy::service::{Assignments, PlanSummary};
-use orchard::policy::{AutomaticLatest, DeferralPeriods, Enforcement, PolicyService};
 use orchard::protocol::ddm::Platform;
 use orchard::store::policies as policy_store;
 
@@ -24,25 +24,6 @@ const FLEET: [(&str, &str, &str, &str); 7] = [
     ("DIRECT-MAC", "Mac14,9", "15.5", "24F74"),
     ("NO-GROUP-IPAD", "iPad13,4", "18.5", "22F76"),
 ];
-
-fn admin() -> Actor {
-    Actor {
-        name: "admin:alice".into(),
-        remote_addr: Some("192.0.2.7".into()),
-    }
-}
-
-fn auto(combined: u32, grace: u32) -> Enforcement {
-    Enforcement::AutomaticLatest(AutomaticLatest {
-        deferral: DeferralPeriods {
-            combined: Some(combined),
-            ..DeferralPeriods::default()
-        },
-        grace_days: grace,
-        at: time(18, 0),
-        details_url: None,
-    })
-}
 
 fn assigned(groups: &[&str], devices: &[&str]) -> Assignments {
     Assignments {
@@ -100,14 +81,20 @@ async fn book(service: &PolicyService) {
     }
 }
 
-#[tokio::test]
-async fn each_device_page_shows_what_the_whole_book_gives_that_device() {
+/// The appliance with [`FLEET`] enrolled and [`book`] saved.
+async fn fleet_app() -> common::TestApp {
     let app = policy_app().await;
     for (udid, model, version, build) in FLEET {
         add_device(&app, udid, model, version, build, &format!("S-{udid}"));
     }
+    book(&app.state.policies).await;
+    app
+}
+
+#[tokio::test]
+async fn each_device_page_shows_what_the_whole_book_gives_that_device() {
+    let app = fleet_app().await;
     let service = &app.state.policies;
-    book(service).await;
 
     // What a user sees on the page, device by device.
     let expected = [
@@ -198,12 +185,8 @@ async fn each_device_page_shows_what_the_whole_book_gives_that_device() {
 
 #[tokio::test]
 async fn changing_some_members_leaves_the_other_members_rings_alone() {
-    let app = policy_app().await;
-    for (udid, model, version, build) in FLEET {
-        add_device(&app, udid, model, version, build, &format!("S-{udid}"));
-    }
+    let app = fleet_app().await;
     let service = &app.state.policies;
-    book(service).await;
     service
         .remove_members("Pilot", &["IN-PILOT".to_string()], &admin())
         .await
