@@ -12,33 +12,27 @@
 //! `DEVICE_LIST_KEEP_DB` (a directory, empty or absent: the data directory is made there and kept,
 //! so its `orchard.db` can be examined with `sqlite3` afterwards).
 
+#[path = "support/figures.rs"]
+mod figures;
+#[path = "support/fleet.rs"]
+mod fleet;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use figures::{knob, median};
 use orchard::admin::{Actor, ClientInfo, Role};
 use orchard::app;
 use orchard::clock::SystemClock;
 use orchard::config::Config;
 use orchard::sim::device::https_client;
 use orchard::store::compliance::{self as compliance_rows, ComplianceRow};
-use orchard::store::devices::{self, Authentication, Inventory, PushCredentials};
+use orchard::store::devices::Inventory;
 use orchard::store::sql_time;
 
 const PRODUCTS: [&str; 4] = ["iPhone15,2", "iPad13,4", "Mac14,9", "AppleTV14,1"];
 const VERSIONS: [&str; 5] = ["17.5", "17.6.1", "18.0", "18.1", "26.1"];
-
-fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
-}
 
 fn insert(store: &orchard::store::Store, count: usize) -> anyhow::Result<()> {
     let now = Utc::now();
@@ -46,36 +40,15 @@ fn insert(store: &orchard::store::Store, count: usize) -> anyhow::Result<()> {
         let tx = c.transaction()?;
         for i in 0..count {
             let udid = format!("UDID-{i:08}");
-            let fingerprint = format!("fp-{i}");
             let seen = now - chrono::Duration::minutes(i as i64);
-            devices::record_authenticate(
-                &tx,
-                &Authentication {
-                    udid: &udid,
-                    topic: "com.apple.mgmt.bench",
-                    identity_fingerprint: &fingerprint,
-                    inventory: Inventory {
-                        serial_number: Some(format!("S{i:07}")),
-                        os_version: Some(VERSIONS[(i / 4) % 5].into()),
-                        product_name: Some(PRODUCTS[i % 4].into()),
-                        device_name: Some(format!("Device {:06}", (i * 7919) % count.max(1))),
-                        ..Inventory::default()
-                    },
-                },
-                seen,
-            )?;
-            devices::record_token_update(
-                &tx,
-                &udid,
-                &PushCredentials {
-                    topic: "com.apple.mgmt.bench",
-                    token: b"token",
-                    push_magic: "magic",
-                    unlock_token: None,
-                    awaiting_configuration: false,
-                },
-                seen,
-            )?;
+            let inventory = Inventory {
+                serial_number: Some(format!("S{i:07}")),
+                os_version: Some(VERSIONS[(i / 4) % 5].into()),
+                product_name: Some(PRODUCTS[i % 4].into()),
+                device_name: Some(format!("Device {:06}", (i * 7919) % count.max(1))),
+                ..Inventory::default()
+            };
+            fleet::enroll(&tx, &udid, inventory, seen)?;
             if i.is_multiple_of(7) {
                 let since = sql_time(now - chrono::Duration::days((i % 30) as i64));
                 compliance_rows::upsert(

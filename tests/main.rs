@@ -54,6 +54,7 @@ mod ddm_status;
 mod ddm_tokens;
 mod device_channel;
 mod device_groups;
+mod device_page_reads;
 mod enroll;
 mod foundation;
 mod group_membership;

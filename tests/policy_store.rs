@@ -75,7 +75,7 @@ pub fn add_device(app: &common::TestApp, udid: &str, model: &str, version: &str,
         .unwrap();
 }
 
-fn admin() -> Actor {
+pub fn admin() -> Actor {
     Actor {
         name: "admin:alice".into(),
         remote_addr: Some("192.0.2.7".into()),
@@ -99,7 +99,7 @@ fn to_groups(names: &[&str]) -> Assignments {
     }
 }
 
-fn auto(combined: u32, grace: u32) -> Enforcement {
+pub fn auto(combined: u32, grace: u32) -> Enforcement {
     Enforcement::AutomaticLatest(AutomaticLatest {
         deferral: DeferralPeriods {
             combined: Some(combined),

@@ -358,15 +358,20 @@ impl AppState {
 
     /// The base URL devices and browsers use.
     pub fn public_url(&self, bound: SocketAddr) -> String {
-        if let Some(url) = &self.config.server.public_url {
-            return url.trim_end_matches('/').to_string();
-        }
-        let host = self
-            .config
-            .tls_names()
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| "localhost".into());
-        format!("https://{host}:{}", bound.port())
+        public_url(&self.config, bound)
     }
+}
+
+/// The base URL devices and browsers reach the appliance at: `server.public_url` when set, else
+/// the first TLS name with the port `bound` to.
+pub fn public_url(config: &Config, bound: SocketAddr) -> String {
+    if let Some(url) = &config.server.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    let host = config
+        .tls_names()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| "localhost".into());
+    format!("https://{host}:{}", bound.port())
 }

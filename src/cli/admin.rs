@@ -4,10 +4,16 @@
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use crate::admin::{Actor, Admin, AdminError, Admins, Role};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    #[error("{0}")]
+    Start(#[from] crate::app::StartError),
     #[error("{0}")]
     Admin(#[from] AdminError),
     #[error("cannot read the password from {origin}: {source}")]
@@ -20,22 +26,35 @@ pub enum CliError {
     Output(std::io::Error),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum AdminCommand {
+    /// Create an account. The password is read from --password-file, else from standard input.
     Create {
+        #[arg(long)]
         username: String,
+        /// admin, manager or viewer.
+        #[arg(long, value_parser = super::parse_role)]
         role: Role,
+        #[arg(long)]
         password_file: Option<PathBuf>,
     },
+    /// List the accounts.
     List,
+    /// Set a new password (from --password-file, else standard input) and end the account's sessions.
     ResetPassword {
+        #[arg(long)]
         username: String,
+        #[arg(long)]
         password_file: Option<PathBuf>,
     },
+    /// Disable an account and end its sessions.
     Disable {
+        #[arg(long)]
         username: String,
     },
+    /// Enable a disabled account.
     Enable {
+        #[arg(long)]
         username: String,
     },
 }
@@ -45,6 +64,23 @@ pub enum AdminCommand {
 pub struct PasswordInput<'a> {
     pub input: &'a mut dyn BufRead,
     pub terminal: bool,
+}
+
+/// `orchard admin ...` with the configured data directory; passwords from standard input when
+/// no file is named.
+pub async fn main(config: &Config, command: AdminCommand) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let store = crate::app::open_store(config, &clock)?;
+    let admins = Admins::new(store, clock, &config.security);
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    let mut input = stdin.lock();
+    let input = PasswordInput {
+        input: &mut input,
+        terminal,
+    };
+    run(&admins, command, input, &mut std::io::stdout()).await
 }
 
 /// Runs one admin command and writes its report to `out`.

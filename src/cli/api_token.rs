@@ -25,7 +25,7 @@ pub enum ApiTokenCommand {
     /// Create a token and print it (once: only its hash is kept).
     Create {
         /// admin, manager or viewer (the UI's roles).
-        #[arg(long, value_parser = parse_role)]
+        #[arg(long, value_parser = super::parse_role)]
         role: Role,
         /// A name to recognise it by (default: `token-<date>-<n>`); changes made with the token
         /// are audited as `token:<name>`.
@@ -36,11 +36,6 @@ pub enum ApiTokenCommand {
     List,
     /// Revoke a token by name: it stops working at once.
     Revoke { name: String },
-}
-
-fn parse_role(s: &str) -> Result<Role, String> {
-    s.parse()
-        .map_err(|e: crate::admin::role::UnknownRole| e.to_string())
 }
 
 fn format_list(tokens: &[ApiToken]) -> String {

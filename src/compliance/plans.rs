@@ -12,8 +12,6 @@ use crate::catalog::CatalogService;
 use crate::clock::SharedClock;
 use crate::policy::Plan;
 use crate::policy::service::PolicyService;
-use crate::policy::service::loading::device_record;
-use crate::store::policies as policy_store;
 
 /// Plans by UDID; a device missing from the answer (or `None`) has no policy.
 pub type Plans = HashMap<String, Option<Plan>>;
@@ -41,12 +39,10 @@ pub struct PolicyPlans {
 impl PlanSource for PolicyPlans {
     fn plans<'a>(&'a self, udids: &'a [String]) -> BoxFuture<'a, Result<Plans, String>> {
         async move {
-            let book = self.policies.book().await.map_err(|e| e.to_string())?;
-            let wanted = udids.to_vec();
-            let devices = self
+            // The book as it concerns these devices only (a page or a batch, not the fleet).
+            let (book, devices) = self
                 .policies
-                .store()
-                .read(move |c| policy_store::managed_devices_among(c, &wanted))
+                .book_for_devices(udids)
                 .await
                 .map_err(|e| e.to_string())?;
             let snapshot = self.catalog.snapshot();
@@ -54,8 +50,7 @@ impl PlanSource for PolicyPlans {
             let offset = self.policies.utc_offset();
             Ok(devices
                 .into_iter()
-                .map(|row| {
-                    let device = device_record(row);
+                .map(|device| {
                     let evaluation = book.evaluate(&device, &snapshot.index, offset, now);
                     (device.udid.clone(), evaluation.plan)
                 })

@@ -19,7 +19,7 @@ use crate::pki::keys::RsaKey;
 use crate::store::{Store, StoreError, settings};
 
 pub use profile::PROFILE_SIGNER_DAYS;
-pub use tokens::{NewTokenRequest, TokenInfo, TokenRefusal, TokenState};
+pub use tokens::{EnrollmentTokens, NewTokenRequest, TokenInfo, TokenRefusal, TokenState};
 
 /// Settings key of the site-wide SCEP challenge generated on first start.
 pub const SCEP_CHALLENGE_SETTING: &str = "scep.challenge";
@@ -71,6 +71,7 @@ pub struct Enrollment {
     authority: Arc<Authority>,
     profile_signer: ProfileSigner,
     site_challenge: Secret,
+    tokens: EnrollmentTokens,
     renewals: OnceLock<Arc<dyn RenewalObserver>>,
 }
 
@@ -93,6 +94,7 @@ impl Enrollment {
         };
         let profile_signer = profile::new_signer(&authority, &config.enrollment.organization, now)?;
         Ok(Enrollment {
+            tokens: EnrollmentTokens::new(store.clone(), clock.clone()),
             store,
             clock,
             config: config.enrollment.clone(),

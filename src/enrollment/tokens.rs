@@ -8,6 +8,8 @@ use chrono::{DateTime, Duration, Utc};
 use super::{Enrollment, EnrollmentError, random_secret, secret_hash};
 use crate::admin::Actor;
 use crate::admin::audit;
+use crate::clock::SharedClock;
+use crate::store::Store;
 use crate::store::StoreError;
 use crate::store::enrollment::{self as rows, NewToken, TokenRow};
 
@@ -87,13 +89,29 @@ pub(super) fn token_info(row: TokenRow, now: DateTime<Utc>) -> TokenInfo {
     }
 }
 
-impl Enrollment {
+/// Enrollment tokens over the store alone (no CA, no profile signer): the part of enrollment the
+/// CLI's `enrollment token` commands need. The [`Enrollment`] service hands its own out.
+#[derive(Clone)]
+pub struct EnrollmentTokens {
+    store: Store,
+    clock: SharedClock,
+}
+
+impl EnrollmentTokens {
+    pub fn new(store: Store, clock: SharedClock) -> EnrollmentTokens {
+        EnrollmentTokens { store, clock }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// Creates a token; the secret is returned once and only its hash is kept. Audited as `cli`.
     pub fn create_token(&self, req: NewTokenRequest) -> Result<(TokenInfo, String), EnrollmentError> {
         self.create_token_as(&Actor::cli(), req)
     }
 
-    /// [`Enrollment::create_token`] on behalf of `actor`, audited in the same transaction.
+    /// [`EnrollmentTokens::create_token`] on behalf of `actor`, audited in the same transaction.
     pub fn create_token_as(
         &self,
         actor: &Actor,
@@ -161,7 +179,7 @@ impl Enrollment {
         self.revoke_token_as(&Actor::cli(), id)
     }
 
-    /// [`Enrollment::revoke_token`] on behalf of `actor`, audited in the same transaction.
+    /// [`EnrollmentTokens::revoke_token`] on behalf of `actor`, audited in the same transaction.
     pub fn revoke_token_as(&self, actor: &Actor, id: i64) -> Result<TokenInfo, EnrollmentError> {
         let now = self.now();
         let at = now.to_rfc3339();
@@ -203,5 +221,40 @@ impl Enrollment {
             TokenState::Active => Ok(info),
             TokenState::Refused(why) => Err(EnrollmentError::TokenRefused(why)),
         }
+    }
+}
+
+/// The token operations, as the web handlers and tests call them on the service.
+impl Enrollment {
+    pub fn tokens(&self) -> &EnrollmentTokens {
+        &self.tokens
+    }
+
+    pub fn create_token(&self, req: NewTokenRequest) -> Result<(TokenInfo, String), EnrollmentError> {
+        self.tokens.create_token(req)
+    }
+
+    pub fn create_token_as(
+        &self,
+        actor: &Actor,
+        req: NewTokenRequest,
+    ) -> Result<(TokenInfo, String), EnrollmentError> {
+        self.tokens.create_token_as(actor, req)
+    }
+
+    pub fn list_tokens(&self) -> Result<Vec<TokenInfo>, EnrollmentError> {
+        self.tokens.list_tokens()
+    }
+
+    pub fn revoke_token(&self, id: i64) -> Result<TokenInfo, EnrollmentError> {
+        self.tokens.revoke_token(id)
+    }
+
+    pub fn revoke_token_as(&self, actor: &Actor, id: i64) -> Result<TokenInfo, EnrollmentError> {
+        self.tokens.revoke_token_as(actor, id)
+    }
+
+    pub fn check_token(&self, secret: &str) -> Result<TokenInfo, EnrollmentError> {
+        self.tokens.check_token(secret)
     }
 }

@@ -134,6 +134,19 @@ pub fn all_members(conn: &Connection) -> Result<Vec<(i64, String)>, StoreError> 
     Ok(rows)
 }
 
+/// The static memberships of these devices only, as (group id, UDID): one indexed lookup per
+/// device, for questions about a page or a batch of devices rather than the fleet.
+pub fn memberships_among(conn: &Connection, udids: &[String]) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT group_id, udid FROM policy_group_members WHERE udid = ?1")?;
+    let mut out = Vec::new();
+    for udid in udids {
+        for row in stmt.query_map([udid], |r| Ok((r.get(0)?, r.get(1)?)))? {
+            out.push(row?);
+        }
+    }
+    Ok(out)
+}
+
 /// The static members of one group, by UDID.
 pub fn members(conn: &Connection, group_id: i64) -> Result<Vec<String>, StoreError> {
     let mut stmt =
@@ -200,6 +213,16 @@ mod tests {
                 assert_eq!(add_members(c, id, &udids, now)?, 0);
                 assert_eq!(remove_members(c, id, &udids[..1])?, 1);
                 assert_eq!(members(c, id)?, ["B"]);
+                let other = insert(c, &GroupFields::static_group("Pilot", None), now)?;
+                add_members(c, other, &udids, now)?;
+                let mut of_b = memberships_among(c, &["B".to_string(), "C".to_string()])?;
+                of_b.sort();
+                assert_eq!(of_b, [(id, "B".to_string()), (other, "B".to_string())]);
+                assert_eq!(
+                    memberships_among(c, &["A".to_string()])?,
+                    [(other, "A".to_string())]
+                );
+                remove_members(c, other, &udids)?;
                 delete(c, id)?;
                 assert!(all_members(c)?.is_empty());
                 assert!(get(c, "Vanguard")?.is_none());

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::loading::{build_book, device_record, read_book_rows};
+use super::loading::{build_book, device_record, read_book_rows_for};
 use super::views::{DevicePlanView, PlanSummary};
 use super::{PolicyError, PolicyService};
 use crate::store::policies::{self as policy_store, plans};
@@ -14,11 +14,13 @@ impl PolicyService {
         let (rows, device, stored) = self
             .store
             .read(move |c| {
-                let device = policy_store::managed_devices_among(c, &wanted)?
+                // One snapshot; only this device's static memberships, not the fleet's.
+                let snapshot = c.unchecked_transaction()?;
+                let device = policy_store::managed_devices_among(&snapshot, &wanted)?
                     .into_iter()
                     .next();
-                let stored = plans::plan(c, &wanted[0])?;
-                Ok((read_book_rows(c)?, device, stored))
+                let stored = plans::plan(&snapshot, &wanted[0])?;
+                Ok((read_book_rows_for(&snapshot, &wanted)?, device, stored))
             })
             .await?;
         let Some(device) = device else {

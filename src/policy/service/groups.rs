@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use super::change::Change;
-use super::loading::{device_record, read_book_rows};
+use super::loading::{device_record, read_book_rows_for};
 use super::membership::{resolve, with_new_id};
 use super::views::{GroupDetail, GroupSummary, MemberView};
 use super::{PolicyError, PolicyService};
@@ -246,7 +246,13 @@ impl PolicyService {
                 format!("at most {MAX_MEMBERS_PER_CHANGE} devices at once"),
             ));
         }
-        let book = super::loading::build_book(self.store.read(read_book_rows).await?)?;
+        let mut wanted: Vec<String> = udids.iter().map(|u| u.trim().to_string()).collect();
+        wanted.sort();
+        wanted.dedup();
+        // Only the changed devices are resolved again: their static memberships are enough.
+        let among = wanted.clone();
+        let book =
+            super::loading::build_book(self.store.read(move |c| read_book_rows_for(c, &among)).await?)?;
         let g = book.group_index(name).ok_or_else(|| PolicyError::NotFound {
             what: "group",
             name: name.to_string(),
@@ -257,9 +263,6 @@ impl PolicyService {
                 format!("`{name}` is rule-based: its members follow its rules"),
             ));
         }
-        let mut wanted: Vec<String> = udids.iter().map(|u| u.trim().to_string()).collect();
-        wanted.sort();
-        wanted.dedup();
         let id = book.groups[g].id;
         let now = self.clock.now();
         let actor = actor.clone();

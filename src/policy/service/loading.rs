@@ -23,12 +23,43 @@ pub(crate) struct BookRows {
 }
 
 pub(crate) fn read_book_rows(conn: &Connection) -> Result<BookRows, StoreError> {
+    read_rows_with(
+        conn,
+        group_store::all_members(conn)?,
+        policy_store::device_assignments(conn)?,
+    )
+}
+
+/// The rows of the book for evaluating `udids` only: the static memberships and the direct
+/// assignments of those devices, not the fleet's (one indexed lookup each). The book evaluates
+/// each of them exactly as the whole book would (a static group needs only whether the device is
+/// in it, a rule-based one no members), but its fleet-wide answers (a group's members, a policy's
+/// devices) cover only `udids`.
+pub(crate) fn read_book_rows_for(conn: &Connection, udids: &[String]) -> Result<BookRows, StoreError> {
+    read_rows_with(
+        conn,
+        group_store::memberships_among(conn, udids)?,
+        policy_store::device_assignments_among(conn, udids)?,
+    )
+}
+
+/// The rows of the book without the static members: for questions about policies, groups and
+/// assignments, never about which devices are in a static group.
+pub(crate) fn read_book_rows_without_members(conn: &Connection) -> Result<BookRows, StoreError> {
+    read_rows_with(conn, Vec::new(), policy_store::device_assignments(conn)?)
+}
+
+fn read_rows_with(
+    conn: &Connection,
+    members: Vec<(i64, String)>,
+    device_assignments: Vec<(i64, String)>,
+) -> Result<BookRows, StoreError> {
     Ok(BookRows {
         policies: policy_store::list(conn)?,
         groups: group_store::list(conn)?,
-        members: group_store::all_members(conn)?,
+        members,
         group_assignments: policy_store::group_assignments(conn)?,
-        device_assignments: policy_store::device_assignments(conn)?,
+        device_assignments,
         schedule: policy_store::ring_schedule(conn)?,
     })
 }
@@ -129,6 +160,29 @@ impl PolicyService {
     pub async fn book(&self) -> Result<PolicyBook, PolicyError> {
         let rows = self.store.read(read_book_rows).await?;
         build_book(rows)
+    }
+
+    /// The book for evaluating these devices, and those of them that are enrolled, read together
+    /// (see [`read_book_rows_for`]: the book answers only about these devices).
+    pub async fn book_for_devices(
+        &self,
+        udids: &[String],
+    ) -> Result<(PolicyBook, Vec<DeviceRecord>), PolicyError> {
+        let wanted = udids.to_vec();
+        let (rows, devices) = self
+            .store
+            .read(move |c| {
+                let snapshot = c.unchecked_transaction()?;
+                Ok((
+                    read_book_rows_for(&snapshot, &wanted)?,
+                    policy_store::managed_devices_among(&snapshot, &wanted)?,
+                ))
+            })
+            .await?;
+        Ok((
+            build_book(rows)?,
+            devices.into_iter().map(device_record).collect(),
+        ))
     }
 
     /// The book and every enrolled device, read together.

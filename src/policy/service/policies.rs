@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashSet};
 use serde_json::json;
 
 use super::change::Change;
-use super::loading::{build_book, parse_policy, read_book_rows};
+use super::loading::{build_book, parse_policy, read_book_rows_without_members};
 use super::views::{
     AssignedGroup, Assignments, PlanSummary, PolicyDetail, PolicySummary, Preview, PreviewRow, SavedPolicy,
 };
@@ -118,7 +118,8 @@ impl PolicyService {
     /// One policy with its assignments; `None` when no policy has that name.
     pub async fn get_policy(&self, name: &str) -> Result<Option<PolicyDetail>, PolicyError> {
         let wanted = name.to_string();
-        let rows = self.store.read(read_book_rows).await?;
+        // Its groups and devices come from the assignments: no static member is needed.
+        let rows = self.store.read(read_book_rows_without_members).await?;
         let Some(row) = rows.policies.iter().find(|r| r.name == wanted).cloned() else {
             return Ok(None);
         };

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::loading::{parse_schedule, read_book_rows};
+use super::loading::{parse_schedule, read_book_rows_without_members};
 use super::views::DefaultsOutcome;
 use super::{PolicyError, PolicyService};
 use crate::admin::{Actor, audit};
@@ -25,7 +25,7 @@ impl PolicyService {
     /// device is queued, since deadlines may move.
     pub async fn save_ring_schedule(&self, schedule: RingSchedule, actor: &Actor) -> Result<(), PolicyError> {
         let mut problems = validate_schedule(&schedule);
-        let rows = self.store.read(read_book_rows).await?;
+        let rows = self.store.read(read_book_rows_without_members).await?;
         for ring in schedule.offset_days.keys() {
             let is_ring = rows
                 .groups

@@ -133,6 +133,22 @@ pub fn device_assignments(conn: &Connection) -> Result<Vec<(i64, String)>, Store
     Ok(rows)
 }
 
+/// The direct assignments of these devices only, as (policy id, UDID).
+pub fn device_assignments_among(
+    conn: &Connection,
+    udids: &[String],
+) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT policy_id, udid FROM policy_device_assignments WHERE udid = ?1")?;
+    let mut out = Vec::new();
+    for udid in udids {
+        for row in stmt.query_map([udid], |r| Ok((r.get(0)?, r.get(1)?)))? {
+            out.push(row?);
+        }
+    }
+    Ok(out)
+}
+
 /// The ring calendar as JSON, if one was saved.
 pub fn ring_schedule(conn: &Connection) -> Result<Option<String>, StoreError> {
     Ok(conn
