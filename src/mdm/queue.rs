@@ -21,7 +21,7 @@ use crate::store::{StoreError, sql_time};
 /// Rows deleted per pruning transaction.
 const PRUNE_BATCH: usize = 5_000;
 /// Devices per transaction when one command goes to many devices.
-const SUPERSEDE_BATCH: usize = 1_000;
+const SUPERSEDE_BATCH: usize = 5_000;
 
 impl MdmService {
     /// Handles a `PUT /mdm/connect`: stores the reported result, then returns the next command

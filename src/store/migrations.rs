@@ -88,6 +88,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "plan_summaries",
         sql: include_str!("../../migrations/0019_plan_summaries.sql"),
     },
+    Migration {
+        version: 21,
+        name: "forget_deliveries_on_enrollment",
+        sql: include_str!("../../migrations/0021_forget_deliveries_on_enrollment.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of an Orchard database ("ORCH").

@@ -223,7 +223,6 @@ impl PolicyEngine {
                     plans::request_fleet(&tx, now)?;
                     settings::set(&tx, CATALOG_SEEN_KEY, &seen, &sql_time(now))?;
                 }
-                plans::forget_deliveries_before_reenrollment(&tx)?;
                 // Summaries the last runs stopped referring to (a few hundred rows at most).
                 plans::prune_summaries(&tx)?;
                 let queued = plans::enqueue_changed(&tx, now)? + plans::enqueue_due(&tx, now)?;

@@ -386,29 +386,6 @@ pub fn enqueue_changed(conn: &Connection, now: DateTime<Utc>) -> Result<usize, S
     )?)
 }
 
-/// A device that enrolled again since its last delivery lost what it was given: its delivery is
-/// forgotten (so it is delivered again) and its legacy profile record dropped (unenrolling
-/// removes MDM-installed profiles). ScheduleOSUpdate records stay: those are never sent twice.
-pub fn forget_deliveries_before_reenrollment(conn: &Connection) -> Result<usize, StoreError> {
-    let plans = conn.execute(
-        "UPDATE device_plans SET delivered_fingerprint = NULL
-         WHERE delivered_at IS NOT NULL AND EXISTS (
-             SELECT 1 FROM devices d LEFT JOIN ddm_devices dd ON dd.udid = d.udid
-             WHERE d.udid = device_plans.udid
-               AND (julianday(d.enrolled_at) > julianday(device_plans.delivered_at)
-                    OR julianday(dd.enrolled_at) > julianday(device_plans.delivered_at)))",
-        [],
-    )?;
-    conn.execute(
-        "DELETE FROM legacy_update_profiles WHERE EXISTS (
-             SELECT 1 FROM devices d
-             WHERE d.udid = legacy_update_profiles.udid
-               AND julianday(d.enrolled_at) > julianday(legacy_update_profiles.installed_at))",
-        [],
-    )?;
-    Ok(plans)
-}
-
 /// The stored plans of these devices.
 pub fn plans_among(conn: &Connection, udids: &[String]) -> Result<Vec<PlanRow>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
@@ -472,6 +449,86 @@ mod tests {
                 assert_ne!(again, read);
                 assert!(clear_fleet_request(c, &again)?);
                 assert_eq!(fleet_request(c)?, None);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn enrolling_again_forgets_what_was_delivered_before_and_only_that() {
+        use crate::store::devices::{self, Authentication, Inventory, PushCredentials};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("o.db"), "now").unwrap();
+        let t0 = Utc::now();
+        let enroll = move |c: &Connection, udid: &str, at: DateTime<Utc>| -> Result<(), StoreError> {
+            devices::record_authenticate(
+                c,
+                &Authentication {
+                    udid,
+                    topic: "com.apple.mgmt.test",
+                    identity_fingerprint: &format!("fp-{udid}-{at}"),
+                    inventory: Inventory::default(),
+                },
+                at,
+            )?;
+            devices::record_token_update(
+                c,
+                udid,
+                &PushCredentials {
+                    topic: "com.apple.mgmt.test",
+                    token: b"token",
+                    push_magic: "magic",
+                    unlock_token: None,
+                    awaiting_configuration: false,
+                },
+                at,
+            )?;
+            Ok(())
+        };
+        let delivered = |c: &Connection, udid: &str| -> Result<Option<String>, StoreError> {
+            Ok(plan(c, udid)?.and_then(|p| p.delivered_fingerprint))
+        };
+        store
+            .write_blocking(move |c| {
+                for udid in ["A", "B", "D"] {
+                    enroll(c, udid, t0)?;
+                    save_evaluation(c, &PlanRow::undelivered(udid, "s", "fp"))?;
+                    mark_delivered(c, udid, "fp", "legacy", t0)?;
+                    set_legacy_profile(c, udid, "orchard.updates", "fp", "cmd", t0)?;
+                }
+                // A enrolls again; B sends another TokenUpdate within its enrollment.
+                let later = t0 + chrono::Duration::minutes(5);
+                enroll(c, "A", later)?;
+                devices::record_token_update(
+                    c,
+                    "B",
+                    &PushCredentials {
+                        topic: "com.apple.mgmt.test",
+                        token: b"new token",
+                        push_magic: "magic",
+                        unlock_token: None,
+                        awaiting_configuration: false,
+                    },
+                    later,
+                )?;
+                assert_eq!(delivered(c, "A")?, None, "A lost its profile when it unenrolled");
+                assert_eq!(legacy_profile(c, "A")?, None);
+                assert_eq!(delivered(c, "B")?.as_deref(), Some("fp"), "B kept its enrollment");
+                assert!(legacy_profile(c, "B")?.is_some());
+                // A delivery after the new enrollment is kept.
+                mark_delivered(c, "A", "fp", "legacy", later)?;
+                assert_eq!(delivered(c, "A")?.as_deref(), Some("fp"));
+                // D enrolls in declarative management: what it was given over MDM is delivered
+                // again (the engine decides by which path); its MDM profile record stays.
+                use crate::store::ddm;
+                const AT: &str = "2026-04-07T00:00:00.000Z";
+                ddm::intern_group(c, "shared", &[], AT)?;
+                ddm::intern_group(c, "own", &[], AT)?;
+                ddm::intern_set(c, "set", "shared", "own", AT)?;
+                ddm::put_device(c, "D", "own", "set", AT)?;
+                ddm::enroll(c, "D", AT)?;
+                assert_eq!(delivered(c, "D")?, None);
+                assert!(legacy_profile(c, "D")?.is_some());
                 Ok(())
             })
             .unwrap();
