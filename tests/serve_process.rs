@@ -49,8 +49,10 @@ impl ReadersBlocked {
             l_len: 8,
             l_pid: 0,
         };
+        // Waits for a read the server is doing right now to end (its read lock on those bytes);
+        // then the next read waits for us.
         // SAFETY: a plain fcntl byte-range lock on a file descriptor we own.
-        let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &lock) };
+        let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLKW, &lock) };
         assert_eq!(rc, 0, "cannot lock the -shm file");
         ReadersBlocked { _shm: file }
     }
