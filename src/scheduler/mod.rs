@@ -97,8 +97,8 @@ fn check_push_certificate(
     })
 }
 
-/// Every minute: devices whose plan changes with time or whose facts changed, and every device
-/// after a catalog change, are queued for the policy engine (whose worker is woken).
+/// Every minute: devices whose plan changes with time or whose facts changed are queued for the
+/// policy engine, and after a catalog change the whole fleet is asked for (its worker is woken).
 fn queue_policy_changes(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
         match state.policy_engine.enqueue_changes().await {

@@ -1,9 +1,11 @@
-//! The policy engine: drains the durable re-evaluation queue, stores each device's plan, and
+//! The policy engine: drains the durable re-evaluation queue (and the fleet-wide request, one
+//! row, that a catalog change or the safety sweep makes), stores each device's plan, and
 //! delivers what changed — on the declarative path the device's whole own declaration set
 //! (through the DDM service), on the legacy path a restrictions profile and `ScheduleOSUpdate`
 //! once at the deadline (through the MDM queue). Never both paths on one device: moving to DDM
-//! removes the legacy profile. Everything needed to resume is in SQLite: the queue, the plans with
-//! what was delivered (fingerprints), the profile and ScheduleOSUpdate records.
+//! removes the legacy profile. Everything needed to resume is in SQLite: the queue and the fleet
+//! request, the plans with what was delivered (fingerprints), the profile and ScheduleOSUpdate
+//! records.
 
 mod decide;
 mod deliver;
