@@ -125,7 +125,8 @@ pub struct PolicyConfig {
     /// The site's offset from UTC (`+01:00`, `-05:00`, `Z`): policy deadlines are local times,
     /// and devices that do not report their zone are planned in this one.
     pub utc_offset: String,
-    /// Devices re-evaluated per transaction by the policy worker.
+    /// Devices re-evaluated per batch by the policy worker (a few transactions each: plans,
+    /// declaration sets and commands, delivery records).
     pub evaluation_batch: usize,
 }
 
@@ -133,7 +134,7 @@ impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
             utc_offset: "+00:00".into(),
-            evaluation_batch: 2000,
+            evaluation_batch: 10_000,
         }
     }
 }

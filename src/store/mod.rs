@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cache;
 pub mod cache_limits;
 pub mod catalog;
+mod checkpoint;
 pub mod command_fanout;
 pub mod commands;
 pub mod compliance;
@@ -107,6 +108,7 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     /// Total nanoseconds callers waited for a connection.
     wait_nanos: AtomicU64,
+    _checkpointer: checkpoint::Checkpointer,
 }
 
 /// A handle to the database; cheap to clone.
@@ -166,6 +168,15 @@ impl Store {
             )));
         }
         migrations::migrate(&mut writer, now)?;
+        writer
+            .execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint = {};
+                 PRAGMA journal_size_limit = {};",
+                checkpoint::WRITER_BACKSTOP_PAGES,
+                checkpoint::WAL_KEEP_BYTES
+            ))
+            .map_err(StoreError::from_open)?;
+        let checkpointer = checkpoint::spawn(path)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             readers.push(open_connection(
@@ -179,6 +190,7 @@ impl Store {
                 writer: Mutex::new(writer),
                 readers: Mutex::new(readers),
                 wait_nanos: AtomicU64::new(0),
+                _checkpointer: checkpointer,
             }),
         })
     }
