@@ -90,8 +90,8 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 21,
-        name: "forget_deliveries_on_enrollment",
-        sql: include_str!("../../migrations/0021_forget_deliveries_on_enrollment.sql"),
+        name: "policy_device_changes",
+        sql: include_str!("../../migrations/0021_policy_device_changes.sql"),
     },
 ];
 

@@ -207,10 +207,11 @@ impl PolicyEngine {
         self.wake.notify_one();
     }
 
-    /// The minute job: queues devices whose plan changes with time and devices whose facts
-    /// changed since their evaluation, asks for the whole fleet when the catalog changed, and
-    /// deletes plan summaries no plan refers to any more. Returns how many devices were queued
-    /// one by one (a fleet-wide request is one row, not counted).
+    /// The minute job: queues devices whose plan changes with time (a deferral ended, a deadline
+    /// passed), asks for the whole fleet when the catalog changed, and deletes plan summaries no
+    /// plan refers to any more. Devices whose facts change (inventory, enrollment) are queued by
+    /// the write that changes them. Returns how many devices were queued one by one (a
+    /// fleet-wide request is one row, not counted).
     pub async fn enqueue_changes(&self) -> Result<usize, EngineError> {
         let now = self.policies.clock_now();
         let snapshot = self.policies.catalog_snapshot();
@@ -227,7 +228,9 @@ impl PolicyEngine {
                 }
                 // Summaries the last runs stopped referring to (a few hundred rows at most).
                 plans::prune_summaries(&tx)?;
-                let queued = plans::enqueue_changed(&tx, now)? + plans::enqueue_due(&tx, now)?;
+                // Devices whose facts changed are queued as the change is written (migration
+                // 0021's triggers); here only those whose plan changes with time.
+                let queued = plans::enqueue_due(&tx, now)?;
                 tx.commit()?;
                 Ok((queued, fleet))
             })

@@ -368,24 +368,6 @@ pub fn record_scheduled_update(
     Ok(())
 }
 
-/// Queues the enrolled devices whose facts changed since their last evaluation: no plan yet, an
-/// inventory update, an MDM or DDM (re-)enrollment.
-pub fn enqueue_changed(conn: &Connection, now: DateTime<Utc>) -> Result<usize, StoreError> {
-    Ok(conn.execute(
-        "INSERT INTO policy_evaluation_queue (udid, reason, enqueued_at)
-         SELECT d.udid, 'device changed', ?1 FROM devices d
-             LEFT JOIN device_plans p ON p.udid = d.udid
-             LEFT JOIN ddm_devices dd ON dd.udid = d.udid
-         WHERE d.enrollment_state = 'enrolled'
-           AND (p.udid IS NULL
-                OR julianday(d.inventory_updated_at) > julianday(p.evaluated_at)
-                OR julianday(d.enrolled_at) > julianday(p.evaluated_at)
-                OR julianday(dd.enrolled_at) > julianday(p.evaluated_at))
-         ON CONFLICT (udid) DO UPDATE SET enqueued_at = excluded.enqueued_at",
-        [stamp(now)],
-    )?)
-}
-
 /// The stored plans of these devices.
 pub fn plans_among(conn: &Connection, udids: &[String]) -> Result<Vec<PlanRow>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
@@ -439,6 +421,9 @@ mod tests {
         let now = Utc::now();
         store
             .write_blocking(move |c| {
+                // The migration's own request (see the inventory test), answered.
+                let migrated = fleet_request(c)?.expect("asked for by the migration");
+                assert!(clear_fleet_request(c, &migrated)?);
                 assert_eq!(fleet_request(c)?, None);
                 request_fleet(c, now)?;
                 let read = fleet_request(c)?.expect("asked for");
@@ -454,37 +439,104 @@ mod tests {
             .unwrap();
     }
 
+    use crate::store::devices::{self, Authentication, Inventory, PushCredentials};
+
+    /// Authenticate then the first TokenUpdate, at `at`.
+    fn enroll_device(c: &Connection, udid: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        devices::record_authenticate(
+            c,
+            &Authentication {
+                udid,
+                topic: "com.apple.mgmt.test",
+                identity_fingerprint: &format!("fp-{udid}-{at}"),
+                inventory: Inventory::default(),
+            },
+            at,
+        )?;
+        devices::record_token_update(
+            c,
+            udid,
+            &PushCredentials {
+                topic: "com.apple.mgmt.test",
+                token: b"token",
+                push_magic: "magic",
+                unlock_token: None,
+                awaiting_configuration: false,
+            },
+            at,
+        )?;
+        Ok(())
+    }
+
     #[test]
-    fn enrolling_again_forgets_what_was_delivered_before_and_only_that() {
-        use crate::store::devices::{self, Authentication, Inventory, PushCredentials};
+    fn a_new_inventory_or_enrollment_queues_the_device_as_it_is_written() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("o.db"), "now").unwrap();
         let t0 = Utc::now();
-        let enroll = move |c: &Connection, udid: &str, at: DateTime<Utc>| -> Result<(), StoreError> {
-            devices::record_authenticate(
-                c,
-                &Authentication {
-                    udid,
-                    topic: "com.apple.mgmt.test",
-                    identity_fingerprint: &format!("fp-{udid}-{at}"),
-                    inventory: Inventory::default(),
-                },
-                at,
-            )?;
-            devices::record_token_update(
-                c,
-                udid,
-                &PushCredentials {
-                    topic: "com.apple.mgmt.test",
-                    token: b"token",
-                    push_magic: "magic",
-                    unlock_token: None,
-                    awaiting_configuration: false,
-                },
-                at,
-            )?;
-            Ok(())
-        };
+        store
+            .write_blocking(move |c| {
+                // The migration asks for the whole fleet once (facts changed before it).
+                assert!(fleet_request(c)?.is_some());
+                let reasons = |c: &Connection| -> Result<Vec<(String, String)>, StoreError> {
+                    let mut stmt =
+                        c.prepare("SELECT udid, reason FROM policy_evaluation_queue ORDER BY udid")?;
+                    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    Ok(rows.collect::<Result<_, _>>()?)
+                };
+                let pair = |u: &str, r: &str| (u.to_string(), r.to_string());
+                enroll_device(c, "A", t0)?;
+                assert_eq!(reasons(c)?, vec![pair("A", "device enrolled")]);
+                dequeue(c, &queued(c, 10)?)?;
+                // B has authenticated but not enrolled: its inventory queues nothing.
+                devices::record_authenticate(
+                    c,
+                    &Authentication {
+                        udid: "B",
+                        topic: "com.apple.mgmt.test",
+                        identity_fingerprint: "fp-b",
+                        inventory: Inventory::default(),
+                    },
+                    t0,
+                )?;
+                let report = Inventory {
+                    os_version: Some("26.4".into()),
+                    ..Inventory::default()
+                };
+                let later = t0 + chrono::Duration::minutes(1);
+                devices::update_inventory(c, "B", &report, later)?;
+                assert!(reasons(c)?.is_empty());
+                devices::update_inventory(c, "A", &report, later)?;
+                assert_eq!(reasons(c)?, vec![pair("A", "device changed")]);
+                // Queued again while being evaluated: the evaluation that read the first entry
+                // does not remove the second.
+                let read = queued(c, 10)?;
+                devices::update_inventory(c, "A", &report, later + chrono::Duration::seconds(1))?;
+                dequeue(c, &read)?;
+                assert_eq!(queue_len(c)?, 1);
+                dequeue(c, &queued(c, 10)?)?;
+                use crate::store::ddm;
+                const AT: &str = "2026-04-07T00:00:00.000Z";
+                ddm::intern_group(c, "shared", &[], AT)?;
+                ddm::intern_group(c, "own", &[], AT)?;
+                ddm::intern_set(c, "set", "shared", "own", AT)?;
+                ddm::put_device(c, "A", "own", "set", AT)?;
+                assert!(reasons(c)?.is_empty(), "a set given is not an enrollment");
+                ddm::enroll(c, "A", AT)?;
+                assert_eq!(
+                    reasons(c)?,
+                    vec![pair("A", "device enrolled in declarative management")]
+                );
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn enrolling_again_forgets_what_was_delivered_before_and_only_that() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("o.db"), "now").unwrap();
+        let t0 = Utc::now();
+        let enroll = enroll_device;
         let delivered = |c: &Connection, udid: &str| -> Result<Option<String>, StoreError> {
             Ok(plan(c, udid)?.and_then(|p| p.delivered_fingerprint))
         };
