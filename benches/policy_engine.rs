@@ -21,7 +21,10 @@ use orchard::admin::Actor;
 use orchard::app::{self, AppState};
 use orchard::clock::VirtualClock;
 use orchard::config::Config;
-use orchard::store::devices::{self, Authentication, Inventory, PushCredentials};
+use orchard::store::devices::{self, Inventory};
+
+#[path = "support/fleet.rs"]
+mod fleet;
 
 const GDMF: &[u8] = include_bytes!("../tests/data/catalog-samples/gdmf-pmv-raw-2026-04-12.json");
 const RUNS: usize = 3;
@@ -118,29 +121,7 @@ fn add_devices(state: &AppState, count: usize, now: chrono::DateTime<Utc>) {
                     is_supervised: Some(true),
                     ..Inventory::default()
                 };
-                let fingerprint = format!("fp-{id}");
-                devices::record_authenticate(
-                    &tx,
-                    &Authentication {
-                        udid: &id,
-                        topic: "com.apple.mgmt.bench",
-                        identity_fingerprint: &fingerprint,
-                        inventory: inventory.clone(),
-                    },
-                    now,
-                )?;
-                devices::record_token_update(
-                    &tx,
-                    &id,
-                    &PushCredentials {
-                        topic: "com.apple.mgmt.bench",
-                        token: b"token",
-                        push_magic: "magic",
-                        unlock_token: None,
-                        awaiting_configuration: false,
-                    },
-                    now,
-                )?;
+                fleet::enroll(&tx, &id, inventory.clone(), now)?;
                 devices::update_inventory(&tx, &id, &inventory, now)?;
             }
             tx.commit()?;
