@@ -2,8 +2,8 @@
 //! minute check that picks up catalog changes made by another process (`orchard catalog import`),
 //! the retry of declaration sync notifications, daily pruning of old commands and declaration
 //! sets, the daily push-certificate expiry warning, the policy engine's triggers (a minute job
-//! queueing devices whose plan changes with time or whose facts or catalog changed, an hourly
-//! safety sweep) with its worker, the compliance refreshes (every minute the devices whose
+//! queueing devices whose plan changes with time and asking for the fleet when the catalog
+//! changed, an hourly safety sweep) with its worker, the compliance refreshes (every minute the devices whose
 //! inputs changed, hourly every device) and the daily compliance snapshot (00:15, and at start to
 //! catch up a missed day), the cache's prefetch of policy targets (hourly) and the daily
 //! content-cache status query (06:45). Times are UTC.
@@ -97,8 +97,9 @@ fn check_push_certificate(
     })
 }
 
-/// Every minute: devices whose plan changes with time or whose facts changed are queued for the
-/// policy engine, and after a catalog change the whole fleet is asked for (its worker is woken).
+/// Every minute: devices whose plan changes with time are queued for the policy engine, and
+/// after a catalog change the whole fleet is asked for (its worker is woken). Devices whose facts
+/// change are queued by the write that changes them.
 fn queue_policy_changes(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
         match state.policy_engine.enqueue_changes().await {
