@@ -177,6 +177,34 @@ async fn a_device_moving_to_ddm_loses_its_legacy_profile_and_gets_a_valid_declar
 }
 
 #[tokio::test]
+async fn a_device_that_enrolls_again_is_given_its_legacy_profile_again() {
+    let app = policy_app().await;
+    let actor = Actor::cli();
+    let service = &app.state.policies;
+    service.load_default_rings(&actor).await.unwrap();
+    add_device(&app, "AGAIN", "iPhone14,2", "26.3.1", "23D8133", "AGAIN1");
+    service
+        .add_members("Vanguard", &["AGAIN".into()], &actor)
+        .await
+        .unwrap();
+    tick(&app).await;
+    tick(&app).await;
+    assert_eq!(commands(&app, "AGAIN"), ["InstallProfile"], "sent once");
+
+    // Unenrolling removed the profile; the device enrolls again (Authenticate, TokenUpdate).
+    app.clock.set(app.clock_now() + chrono::Duration::minutes(5));
+    add_device(&app, "AGAIN", "iPhone14,2", "26.3.1", "23D8133", "AGAIN1");
+    tick(&app).await;
+    assert_eq!(
+        commands(&app, "AGAIN"),
+        ["InstallProfile", "InstallProfile"],
+        "the new enrollment is given the profile again"
+    );
+    tick(&app).await;
+    assert_eq!(commands(&app, "AGAIN").len(), 2, "and only once");
+}
+
+#[tokio::test]
 async fn a_device_whose_policy_is_deleted_keeps_only_its_status_subscription() {
     let app = policy_app().await;
     let actor = Actor::cli();
