@@ -193,6 +193,56 @@ mod tests {
     }
 
     #[test]
+    fn deliveries_made_before_a_reenrollment_are_forgotten_once_and_the_fleet_is_asked_for() {
+        use crate::store::devices::{self, Authentication, Inventory, PushCredentials};
+        use crate::store::policies::plans::{self, PlanRow};
+        let mut conn = database_at(19);
+        let t0 = chrono::Utc::now();
+        let t1 = t0 + chrono::Duration::minutes(5);
+        let t2 = t1 + chrono::Duration::minutes(5);
+        for udid in ["A", "B"] {
+            devices::record_authenticate(
+                &conn,
+                &Authentication {
+                    udid,
+                    topic: "com.apple.mgmt.test",
+                    identity_fingerprint: udid,
+                    inventory: Inventory::default(),
+                },
+                t1,
+            )
+            .unwrap();
+            devices::record_token_update(
+                &conn,
+                udid,
+                &PushCredentials {
+                    topic: "com.apple.mgmt.test",
+                    token: b"token",
+                    push_magic: "magic",
+                    unlock_token: None,
+                    awaiting_configuration: false,
+                },
+                t1,
+            )
+            .unwrap();
+            plans::save_evaluation(&conn, &PlanRow::undelivered(udid, "s", "fp")).unwrap();
+        }
+        // A's delivery was made before its enrollment at t1 (the old minute job had not run yet),
+        // B's after.
+        plans::mark_delivered(&conn, "A", "fp", "legacy", t0).unwrap();
+        plans::mark_delivered(&conn, "B", "fp", "legacy", t2).unwrap();
+        migrate(&mut conn, "now").unwrap();
+        let delivered = |udid: &str| plans::plan(&conn, udid).unwrap().unwrap().delivered_fingerprint;
+        assert_eq!(delivered("A"), None);
+        assert_eq!(delivered("B").as_deref(), Some("fp"));
+        assert!(plans::fleet_request(&conn).unwrap().is_some());
+        // From now on the triggers queue devices as their facts are written.
+        assert_eq!(plans::queue_len(&conn).unwrap(), 0);
+        devices::update_inventory(&conn, "B", &Inventory::default(), t2).unwrap();
+        assert_eq!(plans::queue_len(&conn).unwrap(), 1);
+    }
+
+    #[test]
     fn plan_summaries_move_out_of_the_plan_rows_and_keep_their_text() {
         let mut conn = database_at(16);
         conn.execute(
