@@ -115,58 +115,53 @@ impl Fleet {
         queued: Vec<(String, String)>,
         whole: bool,
     ) -> Result<(Fleet, Vec<WorkItem>), StoreError> {
-        let asked: Vec<String> = queued.iter().map(|(u, _)| u.clone()).collect();
-        let mut work: Vec<WorkItem> = queued.into_iter().map(|(u, s)| (u, Some(s))).collect();
+        let asked: HashSet<String> = queued.iter().map(|(u, _)| u.clone()).collect();
         let fleet = if whole {
-            let devices = policy_store::managed_devices(c)?;
-            let queued: HashSet<&str> = asked.iter().map(String::as_str).collect();
-            let rest: Vec<WorkItem> = devices
-                .iter()
-                .filter(|d| !queued.contains(d.udid.as_str()))
-                .map(|d| (d.udid.clone(), None))
-                .collect();
-            work.extend(rest);
-            Fleet {
-                devices: devices.into_iter().map(|d| (d.udid.clone(), d)).collect(),
-                plans: plans::all_plans(c)?
-                    .into_iter()
-                    .map(|p| (p.udid.clone(), p))
-                    .collect(),
-                memberships: membership_store::all(c)?,
-            }
+            Fleet::scan(c, |_| true)?
+        } else if asked.len() >= FLEET_SCAN_FROM {
+            Fleet::scan(c, |udid| asked.contains(udid))?
         } else {
-            Fleet::among(c, &asked)?
+            let asked: Vec<String> = queued.iter().map(|(u, _)| u.clone()).collect();
+            Fleet {
+                devices: keyed(policy_store::managed_devices_among(c, &asked)?, |d| &d.udid),
+                plans: keyed(plans::plans_among(c, &asked)?, |p| &p.udid),
+                memberships: membership_store::among(c, &asked)?,
+            }
         };
+        let mut work: Vec<WorkItem> = queued.into_iter().map(|(u, s)| (u, Some(s))).collect();
+        if whole {
+            let mut rest: Vec<WorkItem> = fleet
+                .devices
+                .keys()
+                .filter(|udid| !asked.contains(*udid))
+                .map(|udid| (udid.clone(), None))
+                .collect();
+            rest.sort();
+            work.extend(rest);
+        }
         Ok((fleet, work))
     }
 
-    fn among(c: &rusqlite::Connection, asked: &[String]) -> Result<Fleet, StoreError> {
-        let (devices, plans, mut memberships) = if asked.len() >= FLEET_SCAN_FROM {
-            let wanted: HashSet<&str> = asked.iter().map(String::as_str).collect();
-            let devices = policy_store::managed_devices(c)?
-                .into_iter()
-                .filter(|d| wanted.contains(d.udid.as_str()))
-                .collect::<Vec<_>>();
-            let plans = plans::all_plans(c)?
-                .into_iter()
-                .filter(|p| wanted.contains(p.udid.as_str()))
-                .collect::<Vec<_>>();
-            (devices, plans, membership_store::all(c)?)
-        } else {
-            (
-                policy_store::managed_devices_among(c, asked)?,
-                plans::plans_among(c, asked)?,
-                membership_store::among(c, asked)?,
-            )
-        };
-        let asked: HashSet<&str> = asked.iter().map(String::as_str).collect();
-        memberships.retain(|udid, _| asked.contains(udid.as_str()));
+    /// One scan each of the enrolled devices, the stored plans and the memberships, keeping the
+    /// devices `keep` accepts.
+    fn scan(c: &rusqlite::Connection, keep: impl Fn(&str) -> bool) -> Result<Fleet, StoreError> {
+        let devices = policy_store::managed_devices(c)?
+            .into_iter()
+            .filter(|d| keep(&d.udid));
+        let plans = plans::all_plans(c)?.into_iter().filter(|p| keep(&p.udid));
+        let mut memberships = membership_store::all(c)?;
+        memberships.retain(|udid, _| keep(udid));
         Ok(Fleet {
-            devices: devices.into_iter().map(|d| (d.udid.clone(), d)).collect(),
-            plans: plans.into_iter().map(|p| (p.udid.clone(), p)).collect(),
+            devices: keyed(devices, |d| &d.udid),
+            plans: keyed(plans, |p| &p.udid),
             memberships,
         })
     }
+}
+
+/// Rows by their UDID.
+fn keyed<T>(rows: impl IntoIterator<Item = T>, udid: impl Fn(&T) -> &String) -> HashMap<String, T> {
+    rows.into_iter().map(|r| (udid(&r).clone(), r)).collect()
 }
 
 /// One evaluated device and what it is to be told.
