@@ -69,33 +69,12 @@ mod tests {
     use super::*;
     use crate::store::Store;
     use crate::store::commands::{self, NewCommand};
-    use crate::store::devices::{self, Authentication, Inventory, PushCredentials};
+    use crate::store::devices::fixtures;
 
     fn device(c: &Connection, udid: &str, enrolled: bool, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let fingerprint = format!("fp-{udid}");
-        devices::record_authenticate(
-            c,
-            &Authentication {
-                udid,
-                topic: "com.apple.mgmt.test",
-                identity_fingerprint: &fingerprint,
-                inventory: Inventory::default(),
-            },
-            now,
-        )?;
+        fixtures::authenticated(c, udid, now)?;
         if enrolled {
-            devices::record_token_update(
-                c,
-                udid,
-                &PushCredentials {
-                    topic: "com.apple.mgmt.test",
-                    token: udid.as_bytes(),
-                    push_magic: "magic",
-                    unlock_token: None,
-                    awaiting_configuration: false,
-                },
-                now,
-            )?;
+            fixtures::token_update(c, udid, udid.as_bytes(), now)?;
         }
         Ok(())
     }

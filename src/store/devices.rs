@@ -554,3 +554,56 @@ pub fn enrolled_for_applicability(conn: &Connection) -> Result<Vec<FleetDevice>,
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
+
+/// Store tests' devices: the records their check-ins write.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use chrono::{DateTime, Utc};
+    use rusqlite::Connection;
+
+    use super::{Authentication, Inventory, PushCredentials, record_authenticate, record_token_update};
+    use crate::store::StoreError;
+
+    /// An `Authenticate` (a new enrollment of the device, identity `fp-<udid>`).
+    pub fn authenticated(c: &Connection, udid: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        record_authenticate(
+            c,
+            &Authentication {
+                udid,
+                topic: "com.apple.mgmt.test",
+                identity_fingerprint: &format!("fp-{udid}"),
+                inventory: Inventory::default(),
+            },
+            at,
+        )?;
+        Ok(())
+    }
+
+    /// A `TokenUpdate` with this push token (the first one of an enrollment enrolls the device).
+    pub fn token_update(
+        c: &Connection,
+        udid: &str,
+        token: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        record_token_update(
+            c,
+            udid,
+            &PushCredentials {
+                topic: "com.apple.mgmt.test",
+                token,
+                push_magic: "magic",
+                unlock_token: None,
+                awaiting_configuration: false,
+            },
+            at,
+        )?;
+        Ok(())
+    }
+
+    /// `Authenticate` then the first `TokenUpdate`, both at `at`.
+    pub fn enrolled(c: &Connection, udid: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        authenticated(c, udid, at)?;
+        token_update(c, udid, b"token", at)
+    }
+}

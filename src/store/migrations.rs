@@ -194,37 +194,14 @@ mod tests {
 
     #[test]
     fn deliveries_made_before_a_reenrollment_are_forgotten_once_and_the_fleet_is_asked_for() {
-        use crate::store::devices::{self, Authentication, Inventory, PushCredentials};
+        use crate::store::devices::{self, Inventory};
         use crate::store::policies::plans::{self, PlanRow};
         let mut conn = database_at(19);
         let t0 = chrono::Utc::now();
         let t1 = t0 + chrono::Duration::minutes(5);
         let t2 = t1 + chrono::Duration::minutes(5);
         for udid in ["A", "B"] {
-            devices::record_authenticate(
-                &conn,
-                &Authentication {
-                    udid,
-                    topic: "com.apple.mgmt.test",
-                    identity_fingerprint: udid,
-                    inventory: Inventory::default(),
-                },
-                t1,
-            )
-            .unwrap();
-            devices::record_token_update(
-                &conn,
-                udid,
-                &PushCredentials {
-                    topic: "com.apple.mgmt.test",
-                    token: b"token",
-                    push_magic: "magic",
-                    unlock_token: None,
-                    awaiting_configuration: false,
-                },
-                t1,
-            )
-            .unwrap();
+            devices::fixtures::enrolled(&conn, udid, t1).unwrap();
             plans::save_evaluation(&conn, &PlanRow::undelivered(udid, "s", "fp")).unwrap();
         }
         // A's delivery was made before its enrollment at t1 (the old minute job had not run yet),

@@ -439,34 +439,7 @@ mod tests {
             .unwrap();
     }
 
-    use crate::store::devices::{self, Authentication, Inventory, PushCredentials};
-
-    /// Authenticate then the first TokenUpdate, at `at`.
-    fn enroll_device(c: &Connection, udid: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        devices::record_authenticate(
-            c,
-            &Authentication {
-                udid,
-                topic: "com.apple.mgmt.test",
-                identity_fingerprint: &format!("fp-{udid}-{at}"),
-                inventory: Inventory::default(),
-            },
-            at,
-        )?;
-        devices::record_token_update(
-            c,
-            udid,
-            &PushCredentials {
-                topic: "com.apple.mgmt.test",
-                token: b"token",
-                push_magic: "magic",
-                unlock_token: None,
-                awaiting_configuration: false,
-            },
-            at,
-        )?;
-        Ok(())
-    }
+    use crate::store::devices::{self, Inventory, fixtures};
 
     #[test]
     fn a_new_inventory_or_enrollment_queues_the_device_as_it_is_written() {
@@ -484,20 +457,11 @@ mod tests {
                     Ok(rows.collect::<Result<_, _>>()?)
                 };
                 let pair = |u: &str, r: &str| (u.to_string(), r.to_string());
-                enroll_device(c, "A", t0)?;
+                fixtures::enrolled(c, "A", t0)?;
                 assert_eq!(reasons(c)?, vec![pair("A", "device enrolled")]);
                 dequeue(c, &queued(c, 10)?)?;
                 // B has authenticated but not enrolled: its inventory queues nothing.
-                devices::record_authenticate(
-                    c,
-                    &Authentication {
-                        udid: "B",
-                        topic: "com.apple.mgmt.test",
-                        identity_fingerprint: "fp-b",
-                        inventory: Inventory::default(),
-                    },
-                    t0,
-                )?;
+                fixtures::authenticated(c, "B", t0)?;
                 let report = Inventory {
                     os_version: Some("26.4".into()),
                     ..Inventory::default()
@@ -536,7 +500,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("o.db"), "now").unwrap();
         let t0 = Utc::now();
-        let enroll = enroll_device;
+        let enroll = fixtures::enrolled;
         let delivered = |c: &Connection, udid: &str| -> Result<Option<String>, StoreError> {
             Ok(plan(c, udid)?.and_then(|p| p.delivered_fingerprint))
         };
@@ -551,18 +515,7 @@ mod tests {
                 // A enrolls again; B sends another TokenUpdate within its enrollment.
                 let later = t0 + chrono::Duration::minutes(5);
                 enroll(c, "A", later)?;
-                devices::record_token_update(
-                    c,
-                    "B",
-                    &PushCredentials {
-                        topic: "com.apple.mgmt.test",
-                        token: b"new token",
-                        push_magic: "magic",
-                        unlock_token: None,
-                        awaiting_configuration: false,
-                    },
-                    later,
-                )?;
+                fixtures::token_update(c, "B", b"new token", later)?;
                 assert_eq!(delivered(c, "A")?, None, "A lost its profile when it unenrolled");
                 assert_eq!(legacy_profile(c, "A")?, None);
                 assert_eq!(delivered(c, "B")?.as_deref(), Some("fp"), "B kept its enrollment");
