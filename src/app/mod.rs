@@ -89,9 +89,8 @@ pub fn open_store(config: &Config, clock: &SharedClock) -> Result<Store, StartEr
 /// builds the services. Must run inside a Tokio runtime (the push service sends from it).
 pub fn prepare(config: Config, clock: SharedClock) -> Result<AppState, StartError> {
     let data_dir = config.storage.data_dir.clone();
-    create_data_dir(&data_dir)?;
     let now = clock.now();
-    let store = Store::open(&config.database_path(), &now.to_rfc3339())?;
+    let store = open_store(&config, &clock)?;
 
     let recorded = store.read_blocking(|c| settings::get(c, CA_KEY_ID))?;
     let pki_dir = ca::pki_dir(&data_dir);

@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
-use super::loading::{build_book, device_record, read_book_rows_for};
+use super::loading::{build_book, device_record, read_for_devices};
 use super::views::{DevicePlanView, PlanSummary};
 use super::{PolicyError, PolicyService};
-use crate::store::policies::{self as policy_store, plans};
+use crate::store::policies::plans;
 
 impl PolicyService {
     /// The device's plan as it stands now; `None` when no enrolled device has this UDID.
@@ -16,11 +16,9 @@ impl PolicyService {
             .read(move |c| {
                 // One snapshot; only this device's static memberships, not the fleet's.
                 let snapshot = c.unchecked_transaction()?;
-                let device = policy_store::managed_devices_among(&snapshot, &wanted)?
-                    .into_iter()
-                    .next();
+                let (rows, devices) = read_for_devices(&snapshot, &wanted)?;
                 let stored = plans::plan(&snapshot, &wanted[0])?;
-                Ok((read_book_rows_for(&snapshot, &wanted)?, device, stored))
+                Ok((rows, devices.into_iter().next(), stored))
             })
             .await?;
         let Some(device) = device else {

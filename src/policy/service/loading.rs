@@ -43,6 +43,17 @@ pub(crate) fn read_book_rows_for(conn: &Connection, udids: &[String]) -> Result<
     )
 }
 
+/// [`read_book_rows_for`] with those of `udids` that are enrolled (call inside one snapshot).
+pub(crate) fn read_for_devices(
+    conn: &Connection,
+    udids: &[String],
+) -> Result<(BookRows, Vec<ManagedDeviceRow>), StoreError> {
+    Ok((
+        read_book_rows_for(conn, udids)?,
+        policy_store::managed_devices_among(conn, udids)?,
+    ))
+}
+
 /// The rows of the book without the static members: for questions about policies, groups and
 /// assignments, never about which devices are in a static group.
 pub(crate) fn read_book_rows_without_members(conn: &Connection) -> Result<BookRows, StoreError> {
@@ -173,10 +184,7 @@ impl PolicyService {
             .store
             .read(move |c| {
                 let snapshot = c.unchecked_transaction()?;
-                Ok((
-                    read_book_rows_for(&snapshot, &wanted)?,
-                    policy_store::managed_devices_among(&snapshot, &wanted)?,
-                ))
+                read_for_devices(&snapshot, &wanted)
             })
             .await?;
         Ok((
