@@ -208,7 +208,7 @@ async fn bad_bodies_get_clear_json_errors_and_change_nothing() {
 
     assert_eq!(app.audit_count().await, before, "nothing was recorded");
     assert!(
-        app.state.enrollment.list_tokens().unwrap().is_empty(),
+        app.state.enrollment.tokens().list_tokens().unwrap().is_empty(),
         "nothing was created"
     );
     app.stop().await;

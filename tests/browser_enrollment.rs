@@ -47,7 +47,7 @@ async fn an_admin_creates_an_enrollment_token_and_sees_its_qr_code() {
         .unwrap()
         .to_string();
     assert!(
-        app.state.enrollment.check_token(&secret).is_ok(),
+        app.state.enrollment.tokens().check_token(&secret).is_ok(),
         "the shown link enrolls"
     );
 

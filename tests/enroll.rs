@@ -201,6 +201,7 @@ async fn token_bound_profiles_carry_one_time_challenges_and_tokens_run_out() {
     let (_, token) = app
         .state
         .enrollment
+        .tokens()
         .create_token(NewTokenRequest {
             label: "two iPads".into(),
             valid_for: None,
@@ -227,7 +228,7 @@ async fn token_bound_profiles_carry_one_time_challenges_and_tokens_run_out() {
         scep_enroll(&app, &spare).await.0,
         CertRepOutcome::Failed(Some(FailInfo::BadRequest))
     );
-    let tokens = app.state.enrollment.list_tokens().unwrap();
+    let tokens = app.state.enrollment.tokens().list_tokens().unwrap();
     assert_eq!(tokens[0].uses, 1);
     let issued = app
         .state
@@ -250,6 +251,7 @@ async fn expired_and_revoked_tokens_are_refused_with_the_reason() {
     let (_, week) = app
         .state
         .enrollment
+        .tokens()
         .create_token(NewTokenRequest {
             label: "week".into(),
             valid_for: Some(chrono::Duration::days(7)),
@@ -259,6 +261,7 @@ async fn expired_and_revoked_tokens_are_refused_with_the_reason() {
     let (revoked, gone) = app
         .state
         .enrollment
+        .tokens()
         .create_token(NewTokenRequest {
             label: "gone".into(),
             valid_for: None,
@@ -272,7 +275,7 @@ async fn expired_and_revoked_tokens_are_refused_with_the_reason() {
         .await
         .unwrap();
     let challenge = profile_challenge(&app, &ok.bytes().await.unwrap());
-    app.state.enrollment.revoke_token(revoked.id).unwrap();
+    app.state.enrollment.tokens().revoke_token(revoked.id).unwrap();
     let resp = app
         .client
         .get(app.url(&format!("/enroll/profile?token={gone}")))

@@ -9,7 +9,7 @@ use orchard::enrollment::{EnrollmentError, TokenRefusal};
 use ui_support::{visible, with_roles};
 
 fn token_count(app: &TestApp) -> usize {
-    app.state.enrollment.list_tokens().unwrap().len()
+    app.state.enrollment.tokens().list_tokens().unwrap().len()
 }
 
 /// The secret in the enrollment link shown on a page (`/enroll?token=...`, percent-encoded).
@@ -71,6 +71,7 @@ async fn an_admin_creates_a_token_sees_its_link_once_and_revokes_it() {
     let info = app
         .state
         .enrollment
+        .tokens()
         .check_token(&secret)
         .expect("the shown secret works");
     assert_eq!(info.label, "Year 7 iPads");
@@ -92,7 +93,7 @@ async fn an_admin_creates_a_token_sees_its_link_once_and_revokes_it() {
     assert!(text.contains("Revoked the token “Year 7 iPads”"), "{text}");
     assert!(page.contains("<td class=\"token-state\">revoked</td>"));
     assert!(matches!(
-        app.state.enrollment.check_token(&secret),
+        app.state.enrollment.tokens().check_token(&secret),
         Err(EnrollmentError::TokenRefused(TokenRefusal::Revoked))
     ));
 
@@ -163,6 +164,7 @@ async fn viewers_and_managers_cannot_create_or_revoke_tokens() {
     let (info, _) = app
         .state
         .enrollment
+        .tokens()
         .create_token(orchard::enrollment::NewTokenRequest {
             label: "lab".into(),
             valid_for: None,
@@ -186,7 +188,7 @@ async fn viewers_and_managers_cannot_create_or_revoke_tokens() {
             .await;
         assert_eq!(resp.status(), 403, "{name}");
     }
-    let tokens = app.state.enrollment.list_tokens().unwrap();
+    let tokens = app.state.enrollment.tokens().list_tokens().unwrap();
     assert_eq!(tokens.len(), 1);
     assert!(tokens[0].revoked_at.is_none());
     app.stop().await;

@@ -80,7 +80,7 @@ impl Enrollment {
             .filter(|t| !t.trim().is_empty())
             .ok_or(EnrollmentError::PushCertificateMissing)?;
         let token = match (token.filter(|t| !t.is_empty()), self.config.require_token) {
-            (Some(secret), _) => Some(self.check_token(secret)?),
+            (Some(secret), _) => Some(self.tokens.check_token(secret)?),
             (None, true) => return Err(EnrollmentError::TokenRequired),
             (None, false) => None,
         };

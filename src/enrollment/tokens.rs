@@ -224,37 +224,9 @@ impl EnrollmentTokens {
     }
 }
 
-/// The token operations, as the web handlers and tests call them on the service.
+/// The service hands out its token operations (the web handlers and the enrollment check use them).
 impl Enrollment {
     pub fn tokens(&self) -> &EnrollmentTokens {
         &self.tokens
-    }
-
-    pub fn create_token(&self, req: NewTokenRequest) -> Result<(TokenInfo, String), EnrollmentError> {
-        self.tokens.create_token(req)
-    }
-
-    pub fn create_token_as(
-        &self,
-        actor: &Actor,
-        req: NewTokenRequest,
-    ) -> Result<(TokenInfo, String), EnrollmentError> {
-        self.tokens.create_token_as(actor, req)
-    }
-
-    pub fn list_tokens(&self) -> Result<Vec<TokenInfo>, EnrollmentError> {
-        self.tokens.list_tokens()
-    }
-
-    pub fn revoke_token(&self, id: i64) -> Result<TokenInfo, EnrollmentError> {
-        self.tokens.revoke_token(id)
-    }
-
-    pub fn revoke_token_as(&self, actor: &Actor, id: i64) -> Result<TokenInfo, EnrollmentError> {
-        self.tokens.revoke_token_as(actor, id)
-    }
-
-    pub fn check_token(&self, secret: &str) -> Result<TokenInfo, EnrollmentError> {
-        self.tokens.check_token(secret)
     }
 }

@@ -44,6 +44,7 @@ async fn a_profile_behind_a_token_needs_the_token() {
     let (_, secret) = app
         .state
         .enrollment
+        .tokens()
         .create_token(orchard::enrollment::NewTokenRequest {
             label: "cart 3".into(),
             valid_for: None,

@@ -107,7 +107,7 @@ pub async fn enrollment_tokens(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let enrollment = state.enrollment.clone();
-    let tokens = web::block(move || enrollment.list_tokens())
+    let tokens = web::block(move || enrollment.tokens().list_tokens())
         .await
         .map_err(ApiError::internal)?
         .map_err(enrollment_error)?;
@@ -161,7 +161,7 @@ pub async fn create_enrollment_token(
         max_uses,
     };
     let (enrollment, actor) = (state.enrollment.clone(), caller.actor());
-    let (info, secret) = web::block(move || enrollment.create_token_as(&actor, request))
+    let (info, secret) = web::block(move || enrollment.tokens().create_token_as(&actor, request))
         .await
         .map_err(ApiError::internal)?
         .map_err(enrollment_error)?;
@@ -178,7 +178,7 @@ pub async fn revoke_enrollment_token(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let (enrollment, actor, id) = (state.enrollment.clone(), caller.actor(), id.into_inner());
-    let info = web::block(move || enrollment.revoke_token_as(&actor, id))
+    let info = web::block(move || enrollment.tokens().revoke_token_as(&actor, id))
         .await
         .map_err(ApiError::internal)?
         .map_err(enrollment_error)?;

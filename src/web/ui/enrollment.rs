@@ -145,7 +145,7 @@ async fn render(
 ) -> Result<HttpResponse, UiError> {
     let layout = current.layout("Enrollment", Section::Enrollment);
     let enrollment = state.enrollment.clone();
-    let tokens = web::block(move || enrollment.list_tokens())
+    let tokens = web::block(move || enrollment.tokens().list_tokens())
         .await
         .map_err(|e| UiError::internal(e, "enrollment", &layout))?
         .map_err(|e| UiError::internal(e, "enrollment", &layout))?;
@@ -274,7 +274,7 @@ async fn create(
     let enrollment = state.enrollment.clone();
     let actor = auth.actor();
     let layout = auth.layout("Enrollment", Section::Enrollment);
-    let result = web::block(move || enrollment.create_token_as(&actor, new))
+    let result = web::block(move || enrollment.tokens().create_token_as(&actor, new))
         .await
         .map_err(|e| UiError::internal(e, "enrollment", &layout))?;
     match result {
@@ -318,7 +318,7 @@ async fn revoke(
     let enrollment = state.enrollment.clone();
     let actor = auth.actor();
     let layout = auth.layout("Enrollment", Section::Enrollment);
-    let result = web::block(move || enrollment.revoke_token_as(&actor, id))
+    let result = web::block(move || enrollment.tokens().revoke_token_as(&actor, id))
         .await
         .map_err(|e| UiError::internal(e, "enrollment", &layout))?;
     match result {
