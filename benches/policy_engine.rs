@@ -23,6 +23,8 @@ use orchard::clock::VirtualClock;
 use orchard::config::Config;
 use orchard::store::devices::{self, Inventory};
 
+#[path = "support/catalog_day.rs"]
+mod catalog_day;
 #[path = "support/fleet.rs"]
 mod fleet;
 
@@ -55,28 +57,13 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn gdmf_as_of(day: &str) -> Vec<u8> {
-    let mut doc: serde_json::Value = serde_json::from_slice(GDMF).expect("gdmf sample");
-    for section in [
-        "PublicAssetSets",
-        "AssetSets",
-        "PublicBackgroundSecurityImprovements",
-    ] {
-        if let Some(platforms) = doc.get_mut(section).and_then(|s| s.as_object_mut()) {
-            for list in platforms.values_mut() {
-                if let Some(items) = list.as_array_mut() {
-                    items.retain(|i| i["PostingDate"].as_str().is_some_and(|d| d <= day));
-                }
-            }
-        }
-    }
-    serde_json::to_vec(&doc).expect("json")
-}
-
 fn import(state: &AppState, day: &str) {
     state
         .catalog
-        .import_documents(vec![("pmv.json".into(), gdmf_as_of(day))], &mut |_| {})
+        .import_documents(
+            vec![("pmv.json".into(), catalog_day::gdmf_as_of(GDMF, day))],
+            &mut |_| {},
+        )
         .expect("catalog import");
 }
 

@@ -2,6 +2,8 @@
 //! Each file beside this one is a module; the support modules are shared by them.
 
 mod api_support;
+#[path = "../benches/support/catalog_day.rs"]
+mod catalog_day;
 mod common;
 mod ddm_fixture;
 mod mdm_support;
@@ -67,6 +69,7 @@ mod mdm_store_plan;
 mod packaging;
 mod policy_cli;
 mod policy_delivery;
+mod policy_kinds;
 mod policy_legacy_batch;
 mod policy_plan;
 mod policy_rollout;

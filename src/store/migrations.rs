@@ -93,6 +93,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "policy_device_changes",
         sql: include_str!("../../migrations/0021_policy_device_changes.sql"),
     },
+    Migration {
+        version: 22,
+        name: "plan_kinds",
+        sql: include_str!("../../migrations/0022_plan_kinds.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of an Orchard database ("ORCH").
@@ -195,14 +200,20 @@ mod tests {
     #[test]
     fn deliveries_made_before_a_reenrollment_are_forgotten_once_and_the_fleet_is_asked_for() {
         use crate::store::devices::{self, Inventory};
-        use crate::store::policies::plans::{self, PlanRow};
+        use crate::store::policies::plans;
         let mut conn = database_at(19);
         let t0 = chrono::Utc::now();
         let t1 = t0 + chrono::Duration::minutes(5);
         let t2 = t1 + chrono::Duration::minutes(5);
         for udid in ["A", "B"] {
             devices::fixtures::enrolled(&conn, udid, t1).unwrap();
-            plans::save_evaluation(&conn, &PlanRow::undelivered(udid, "s", "fp")).unwrap();
+            // The plan row as version 19 wrote it.
+            conn.execute(
+                "INSERT INTO device_plans (udid, summary_digest, fingerprint, path, evaluated_at)
+                 VALUES (?1, 's', 'fp', 'declarative', 't')",
+                [udid],
+            )
+            .unwrap();
         }
         // A's delivery was made before its enrollment at t1 (the old minute job had not run yet),
         // B's after.
@@ -217,6 +228,41 @@ mod tests {
         assert_eq!(plans::queue_len(&conn).unwrap(), 0);
         devices::update_inventory(&conn, "B", &Inventory::default(), t2).unwrap();
         assert_eq!(plans::queue_len(&conn).unwrap(), 1);
+    }
+
+    #[test]
+    fn plans_get_a_kind_that_leaving_enrollment_forgets_and_the_whole_fleet_is_evaluated_again() {
+        use crate::store::devices;
+        use crate::store::policies::{kinds, plans};
+        let mut conn = database_at(21);
+        let now = chrono::Utc::now();
+        for udid in ["A", "B", "C"] {
+            devices::fixtures::enrolled(&conn, udid, now).unwrap();
+        }
+        conn.execute("DELETE FROM settings WHERE key = 'policy.fleet_due'", [])
+            .unwrap();
+        migrate(&mut conn, "now").unwrap();
+        assert!(
+            plans::fleet_request(&conn).unwrap().is_some(),
+            "existing plans have no kind: every device is evaluated on its own once"
+        );
+        for udid in ["A", "B", "C"] {
+            let mut row = plans::PlanRow::undelivered(udid, "s", "fp");
+            row.kind = Some("k1".into());
+            plans::save_evaluation(&conn, &row).unwrap();
+        }
+        let stored = kinds::kinds(&conn).unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!((stored[0].representative.as_str(), stored[0].devices), ("A", 3));
+        devices::mark_unenrolled(&conn, "A", now).unwrap();
+        conn.execute("DELETE FROM devices WHERE udid = 'B'", []).unwrap();
+        let stored = kinds::kinds(&conn).unwrap();
+        assert_eq!(
+            (stored[0].representative.as_str(), stored[0].devices),
+            ("C", 1),
+            "an unenrolled or removed device has no kind"
+        );
+        assert_eq!(plans::plan(&conn, "A").unwrap().unwrap().kind, None);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use super::wants::{self, Want};
 use crate::catalog::{Build, CatalogIndex, OsVersion};
 use crate::policy::book::{DeviceRecord, PolicyBook, Reach};
 use crate::policy::service::PlanSummary;
+use crate::store::policies::plans::PlanRow;
 use crate::store::sql_time;
 
 /// Everything [`PolicyBook::evaluate_reached`], [`wants::want`] and [`wants::legacy_withheld`]
@@ -50,9 +51,34 @@ impl DecisionKey {
     }
 }
 
+/// The kind of device, as stored with its plan: a digest of everything in [`DecisionKey`], with
+/// groups and policies named by their database ids (which outlive this book), so that a later run
+/// can tell whether a stored kind still holds (see `kinds.rs`). Two devices deciding alike in one
+/// book have the same kind, and devices of one kind decide alike in any book.
+pub fn kind_of(book: &PolicyBook, device: &DeviceRecord, groups: &[usize], reaches: &[Reach]) -> String {
+    let groups: Vec<i64> = groups.iter().map(|&g| book.groups[g].id).collect();
+    let reaches: Vec<(i64, Option<i64>)> = reaches
+        .iter()
+        .map(|r| (book.policies[r.policy].id, r.via_group.map(|g| book.groups[g].id)))
+        .collect();
+    let text = format!(
+        "{groups:?}|{reaches:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
+        device.model_identifier,
+        device.software_update_device_id,
+        device.os_version,
+        device.build,
+        device.supplemental_extra,
+        device.supervised,
+        device.ddm_enrolled
+    );
+    hex::encode(&Sha256::digest(text.as_bytes())[..16])
+}
+
 /// What devices of one kind are to be told, and the plan row fields they store.
 #[derive(Debug, PartialEq)]
 pub struct Decision {
+    /// [`kind_of`] the devices it was decided for.
+    pub kind: String,
     pub want: Want,
     /// [`Want::fingerprint`].
     pub fingerprint: String,
@@ -63,6 +89,29 @@ pub struct Decision {
     pub target_version: Option<String>,
     pub deadline_utc: Option<String>,
     pub next_change_at: Option<String>,
+}
+
+impl Decision {
+    /// The plan row of a device decided so (not delivered yet: [`plans::save_evaluation`] and
+    /// the kind update keep what was delivered).
+    ///
+    /// [`plans::save_evaluation`]: crate::store::policies::plans::save_evaluation
+    pub fn row(&self, udid: &str, evaluated_at: &str) -> PlanRow {
+        PlanRow {
+            udid: udid.to_string(),
+            summary_digest: self.summary_digest.clone(),
+            fingerprint: self.fingerprint.clone(),
+            path: self.want.path().into(),
+            target_version: self.target_version.clone(),
+            deadline_utc: self.deadline_utc.clone(),
+            next_change_at: self.next_change_at.clone(),
+            kind: Some(self.kind.clone()),
+            evaluated_at: evaluated_at.to_string(),
+            delivered_fingerprint: None,
+            delivered_path: None,
+            delivered_at: None,
+        }
+    }
 }
 
 /// What a batch decides with: the book, the catalog and the moment, the same for every device.
@@ -137,6 +186,7 @@ fn decide(
     };
     let summary = serde_json::to_string(&stored).unwrap_or_default();
     Decision {
+        kind: kind_of(book, device, groups, reaches),
         want,
         fingerprint,
         summary_digest: hex::encode(Sha256::digest(summary.as_bytes())),

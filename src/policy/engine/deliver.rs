@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::legacy::{LEGACY_BATCH, LegacyBatch};
 use super::wants::Want;
-use super::{Decided, EngineError, PhaseTimes, PolicyEngine};
+use super::{Delivery, EngineError, PhaseTimes, PolicyEngine};
 use crate::ddm::OwnSetAssignment;
 use crate::mdm::BatchCommand;
 use crate::protocol::Udid;
@@ -32,7 +32,7 @@ impl PolicyEngine {
     /// statement each for the batch.
     pub(super) async fn deliver_declarative(
         &self,
-        decided: Vec<Decided>,
+        decided: Vec<Delivery>,
         now: DateTime<Utc>,
         phases: &mut PhaseTimes,
     ) -> Result<usize, EngineError> {
@@ -47,7 +47,7 @@ impl PolicyEngine {
         for d in decided {
             if let Want::Declarative { set } = &d.decision.want {
                 let at = *by_fingerprint
-                    .entry(d.row.fingerprint.clone())
+                    .entry(d.decision.fingerprint.clone())
                     .or_insert_with(|| {
                         assignments.push(OwnSetAssignment {
                             declarations: set.clone(),
@@ -55,8 +55,8 @@ impl PolicyEngine {
                         });
                         assignments.len() - 1
                     });
-                assignments[at].udids.push(d.device.udid.clone());
-                done.push((d.device.udid, d.row.fingerprint));
+                assignments[at].udids.push(d.udid.clone());
+                done.push((d.udid, d.decision.fingerprint.clone()));
             }
         }
         let count = done.len();
@@ -113,16 +113,16 @@ impl PolicyEngine {
     /// transaction with every command, its record and the delivery records.
     pub(super) async fn deliver_legacy(
         &self,
-        decided: Vec<Decided>,
+        decided: Vec<Delivery>,
         now: DateTime<Utc>,
     ) -> Result<usize, EngineError> {
-        let decided: Vec<Decided> = decided
+        let decided: Vec<Delivery> = decided
             .into_iter()
             .filter(|d| matches!(d.decision.want, Want::Legacy { .. }))
             .collect();
         let mut commands = 0;
         for chunk in decided.chunks(LEGACY_BATCH) {
-            let udids: Vec<String> = chunk.iter().map(|d| d.device.udid.clone()).collect();
+            let udids: Vec<String> = chunk.iter().map(|d| d.udid.clone()).collect();
             let (profiles, sent) = self
                 .policies
                 .store()
@@ -138,11 +138,11 @@ impl PolicyEngine {
                 let Want::Legacy { deferrals, due } = &d.decision.want else {
                     continue;
                 };
-                let Ok(id) = Udid::parse(&d.device.udid) else {
+                let Ok(id) = Udid::parse(&d.udid) else {
                     continue;
                 };
-                let device = batch.device(id, Some(d.row.fingerprint.clone()));
-                let current = profiles.get(&d.device.udid);
+                let device = batch.device(id, Some(d.decision.fingerprint.clone()));
+                let current = profiles.get(&d.udid);
                 match deferrals {
                     Some(wanted) => batch.install(device, wanted, current),
                     None if current.is_some() => batch.remove(device),
@@ -150,7 +150,7 @@ impl PolicyEngine {
                 }
                 if let Some(update) = due {
                     let version = update.version.base().to_string();
-                    if !sent.contains(&(d.device.udid.clone(), version)) {
+                    if !sent.contains(&(d.udid.clone(), version)) {
                         batch.schedule(device, update);
                     }
                 }

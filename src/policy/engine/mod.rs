@@ -9,6 +9,7 @@
 
 mod decide;
 mod deliver;
+mod kinds;
 pub mod legacy;
 mod phases;
 pub mod wants;
@@ -23,11 +24,12 @@ pub use phases::PhaseTimes;
 
 use crate::ddm::{DdmError, DdmService};
 use crate::mdm::{MdmError, MdmService};
-use crate::policy::book::{DeviceRecord, PolicyBook};
+use crate::policy::book::PolicyBook;
 use crate::policy::service::loading::{build_book, device_record};
 use crate::policy::service::{PlanSummary, PolicyError, PolicyService};
 use crate::store::membership::{self as membership_store, DeviceMembership};
-use crate::store::policies::plans::{self, PlanRow};
+use crate::store::policies::kinds as kind_store;
+use crate::store::policies::plans::{self, FleetScope, PlanRow};
 use crate::store::policies::{self as policy_store, ManagedDeviceRow};
 use crate::store::{StoreError, settings, sql_time};
 
@@ -159,6 +161,24 @@ impl Fleet {
     }
 }
 
+/// What one round of [`PolicyEngine::run_queue`] does.
+enum Round {
+    /// Devices one by one.
+    Devices(Box<DeviceRound>),
+    /// Nothing queued: the request by kind with this stamp (see `kinds.rs`).
+    Kinds(String),
+}
+
+/// The queued devices, or with `whole` the whole fleet, one by one. A pending request by kind
+/// (`kinds`) waits for the next round, unless the whole fleet answers it.
+struct DeviceRound {
+    rows: crate::policy::service::loading::BookRows,
+    whole: Option<String>,
+    kinds: Option<String>,
+    fleet: Fleet,
+    work: Vec<WorkItem>,
+}
+
 /// Rows by their UDID.
 fn keyed<T>(rows: impl IntoIterator<Item = T>, udid: impl Fn(&T) -> &String) -> HashMap<String, T> {
     rows.into_iter().map(|r| (udid(&r).clone(), r)).collect()
@@ -166,7 +186,6 @@ fn keyed<T>(rows: impl IntoIterator<Item = T>, udid: impl Fn(&T) -> &String) -> 
 
 /// One evaluated device and what it is to be told.
 struct Decided {
-    device: DeviceRecord,
     row: PlanRow,
     /// What it is to be told, and its summary (shared by every device deciding alike).
     decision: Arc<decide::Decision>,
@@ -175,9 +194,17 @@ struct Decided {
     delivered: Option<String>,
 }
 
-/// The stored plan row holds the same decision as `row` (everything but the stamps).
+/// A device to be given its decision (it differs from what the device was last given).
+struct Delivery {
+    udid: String,
+    decision: Arc<decide::Decision>,
+}
+
+/// The stored plan row holds the same decision as `row`, decided for the same kind of device
+/// (everything but the stamps).
 fn same_decision(stored: &PlanRow, row: &PlanRow) -> bool {
-    stored.fingerprint == row.fingerprint
+    stored.kind == row.kind
+        && stored.fingerprint == row.fingerprint
         && stored.path == row.path
         && stored.target_version == row.target_version
         && stored.deadline_utc == row.deadline_utc
@@ -218,7 +245,8 @@ impl PolicyEngine {
                 let tx = conn.transaction()?;
                 let fleet = settings::get(&tx, CATALOG_SEEN_KEY)?.as_deref() != Some(seen.as_str());
                 if fleet {
-                    plans::request_fleet(&tx, now)?;
+                    // Every device alike: decided once per kind of device.
+                    plans::request(&tx, FleetScope::Kinds, now)?;
                     settings::set(&tx, CATALOG_SEEN_KEY, &seen, &sql_time(now))?;
                 }
                 // Summaries the last runs stopped referring to (a few hundred rows at most).
@@ -260,24 +288,47 @@ impl PolicyEngine {
         let mut total = EngineReport::default();
         loop {
             let started = Instant::now();
-            // Nothing to do (every run ends so) costs two small reads, not the book.
+            // Nothing to do (every run ends so) costs three small reads, not the book.
             let read = self
                 .policies
                 .store()
                 .read(|c| {
                     let snapshot = c.unchecked_transaction()?;
                     let queued = plans::queued(&snapshot, usize::MAX)?;
-                    let whole = plans::fleet_request(&snapshot)?;
+                    let whole = plans::pending_request(&snapshot, FleetScope::Devices)?;
+                    let kinds = plans::pending_request(&snapshot, FleetScope::Kinds)?;
                     if queued.is_empty() && whole.is_none() {
-                        return Ok(None);
+                        return Ok(kinds.map(Round::Kinds));
                     }
                     let rows = crate::policy::service::loading::read_book_rows(&snapshot)?;
                     let (fleet, work) = Fleet::read(&snapshot, queued, whole.is_some())?;
-                    Ok(Some((rows, whole, fleet, work)))
+                    Ok(Some(Round::Devices(Box::new(DeviceRound {
+                        rows,
+                        whole,
+                        kinds,
+                        fleet,
+                        work,
+                    }))))
                 })
                 .await?;
-            let Some((rows, whole, mut fleet, work)) = read else {
-                return Ok(total);
+            let (rows, whole, kinds, mut fleet, work) = match read {
+                None => return Ok(total),
+                Some(Round::Kinds(stamp)) => {
+                    total.phases.read += started.elapsed();
+                    total.add(self.run_kinds().await?);
+                    self.clear_request(FleetScope::Kinds, stamp).await?;
+                    continue;
+                }
+                Some(Round::Devices(round)) => {
+                    let DeviceRound {
+                        rows,
+                        whole,
+                        kinds,
+                        fleet,
+                        work,
+                    } = *round;
+                    (rows, whole, kinds, fleet, work)
+                }
             };
             let book = build_book(rows)?;
             total.phases.read += started.elapsed();
@@ -289,12 +340,22 @@ impl PolicyEngine {
                 );
             }
             if let Some(stamp) = whole {
-                self.policies
-                    .store()
-                    .write(move |c| plans::clear_fleet_request(c, &stamp))
-                    .await?;
+                self.clear_request(FleetScope::Devices, stamp).await?;
+                // Every device was decided on its own: that answers a request by kind too.
+                if let Some(stamp) = kinds {
+                    self.clear_request(FleetScope::Kinds, stamp).await?;
+                }
             }
         }
+    }
+
+    /// Clears the fleet-wide request of `scope` a round read (unless asked for again since).
+    async fn clear_request(&self, scope: FleetScope, stamp: String) -> Result<(), EngineError> {
+        self.policies
+            .store()
+            .write(move |c| plans::clear_request(c, scope, &stamp))
+            .await?;
+        Ok(())
     }
 
     /// The worker: runs the queue whenever woken (a change queued devices, the minute job found
@@ -331,7 +392,12 @@ impl PolicyEngine {
         let mut phases = PhaseTimes::default();
         let started = Instant::now();
         // Unknown or unenrolled UDIDs are left out (dequeued, nothing stored but the removal of
-        // any group membership they still had).
+        // any group membership they still had, and of their kind).
+        let absent: Vec<String> = entries
+            .iter()
+            .filter(|(u, _)| !fleet.devices.contains_key(u))
+            .map(|(u, _)| u.clone())
+            .collect();
         let gone: Vec<String> = entries
             .iter()
             .filter(|(u, _)| !fleet.devices.contains_key(u) && fleet.memberships.contains_key(u))
@@ -364,24 +430,11 @@ impl PolicyEngine {
             }
             let reaches = book.reaching(&device, &groups);
             let decision = memo.decide(&ctx, &device, &groups, &reaches, &mut phases);
-            let row = PlanRow {
-                udid: device.udid.clone(),
-                summary_digest: decision.summary_digest.clone(),
-                fingerprint: decision.fingerprint.clone(),
-                path: decision.want.path().into(),
-                target_version: decision.target_version.clone(),
-                deadline_utc: decision.deadline_utc.clone(),
-                next_change_at: decision.next_change_at.clone(),
-                evaluated_at: evaluated_at.clone(),
-                delivered_fingerprint: None,
-                delivered_path: None,
-                delivered_at: None,
-            };
+            let row = decision.row(&device.udid, &evaluated_at);
             let before = stored.get(&device.udid);
             let delivered = before.and_then(|p| p.delivered_fingerprint.clone());
             decided.push(Decided {
                 unchanged: before.is_some_and(|b| same_decision(b, &row)),
-                device,
                 row,
                 decision,
                 delivered,
@@ -441,6 +494,7 @@ impl PolicyEngine {
                 let gone: Vec<String> = gone.into_iter().filter(|u| !requeued.contains(u)).collect();
                 membership_store::replace_devices(&tx, &moved)?;
                 membership_store::remove_devices(&tx, &gone)?;
+                kind_store::forget(&tx, &absent)?;
                 tx.commit()?;
                 Ok(())
             })
@@ -450,20 +504,41 @@ impl PolicyEngine {
             evaluated: decided.len(),
             ..EngineReport::default()
         };
-        let pending: Vec<Decided> = decided
+        let pending: Vec<Delivery> = decided
             .into_iter()
             .filter(|d| d.delivered.as_deref() != Some(d.row.fingerprint.as_str()))
+            .map(|d| Delivery {
+                udid: d.row.udid,
+                decision: d.decision,
+            })
+            .collect();
+        self.deliver(pending, now, &mut report).await?;
+        report.phases.add(phases);
+        Ok(report)
+    }
+
+    /// Gives each device its decision, declaratively or by the legacy path (a decision to tell
+    /// nothing sends nothing), and counts what was done in `report`.
+    async fn deliver(
+        &self,
+        pending: Vec<Delivery>,
+        now: chrono::DateTime<chrono::Utc>,
+        report: &mut EngineReport,
+    ) -> Result<(), EngineError> {
+        let pending: Vec<Delivery> = pending
+            .into_iter()
             .filter(|d| !matches!(d.decision.want, wants::Want::Nothing))
             .collect();
-        report.changed = pending.len();
-        let (declarative, legacy): (Vec<Decided>, Vec<Decided>) = pending
+        report.changed += pending.len();
+        let (declarative, legacy): (Vec<Delivery>, Vec<Delivery>) = pending
             .into_iter()
             .partition(|d| matches!(d.decision.want, wants::Want::Declarative { .. }));
-        report.declarative_deliveries = self.deliver_declarative(declarative, now, &mut phases).await?;
+        report.declarative_deliveries += self
+            .deliver_declarative(declarative, now, &mut report.phases)
+            .await?;
         let started = Instant::now();
-        report.legacy_commands = self.deliver_legacy(legacy, now).await?;
-        phases.legacy = started.elapsed();
-        report.phases = phases;
-        Ok(report)
+        report.legacy_commands += self.deliver_legacy(legacy, now).await?;
+        report.phases.legacy += started.elapsed();
+        Ok(())
     }
 }

@@ -63,7 +63,7 @@ impl PolicyService {
                     before.map(|b| json!(b)),
                     Some(json!(schedule)),
                 )?;
-                plans::request_fleet(&tx, now)?;
+                plans::request(&tx, plans::FleetScope::Kinds, now)?;
                 tx.commit()?;
                 Ok(())
             })

@@ -3,6 +3,7 @@
 //! queue and the legacy-path records are in [`plans`].
 
 pub mod deliveries;
+pub mod kinds;
 pub mod plans;
 
 use chrono::{DateTime, Utc};

@@ -41,19 +41,58 @@ pub fn enqueue(
 /// request for the next round.
 const FLEET_DUE: &str = "policy.fleet_due";
 
-/// Asks for every enrolled device to be re-evaluated.
-pub fn request_fleet(conn: &Connection, now: DateTime<Utc>) -> Result<(), StoreError> {
-    settings::set(conn, FLEET_DUE, &stamp(now), &sql_time(now))
+/// The request for a decision per kind of device ([`kinds`]): a change that reaches every device
+/// alike (the catalog, the ring calendar) and nothing about any one device. Same stamps as
+/// [`FLEET_DUE`].
+const KINDS_DUE: &str = "policy.kinds_due";
+
+/// What a fleet-wide request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FleetScope {
+    /// Every enrolled device evaluated one by one (the safety sweep: it also catches a change
+    /// to one device that queued nothing).
+    Devices,
+    /// One decision per stored kind, written to all its devices.
+    Kinds,
 }
 
-/// The pending fleet-wide request's stamp, if any.
+impl FleetScope {
+    fn key(self) -> &'static str {
+        match self {
+            FleetScope::Devices => FLEET_DUE,
+            FleetScope::Kinds => KINDS_DUE,
+        }
+    }
+}
+
+/// Asks for every enrolled device to be re-evaluated one by one.
+pub fn request_fleet(conn: &Connection, now: DateTime<Utc>) -> Result<(), StoreError> {
+    request(conn, FleetScope::Devices, now)
+}
+
+/// Asks for a fleet-wide re-evaluation of `scope`.
+pub fn request(conn: &Connection, scope: FleetScope, now: DateTime<Utc>) -> Result<(), StoreError> {
+    settings::set(conn, scope.key(), &stamp(now), &sql_time(now))
+}
+
+/// The pending device-by-device request's stamp, if any.
 pub fn fleet_request(conn: &Connection) -> Result<Option<String>, StoreError> {
-    settings::get(conn, FLEET_DUE)
+    pending_request(conn, FleetScope::Devices)
+}
+
+/// The pending request's stamp for `scope`, if any.
+pub fn pending_request(conn: &Connection, scope: FleetScope) -> Result<Option<String>, StoreError> {
+    settings::get(conn, scope.key())
 }
 
 /// Clears the fleet-wide request a run read, unless it was asked for again since (new stamp).
 pub fn clear_fleet_request(conn: &Connection, read: &str) -> Result<bool, StoreError> {
-    settings::delete_if(conn, FLEET_DUE, read)
+    clear_request(conn, FleetScope::Devices, read)
+}
+
+/// [`clear_fleet_request`] for `scope`.
+pub fn clear_request(conn: &Connection, scope: FleetScope, read: &str) -> Result<bool, StoreError> {
+    settings::delete_if(conn, scope.key(), read)
 }
 
 /// Queues the devices whose plan changes with time alone by `now` (a deferral ended, a deadline
@@ -131,6 +170,8 @@ pub struct PlanRow {
     pub target_version: Option<String>,
     pub deadline_utc: Option<String>,
     pub next_change_at: Option<String>,
+    /// The kind of device it was decided as (see migration 0022); `None` until evaluated since.
+    pub kind: Option<String>,
     pub evaluated_at: String,
     pub delivered_fingerprint: Option<String>,
     pub delivered_path: Option<String>,
@@ -149,6 +190,7 @@ impl PlanRow {
             target_version: None,
             deadline_utc: None,
             next_change_at: None,
+            kind: None,
             evaluated_at: "2026-04-07T00:00:00.000000Z".into(),
             delivered_fingerprint: None,
             delivered_path: None,
@@ -159,7 +201,7 @@ impl PlanRow {
 
 const PLAN_COLUMNS: &str =
     "udid, summary_digest, fingerprint, path, target_version, deadline_utc, next_change_at,
-    evaluated_at, delivered_fingerprint, delivered_path, delivered_at";
+    evaluated_at, delivered_fingerprint, delivered_path, delivered_at, kind";
 
 fn plan_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PlanRow> {
     Ok(PlanRow {
@@ -174,6 +216,7 @@ fn plan_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PlanRow> {
         delivered_fingerprint: r.get(8)?,
         delivered_path: r.get(9)?,
         delivered_at: r.get(10)?,
+        kind: r.get(11)?,
     })
 }
 
@@ -188,13 +231,13 @@ pub fn plan(conn: &Connection, udid: &str) -> Result<Option<PlanRow>, StoreError
 pub fn save_evaluation(conn: &Connection, plan: &PlanRow) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO device_plans (udid, summary_digest, fingerprint, path, target_version, deadline_utc,
-                                   next_change_at, evaluated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                   next_change_at, evaluated_at, kind)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (udid) DO UPDATE SET summary_digest = excluded.summary_digest,
              fingerprint = excluded.fingerprint,
              path = excluded.path, target_version = excluded.target_version,
              deadline_utc = excluded.deadline_utc, next_change_at = excluded.next_change_at,
-             evaluated_at = excluded.evaluated_at",
+             evaluated_at = excluded.evaluated_at, kind = excluded.kind",
     )?;
     stmt.execute(params![
         plan.udid,
@@ -204,7 +247,8 @@ pub fn save_evaluation(conn: &Connection, plan: &PlanRow) -> Result<(), StoreErr
         plan.target_version,
         plan.deadline_utc,
         plan.next_change_at,
-        plan.evaluated_at
+        plan.evaluated_at,
+        plan.kind
     ])?;
     Ok(())
 }

@@ -1,0 +1,161 @@
+//! A change that reaches every device alike (a new catalog, the ring calendar) decided once per
+//! kind of device instead of once per device.
+//!
+//! Each plan row stores the kind its device was decided as ([`decide::kind_of`]: its groups, the
+//! policies reaching it, and its model, OS, build, supervision and declarative enrollment).
+//! Devices of one kind decide alike, so a run reads one device per kind (a few hundred point
+//! reads, not the fleet), decides it, and writes the decision to every device of the kind whose
+//! stored decision differs, with one statement per kind. What differs is delivered as usual.
+//!
+//! A stored kind is only as good as the queueing that keeps it: every change to a device's facts
+//! or groups queues the device (triggers, group and policy changes), and a queued device is
+//! decided on its own, never by kind. Each kind is checked through its representative: decided
+//! again from its current facts and today's book, it must still be of the stored kind (a group
+//! or an assignment it depends on may have changed). A kind that no longer holds has its devices
+//! queued, one by one. The hourly sweep evaluates every device on its own, whatever the kinds say.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::decide::{self, Decision, DecisionMemo};
+use super::{Delivery, EngineError, EngineReport, PolicyEngine};
+use crate::policy::service::loading::{build_book, device_record, read_book_rows_for};
+use crate::store::policies::kinds::{self as kind_store, StoredKind};
+use crate::store::policies::plans;
+use crate::store::policies::{self as policy_store};
+use crate::store::sql_time;
+
+impl PolicyEngine {
+    /// Decides every stored kind once and writes the decisions, in transactions of about
+    /// `evaluation_batch` devices, each followed by its deliveries. Returns what was done;
+    /// `evaluated` counts the devices the kinds cover.
+    pub(super) async fn run_kinds(&self) -> Result<EngineReport, EngineError> {
+        let mut report = EngineReport::default();
+        let started = Instant::now();
+        let (kinds, rows, devices) = self
+            .policies
+            .store()
+            .read(|c| {
+                let snapshot = c.unchecked_transaction()?;
+                let kinds = kind_store::kinds(&snapshot)?;
+                let representatives: Vec<String> = kinds.iter().map(|k| k.representative.clone()).collect();
+                let rows = read_book_rows_for(&snapshot, &representatives)?;
+                let devices = policy_store::managed_devices_among(&snapshot, &representatives)?;
+                Ok((kinds, rows, devices))
+            })
+            .await?;
+        let book = build_book(rows)?;
+        let mut devices: HashMap<String, _> = devices.into_iter().map(|d| (d.udid.clone(), d)).collect();
+        report.phases.read += started.elapsed();
+
+        let started = Instant::now();
+        let now = self.policies.clock_now();
+        let snapshot = self.policies.catalog_snapshot();
+        let ctx = decide::Context {
+            book: &book,
+            catalog: &snapshot.index,
+            utc_offset: self.policies.utc_offset(),
+            now,
+        };
+        let mut memo = DecisionMemo::default();
+        let mut decided: Vec<(StoredKind, Arc<Decision>)> = Vec::with_capacity(kinds.len());
+        let mut stale: Vec<String> = Vec::new();
+        for kind in kinds {
+            let Some(row) = devices.remove(&kind.representative) else {
+                stale.push(kind.kind);
+                continue;
+            };
+            let device = device_record(row);
+            let groups = book.groups_of(&device);
+            let reaches = book.reaching(&device, &groups);
+            let decision = memo.decide(&ctx, &device, &groups, &reaches, &mut report.phases);
+            if decision.kind == kind.kind {
+                decided.push((kind, decision));
+            } else {
+                stale.push(kind.kind);
+            }
+        }
+        report.phases.evaluate += started.elapsed();
+
+        let evaluated_at = sql_time(now);
+        let mut chunk: Vec<(StoredKind, Arc<Decision>)> = Vec::new();
+        let mut chunk_devices = 0;
+        let mut rest = decided.into_iter().peekable();
+        while let Some(next) = rest.next() {
+            chunk_devices += next.0.devices;
+            chunk.push(next);
+            if chunk_devices >= self.batch || rest.peek().is_none() {
+                let written = std::mem::take(&mut chunk);
+                chunk_devices = 0;
+                self.write_kinds(written, &evaluated_at, &mut report).await?;
+            }
+        }
+        if !stale.is_empty() {
+            let queued = self
+                .policies
+                .store()
+                .write(move |c| {
+                    let tx = c.transaction()?;
+                    let mut udids = Vec::new();
+                    for kind in &stale {
+                        udids.extend(kind_store::devices_of_kind(&tx, kind)?);
+                    }
+                    plans::enqueue(&tx, &udids, "kind of device changed", now)?;
+                    tx.commit()?;
+                    Ok(udids.len())
+                })
+                .await?;
+            tracing::info!(
+                devices = queued,
+                "kinds of device no longer hold: their devices are evaluated one by one"
+            );
+        }
+        Ok(report)
+    }
+
+    /// Writes each kind's decision to its devices (one transaction), then delivers to those whose
+    /// new decision is not what they were last given.
+    async fn write_kinds(
+        &self,
+        kinds: Vec<(StoredKind, Arc<Decision>)>,
+        evaluated_at: &str,
+        report: &mut EngineReport,
+    ) -> Result<(), EngineError> {
+        let started = Instant::now();
+        let now = self.policies.clock_now();
+        let evaluated_at = evaluated_at.to_string();
+        let written = self
+            .policies
+            .store()
+            .write(move |c| {
+                let tx = c.transaction()?;
+                plans::save_summaries(
+                    &tx,
+                    kinds
+                        .iter()
+                        .map(|(_, d)| (d.summary_digest.as_str(), d.summary.as_str())),
+                )?;
+                let mut written = Vec::new();
+                for (_, decision) in &kinds {
+                    let row = decision.row("", &evaluated_at);
+                    for (udid, delivered) in kind_store::decide_kind(&tx, &row)? {
+                        written.push((udid, delivered, decision.clone()));
+                    }
+                }
+                tx.commit()?;
+                let covered: usize = kinds.iter().map(|(k, _)| k.devices).sum();
+                Ok((covered, written))
+            })
+            .await?;
+        let (covered, written) = written;
+        report.evaluated += covered;
+        report.phases.store_plans += started.elapsed();
+        let pending: Vec<Delivery> = written
+            .into_iter()
+            .filter(|(_, delivered, decision)| delivered.as_deref() != Some(decision.fingerprint.as_str()))
+            .map(|(udid, _, decision)| Delivery { udid, decision })
+            .collect();
+        self.deliver(pending, now, report).await
+    }
+}

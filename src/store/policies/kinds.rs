@@ -1,0 +1,134 @@
+//! Plans by kind of device (migration 0022): devices that decide alike share a kind, stored on
+//! each plan row, so that a change reaching every device alike is decided once per kind and
+//! written with one statement per kind.
+
+use rusqlite::{Connection, params};
+
+use super::plans::PlanRow;
+use crate::store::StoreError;
+
+/// A stored kind: one of its devices (the smallest UDID) and how many devices it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKind {
+    pub kind: String,
+    pub representative: String,
+    pub devices: usize,
+}
+
+/// Every stored kind (devices without one, being evaluated on their own, are not in any).
+pub fn kinds(conn: &Connection) -> Result<Vec<StoredKind>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, min(udid), count(*) FROM device_plans WHERE kind IS NOT NULL GROUP BY kind",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(StoredKind {
+            kind: r.get(0)?,
+            representative: r.get(1)?,
+            devices: usize::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The devices of `kind`.
+pub fn devices_of_kind(conn: &Connection, kind: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT udid FROM device_plans WHERE kind = ?1 ORDER BY udid")?;
+    let rows = stmt.query_map([kind], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Writes `decided` (everything but its UDID and delivery) to the devices of its kind whose
+/// stored decision differs, leaving out devices queued for their own evaluation (their facts
+/// changed: they are decided on their own). Returns the devices written, each with the
+/// fingerprint it was last delivered.
+pub fn decide_kind(
+    conn: &Connection,
+    decided: &PlanRow,
+) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE device_plans
+         SET summary_digest = ?2, fingerprint = ?3, path = ?4, target_version = ?5,
+             deadline_utc = ?6, next_change_at = ?7, evaluated_at = ?8
+         WHERE kind = ?1
+           AND (summary_digest IS NOT ?2 OR fingerprint IS NOT ?3 OR path IS NOT ?4
+                OR target_version IS NOT ?5 OR deadline_utc IS NOT ?6 OR next_change_at IS NOT ?7)
+           AND udid NOT IN (SELECT udid FROM policy_evaluation_queue)
+         RETURNING udid, delivered_fingerprint",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            decided.kind,
+            decided.summary_digest,
+            decided.fingerprint,
+            decided.path,
+            decided.target_version,
+            decided.deadline_utc,
+            decided.next_change_at,
+            decided.evaluated_at
+        ],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Forgets the kind of the devices in `udids` (no longer enrolled: a decision by kind skips them).
+pub fn forget(conn: &Connection, udids: &[String]) -> Result<(), StoreError> {
+    if udids.is_empty() {
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "UPDATE device_plans SET kind = NULL
+         WHERE udid IN (SELECT value FROM json_each(?1)) AND kind IS NOT NULL",
+    )?
+    .execute([crate::store::json_list(udids)])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::store::Store;
+    use crate::store::policies::plans;
+
+    fn row(udid: &str, kind: &str, fingerprint: &str) -> PlanRow {
+        let mut row = PlanRow::undelivered(udid, "s", fingerprint);
+        row.kind = Some(kind.into());
+        row
+    }
+
+    /// Only the kind's devices whose decision differs are written and returned (with what they
+    /// were last given); a queued device and another kind are left alone.
+    #[test]
+    fn a_decision_by_kind_writes_only_the_kinds_differing_devices_not_queued_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("o.db"), "now").unwrap();
+        let now = Utc::now();
+        store
+            .write_blocking(move |c| {
+                for (udid, kind, fp) in [
+                    ("A", "k1", "old"),
+                    ("B", "k1", "new"),
+                    ("C", "k1", "old"),
+                    ("D", "k2", "old"),
+                ] {
+                    plans::save_evaluation(c, &row(udid, kind, fp))?;
+                }
+                plans::mark_delivered(c, "A", "old", "declarative", now)?;
+                plans::enqueue(c, &["C".to_string()], "device changed", now)?;
+                let mut written = decide_kind(c, &row("", "k1", "new"))?;
+                written.sort();
+                assert_eq!(written, vec![("A".to_string(), Some("old".to_string()))]);
+                let fingerprint = |u: &str| plans::plan(c, u).map(|p| p.unwrap().fingerprint);
+                assert_eq!(fingerprint("A")?, "new");
+                assert_eq!(fingerprint("C")?, "old", "queued: decided on its own");
+                assert_eq!(fingerprint("D")?, "old", "another kind");
+                assert_eq!(devices_of_kind(c, "k1")?, vec!["A", "B", "C"]);
+                forget(c, &["B".to_string()])?;
+                assert_eq!(devices_of_kind(c, "k1")?, vec!["A", "C"]);
+                Ok(())
+            })
+            .unwrap();
+    }
+}
