@@ -36,8 +36,34 @@ impl PolicyEngine {
         now: DateTime<Utc>,
         phases: &mut PhaseTimes,
     ) -> Result<usize, EngineError> {
+        let done = self.assign_declarative(decided, now, phases).await?;
+        let count = done.len();
+        let started = Instant::now();
+        self.policies
+            .store()
+            .write(move |conn| {
+                let tx = conn.transaction()?;
+                deliveries::mark_delivered_many(&tx, &done, "declarative", now)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        phases.delivery_records += started.elapsed();
+        Ok(count)
+    }
+
+    /// [`PolicyEngine::deliver_declarative`] without the delivery records: the sets assigned and
+    /// legacy profiles removed. Returns each device given its set, with the fingerprint it was
+    /// given, for the caller to record (assigning again is harmless, so a record written later
+    /// is never one of something not done).
+    pub(super) async fn assign_declarative(
+        &self,
+        decided: Vec<Delivery>,
+        now: DateTime<Utc>,
+        phases: &mut PhaseTimes,
+    ) -> Result<Vec<(String, String)>, EngineError> {
         if decided.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let started = Instant::now();
         // Same fingerprint, same declarations: one assignment per distinct set.
@@ -59,7 +85,6 @@ impl PolicyEngine {
                 done.push((d.udid, d.decision.fingerprint.clone()));
             }
         }
-        let count = done.len();
         self.ddm.assign_device_sets(assignments).await?;
         phases.declarations += started.elapsed();
         let started = Instant::now();
@@ -70,17 +95,8 @@ impl PolicyEngine {
             .read(move |c| deliveries::legacy_profile_holders(c, &udids))
             .await?;
         self.remove_legacy_profiles(holding, now).await?;
-        self.policies
-            .store()
-            .write(move |conn| {
-                let tx = conn.transaction()?;
-                deliveries::mark_delivered_many(&tx, &done, "declarative", now)?;
-                tx.commit()?;
-                Ok(())
-            })
-            .await?;
         phases.delivery_records += started.elapsed();
-        Ok(count)
+        Ok(done)
     }
 
     /// Sends the legacy profile removal to each device in `udids` (moving to DDM), in batches

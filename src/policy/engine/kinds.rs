@@ -19,10 +19,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::decide::{self, Decision, DecisionMemo};
+use super::wants::Want;
 use super::{Delivery, EngineError, EngineReport, PolicyEngine};
 use crate::policy::service::loading::{build_book, device_record, read_book_rows_for};
 use crate::store::policies::kinds::{self as kind_store, StoredKind};
-use crate::store::policies::plans;
+use crate::store::policies::plans::{self, PlanRow};
 use crate::store::policies::{self as policy_store};
 use crate::store::sql_time;
 
@@ -114,8 +115,11 @@ impl PolicyEngine {
         Ok(report)
     }
 
-    /// Writes each kind's decision to its devices (one transaction), then delivers to those whose
-    /// new decision is not what they were last given.
+    /// Writes each kind's decision to its devices, and delivers to those whose new decision is
+    /// not what they were last given. Declarative sets are assigned first, then the decisions are
+    /// written with their delivery records in one transaction, one statement per kind (a crash
+    /// in between assigns the same sets again on the next run, which changes nothing). The
+    /// legacy path delivers after the write, as for devices decided one by one.
     async fn write_kinds(
         &self,
         kinds: Vec<(StoredKind, Arc<Decision>)>,
@@ -124,23 +128,65 @@ impl PolicyEngine {
     ) -> Result<(), EngineError> {
         let started = Instant::now();
         let now = self.policies.clock_now();
-        let evaluated_at = evaluated_at.to_string();
-        let written = self
+        let rows: Vec<(PlanRow, Arc<Decision>)> = kinds
+            .iter()
+            .map(|(_, d)| (d.row("", evaluated_at), d.clone()))
+            .collect();
+        let declarative = |d: &Decision| matches!(d.want, Want::Declarative { .. });
+        let wanted: Vec<PlanRow> = rows
+            .iter()
+            .filter(|(_, d)| declarative(d))
+            .map(|(r, _)| r.clone())
+            .collect();
+        let differing = self
+            .policies
+            .store()
+            .read(move |c| {
+                let snapshot = c.unchecked_transaction()?;
+                let mut out = Vec::new();
+                for row in &wanted {
+                    out.push(kind_store::differing(&snapshot, row)?);
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut assign = Vec::new();
+        for ((_, decision), devices) in rows.iter().filter(|(_, d)| declarative(d)).zip(differing) {
+            for (udid, delivered) in devices {
+                if delivered.as_deref() != Some(decision.fingerprint.as_str()) {
+                    assign.push(Delivery {
+                        udid,
+                        decision: decision.clone(),
+                    });
+                }
+            }
+        }
+        report.phases.store_plans += started.elapsed();
+        report.changed += assign.len();
+        let assigned = self
+            .assign_declarative(assign, now, &mut report.phases)
+            .await?
+            .len();
+        report.declarative_deliveries += assigned;
+
+        let started = Instant::now();
+        let delivered_at = sql_time(now);
+        let (covered, written) = self
             .policies
             .store()
             .write(move |c| {
                 let tx = c.transaction()?;
                 plans::save_summaries(
                     &tx,
-                    kinds
-                        .iter()
+                    rows.iter()
                         .map(|(_, d)| (d.summary_digest.as_str(), d.summary.as_str())),
                 )?;
                 let mut written = Vec::new();
-                for (_, decision) in &kinds {
-                    let row = decision.row("", &evaluated_at);
-                    for (udid, delivered) in kind_store::decide_kind(&tx, &row)? {
-                        written.push((udid, delivered, decision.clone()));
+                for (row, decision) in &rows {
+                    let recorded = declarative(decision).then_some(delivered_at.as_str());
+                    let changed = kind_store::decide_kind(&tx, row, recorded)?;
+                    if recorded.is_none() {
+                        written.extend(changed.into_iter().map(|(u, d)| (u, d, decision.clone())));
                     }
                 }
                 tx.commit()?;
@@ -148,7 +194,6 @@ impl PolicyEngine {
                 Ok((covered, written))
             })
             .await?;
-        let (covered, written) = written;
         report.evaluated += covered;
         report.phases.store_plans += started.elapsed();
         let pending: Vec<Delivery> = written

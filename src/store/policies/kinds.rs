@@ -37,35 +37,60 @@ pub fn devices_of_kind(conn: &Connection, kind: &str) -> Result<Vec<String>, Sto
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Writes `decided` (everything but its UDID and delivery) to the devices of its kind whose
-/// stored decision differs, leaving out devices queued for their own evaluation (their facts
-/// changed: they are decided on their own). Returns the devices written, each with the
-/// fingerprint it was last delivered.
+/// The devices of a kind whose stored decision is not `decided` (everything but its UDID and
+/// delivery), leaving out devices queued for their own evaluation (their facts changed: they
+/// are decided on their own), each with the fingerprint it was last delivered: the devices
+/// [`decide_kind`] writes.
+pub fn differing(conn: &Connection, decided: &PlanRow) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT udid, delivered_fingerprint FROM device_plans WHERE {DIFFERING} ORDER BY udid"
+    ))?;
+    let rows = stmt.query_map(decision_params(decided), |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Rows of kind ?1 not holding the decision ?2..?7 and not queued.
+const DIFFERING: &str = "kind = ?1
+    AND (summary_digest IS NOT ?2 OR fingerprint IS NOT ?3 OR path IS NOT ?4
+         OR target_version IS NOT ?5 OR deadline_utc IS NOT ?6 OR next_change_at IS NOT ?7)
+    AND udid NOT IN (SELECT udid FROM policy_evaluation_queue)";
+
+fn decision_params(decided: &PlanRow) -> [&dyn rusqlite::ToSql; 7] {
+    [
+        &decided.kind,
+        &decided.summary_digest,
+        &decided.fingerprint,
+        &decided.path,
+        &decided.target_version,
+        &decided.deadline_utc,
+        &decided.next_change_at,
+    ]
+}
+
+/// Writes `decided` to the [`differing`] devices of its kind. With `delivered_at`, the decision
+/// has reached every one of them declaratively (their sets were assigned before), and that is
+/// recorded in the same statement. Returns the devices written, each with the fingerprint it was
+/// last delivered (after this write).
 pub fn decide_kind(
     conn: &Connection,
     decided: &PlanRow,
+    delivered_at: Option<&str>,
 ) -> Result<Vec<(String, Option<String>)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "UPDATE device_plans
          SET summary_digest = ?2, fingerprint = ?3, path = ?4, target_version = ?5,
-             deadline_utc = ?6, next_change_at = ?7, evaluated_at = ?8
-         WHERE kind = ?1
-           AND (summary_digest IS NOT ?2 OR fingerprint IS NOT ?3 OR path IS NOT ?4
-                OR target_version IS NOT ?5 OR deadline_utc IS NOT ?6 OR next_change_at IS NOT ?7)
-           AND udid NOT IN (SELECT udid FROM policy_evaluation_queue)
-         RETURNING udid, delivered_fingerprint",
-    )?;
+             deadline_utc = ?6, next_change_at = ?7, evaluated_at = ?8,
+             delivered_path = CASE WHEN ?9 IS NOT NULL AND delivered_fingerprint IS NOT ?3
+                                   THEN 'declarative' ELSE delivered_path END,
+             delivered_at = CASE WHEN ?9 IS NOT NULL AND delivered_fingerprint IS NOT ?3
+                                 THEN ?9 ELSE delivered_at END,
+             delivered_fingerprint = CASE WHEN ?9 IS NOT NULL THEN ?3 ELSE delivered_fingerprint END
+         WHERE {DIFFERING}
+         RETURNING udid, delivered_fingerprint"
+    ))?;
+    let [p1, p2, p3, p4, p5, p6, p7] = decision_params(decided);
     let rows = stmt.query_map(
-        params![
-            decided.kind,
-            decided.summary_digest,
-            decided.fingerprint,
-            decided.path,
-            decided.target_version,
-            decided.deadline_utc,
-            decided.next_change_at,
-            decided.evaluated_at
-        ],
+        params![p1, p2, p3, p4, p5, p6, p7, decided.evaluated_at, delivered_at],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -117,16 +142,29 @@ mod tests {
                 }
                 plans::mark_delivered(c, "A", "old", "declarative", now)?;
                 plans::enqueue(c, &["C".to_string()], "device changed", now)?;
-                let mut written = decide_kind(c, &row("", "k1", "new"))?;
-                written.sort();
-                assert_eq!(written, vec![("A".to_string(), Some("old".to_string()))]);
+                let decided = row("", "k1", "new");
+                let differs = vec![("A".to_string(), Some("old".to_string()))];
+                assert_eq!(differing(c, &decided)?, differs);
+                assert_eq!(decide_kind(c, &decided, None)?, differs);
                 let fingerprint = |u: &str| plans::plan(c, u).map(|p| p.unwrap().fingerprint);
                 assert_eq!(fingerprint("A")?, "new");
                 assert_eq!(fingerprint("C")?, "old", "queued: decided on its own");
                 assert_eq!(fingerprint("D")?, "old", "another kind");
                 assert_eq!(devices_of_kind(c, "k1")?, vec!["A", "B", "C"]);
+                // Delivered declaratively with the decision: recorded in the same statement,
+                // and only where the fingerprint changes.
+                plans::save_evaluation(c, &row("E", "k1", "old"))?;
+                let newer = row("", "k1", "newer");
+                let written = decide_kind(c, &newer, Some("then"))?;
+                assert_eq!(written.len(), 3, "A, B and E: C is still queued");
+                for u in ["A", "B", "E"] {
+                    let plan = plans::plan(c, u)?.unwrap();
+                    assert_eq!(plan.delivered_fingerprint.as_deref(), Some("newer"), "{u}");
+                    assert_eq!(plan.delivered_at.as_deref(), Some("then"), "{u}");
+                }
+                assert_eq!(plans::plan(c, "C")?.unwrap().delivered_fingerprint, None);
                 forget(c, &["B".to_string()])?;
-                assert_eq!(devices_of_kind(c, "k1")?, vec!["A", "C"]);
+                assert_eq!(devices_of_kind(c, "k1")?, vec!["A", "C", "E"]);
                 Ok(())
             })
             .unwrap();
