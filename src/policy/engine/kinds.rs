@@ -183,9 +183,11 @@ impl PolicyEngine {
                 )?;
                 let mut written = Vec::new();
                 for (row, decision) in &rows {
-                    let recorded = declarative(decision).then_some(delivered_at.as_str());
-                    let changed = kind_store::decide_kind(&tx, row, recorded)?;
-                    if recorded.is_none() {
+                    if declarative(decision) {
+                        kind_store::decide_kind(&tx, row, Some(delivered_at.as_str()))?;
+                    } else {
+                        let changed = kind_store::differing(&tx, row)?;
+                        kind_store::decide_kind(&tx, row, None)?;
                         written.extend(changed.into_iter().map(|(u, d)| (u, d, decision.clone())));
                     }
                 }

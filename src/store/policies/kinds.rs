@@ -15,11 +15,10 @@ pub struct StoredKind {
     pub devices: usize,
 }
 
-/// Every stored kind (devices without one, being evaluated on their own, are not in any).
+/// Every stored kind (devices without one, `''`, are not in any).
 pub fn kinds(conn: &Connection) -> Result<Vec<StoredKind>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT kind, min(udid), count(*) FROM device_plans WHERE kind IS NOT NULL GROUP BY kind",
-    )?;
+    let mut stmt = conn
+        .prepare_cached("SELECT kind, min(udid), count(*) FROM device_plans WHERE kind > '' GROUP BY kind")?;
     let rows = stmt.query_map([], |r| {
         Ok(StoredKind {
             kind: r.get(0)?,
@@ -67,15 +66,15 @@ fn decision_params(decided: &PlanRow) -> [&dyn rusqlite::ToSql; 7] {
     ]
 }
 
-/// Writes `decided` to the [`differing`] devices of its kind. With `delivered_at`, the decision
-/// has reached every one of them declaratively (their sets were assigned before), and that is
-/// recorded in the same statement. Returns the devices written, each with the fingerprint it was
-/// last delivered (after this write).
+/// Writes `decided` to the [`differing`] devices of its kind (read them first: asking the
+/// UPDATE for them costs more than the write). With `delivered_at`, the decision has reached
+/// every one of them declaratively (their sets were assigned before), and that is recorded in
+/// the same statement. Returns how many rows were written.
 pub fn decide_kind(
     conn: &Connection,
     decided: &PlanRow,
     delivered_at: Option<&str>,
-) -> Result<Vec<(String, Option<String>)>, StoreError> {
+) -> Result<usize, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "UPDATE device_plans
          SET summary_digest = ?2, fingerprint = ?3, path = ?4, target_version = ?5,
@@ -85,15 +84,20 @@ pub fn decide_kind(
              delivered_at = CASE WHEN ?9 IS NOT NULL AND delivered_fingerprint IS NOT ?3
                                  THEN ?9 ELSE delivered_at END,
              delivered_fingerprint = CASE WHEN ?9 IS NOT NULL THEN ?3 ELSE delivered_fingerprint END
-         WHERE {DIFFERING}
-         RETURNING udid, delivered_fingerprint"
+         WHERE {DIFFERING}"
     ))?;
     let [p1, p2, p3, p4, p5, p6, p7] = decision_params(decided);
-    let rows = stmt.query_map(
-        params![p1, p2, p3, p4, p5, p6, p7, decided.evaluated_at, delivered_at],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(stmt.execute(params![
+        p1,
+        p2,
+        p3,
+        p4,
+        p5,
+        p6,
+        p7,
+        decided.evaluated_at,
+        delivered_at
+    ])?)
 }
 
 /// Forgets the kind of the devices in `udids` (no longer enrolled: a decision by kind skips them).
@@ -102,8 +106,8 @@ pub fn forget(conn: &Connection, udids: &[String]) -> Result<(), StoreError> {
         return Ok(());
     }
     conn.prepare_cached(
-        "UPDATE device_plans SET kind = NULL
-         WHERE udid IN (SELECT value FROM json_each(?1)) AND kind IS NOT NULL",
+        "UPDATE device_plans SET kind = ''
+         WHERE udid IN (SELECT value FROM json_each(?1)) AND kind <> ''",
     )?
     .execute([crate::store::json_list(udids)])?;
     Ok(())
@@ -145,7 +149,8 @@ mod tests {
                 let decided = row("", "k1", "new");
                 let differs = vec![("A".to_string(), Some("old".to_string()))];
                 assert_eq!(differing(c, &decided)?, differs);
-                assert_eq!(decide_kind(c, &decided, None)?, differs);
+                assert_eq!(decide_kind(c, &decided, None)?, 1);
+                assert!(differing(c, &decided)?.is_empty());
                 let fingerprint = |u: &str| plans::plan(c, u).map(|p| p.unwrap().fingerprint);
                 assert_eq!(fingerprint("A")?, "new");
                 assert_eq!(fingerprint("C")?, "old", "queued: decided on its own");
@@ -155,8 +160,11 @@ mod tests {
                 // and only where the fingerprint changes.
                 plans::save_evaluation(c, &row("E", "k1", "old"))?;
                 let newer = row("", "k1", "newer");
-                let written = decide_kind(c, &newer, Some("then"))?;
-                assert_eq!(written.len(), 3, "A, B and E: C is still queued");
+                assert_eq!(
+                    decide_kind(c, &newer, Some("then"))?,
+                    3,
+                    "A, B and E: C is still queued"
+                );
                 for u in ["A", "B", "E"] {
                     let plan = plans::plan(c, u)?.unwrap();
                     assert_eq!(plan.delivered_fingerprint.as_deref(), Some("newer"), "{u}");

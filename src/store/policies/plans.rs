@@ -216,7 +216,7 @@ fn plan_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PlanRow> {
         delivered_fingerprint: r.get(8)?,
         delivered_path: r.get(9)?,
         delivered_at: r.get(10)?,
-        kind: r.get(11)?,
+        kind: r.get::<_, String>(11).map(|k| (!k.is_empty()).then_some(k))?,
     })
 }
 
@@ -248,7 +248,7 @@ pub fn save_evaluation(conn: &Connection, plan: &PlanRow) -> Result<(), StoreErr
         plan.deadline_utc,
         plan.next_change_at,
         plan.evaluated_at,
-        plan.kind
+        plan.kind.as_deref().unwrap_or_default()
     ])?;
     Ok(())
 }
