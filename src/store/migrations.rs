@@ -239,8 +239,12 @@ mod tests {
         for udid in ["A", "B", "C"] {
             devices::fixtures::enrolled(&conn, udid, now).unwrap();
         }
-        conn.execute("DELETE FROM settings WHERE key = 'policy.fleet_due'", [])
-            .unwrap();
+        // Evaluated since their enrollment queued them.
+        conn.execute_batch(
+            "DELETE FROM settings WHERE key = 'policy.fleet_due';
+             DELETE FROM policy_evaluation_queue;",
+        )
+        .unwrap();
         migrate(&mut conn, "now").unwrap();
         assert!(
             plans::fleet_request(&conn).unwrap().is_some(),
@@ -253,13 +257,16 @@ mod tests {
         }
         let stored = kinds::kinds(&conn).unwrap();
         assert_eq!(stored.len(), 1);
-        assert_eq!((stored[0].representative.as_str(), stored[0].devices), ("A", 3));
+        assert_eq!(
+            (stored[0].representative.as_deref(), stored[0].devices),
+            (Some("A"), 3)
+        );
         devices::mark_unenrolled(&conn, "A", now).unwrap();
         conn.execute("DELETE FROM devices WHERE udid = 'B'", []).unwrap();
         let stored = kinds::kinds(&conn).unwrap();
         assert_eq!(
-            (stored[0].representative.as_str(), stored[0].devices),
-            ("C", 1),
+            (stored[0].representative.as_deref(), stored[0].devices),
+            (Some("C"), 1),
             "an unenrolled or removed device has no kind"
         );
         assert_eq!(plans::plan(&conn, "A").unwrap().unwrap().kind, None);

@@ -40,7 +40,8 @@ impl PolicyEngine {
             .read(|c| {
                 let snapshot = c.unchecked_transaction()?;
                 let kinds = kind_store::kinds(&snapshot)?;
-                let representatives: Vec<String> = kinds.iter().map(|k| k.representative.clone()).collect();
+                let representatives: Vec<String> =
+                    kinds.iter().filter_map(|k| k.representative.clone()).collect();
                 let rows = read_book_rows_for(&snapshot, &representatives)?;
                 let devices = policy_store::managed_devices_among(&snapshot, &representatives)?;
                 Ok((kinds, rows, devices))
@@ -63,7 +64,11 @@ impl PolicyEngine {
         let mut decided: Vec<(StoredKind, Arc<Decision>)> = Vec::with_capacity(kinds.len());
         let mut stale: Vec<String> = Vec::new();
         for kind in kinds {
-            let Some(row) = devices.remove(&kind.representative) else {
+            // Every device of the kind is queued: each is decided on its own.
+            let Some(representative) = &kind.representative else {
+                continue;
+            };
+            let Some(row) = devices.remove(representative) else {
                 stale.push(kind.kind);
                 continue;
             };

@@ -7,18 +7,22 @@ use rusqlite::{Connection, params};
 use super::plans::PlanRow;
 use crate::store::StoreError;
 
-/// A stored kind: one of its devices (the smallest UDID) and how many devices it has.
+/// A stored kind: how many devices it has, and one of them (the smallest UDID) not queued for
+/// its own evaluation, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredKind {
     pub kind: String,
-    pub representative: String,
+    pub representative: Option<String>,
     pub devices: usize,
 }
 
 /// Every stored kind (devices without one, `''`, are not in any).
 pub fn kinds(conn: &Connection) -> Result<Vec<StoredKind>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT kind, min(udid), count(*) FROM device_plans WHERE kind > '' GROUP BY kind")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, min(udid) FILTER (WHERE udid NOT IN (SELECT udid FROM policy_evaluation_queue)),
+                count(*)
+         FROM device_plans WHERE kind > '' GROUP BY kind",
+    )?;
     let rows = stmt.query_map([], |r| {
         Ok(StoredKind {
             kind: r.get(0)?,
@@ -156,6 +160,21 @@ mod tests {
                 assert_eq!(fingerprint("C")?, "old", "queued: decided on its own");
                 assert_eq!(fingerprint("D")?, "old", "another kind");
                 assert_eq!(devices_of_kind(c, "k1")?, vec!["A", "B", "C"]);
+                let found = kinds(c)?;
+                assert_eq!(found.len(), 2);
+                assert_eq!(
+                    (found[0].representative.as_deref(), found[0].devices),
+                    (Some("A"), 3)
+                );
+                plans::enqueue(c, &["A".to_string()], "device changed", now)?;
+                assert_eq!(
+                    kinds(c)?[0].representative.as_deref(),
+                    Some("B"),
+                    "the smallest UDID not queued (C is queued too)"
+                );
+                plans::enqueue(c, &["B".to_string()], "device changed", now)?;
+                assert_eq!(kinds(c)?[0].representative, None, "every device queued");
+                c.execute("DELETE FROM policy_evaluation_queue WHERE udid IN ('A', 'B')", [])?;
                 // Delivered declaratively with the decision: recorded in the same statement,
                 // and only where the fingerprint changes.
                 plans::save_evaluation(c, &row("E", "k1", "old"))?;
