@@ -41,6 +41,26 @@ fn plan_of(app: &common::TestApp, udid: &str) -> PlanRow {
         .unwrap()
 }
 
+/// Writes `sql` behind the engine's back: nothing is queued.
+fn behind_the_engines_back(app: &common::TestApp, sql: &'static str) {
+    app.state
+        .store
+        .write_blocking(move |c| Ok(c.execute_batch(sql)?))
+        .unwrap();
+}
+
+/// 26.4.1 is posted (the catalog of 2026-04-09, on 2026-04-10 at noon, when Vanguard's one-day
+/// deferral has ended), and the engine runs.
+async fn release_26_4_1(app: &common::TestApp) {
+    catalog_day(
+        app,
+        "2026-04-09",
+        Utc.with_ymd_and_hms(2026, 4, 10, 12, 0, 0).unwrap(),
+    );
+    app.state.policy_engine.enqueue_changes().await.unwrap();
+    app.state.policy_engine.run_queue().await.unwrap();
+}
+
 /// Asks for the whole fleet device by device (the hourly sweep) and runs it (or waits while
 /// the engine's worker does).
 async fn sweep(app: &common::TestApp) {
@@ -157,26 +177,13 @@ async fn a_new_catalog_is_decided_per_kind_and_gives_each_device_what_deciding_i
 #[tokio::test]
 async fn a_kind_that_no_longer_holds_is_evaluated_device_by_device() {
     let app = fleet().await;
-    let engine = &app.state.policy_engine;
-    app.state
-        .store
-        .write_blocking(|c| {
-            c.execute(
-                "DELETE FROM policy_group_assignments
-                 WHERE group_id = (SELECT id FROM policy_groups WHERE name = 'Late Adoption')",
-                [],
-            )?;
-            Ok(())
-        })
-        .unwrap();
-    let late_kind = plan_of(&app, "L-IPHONE-1").kind;
-    catalog_day(
+    behind_the_engines_back(
         &app,
-        "2026-04-09",
-        Utc.with_ymd_and_hms(2026, 4, 10, 12, 0, 0).unwrap(),
+        "DELETE FROM policy_group_assignments
+                 WHERE group_id = (SELECT id FROM policy_groups WHERE name = 'Late Adoption')",
     );
-    engine.enqueue_changes().await.unwrap();
-    engine.run_queue().await.unwrap();
+    let late_kind = plan_of(&app, "L-IPHONE-1").kind;
+    release_26_4_1(&app).await;
     for udid in LATE {
         let plan = plan_of(&app, udid);
         assert_ne!(plan.kind, late_kind, "{udid} is of another kind now");
@@ -201,25 +208,12 @@ async fn a_kind_that_no_longer_holds_is_evaluated_device_by_device() {
 #[tokio::test]
 async fn the_sweep_decides_each_device_on_its_own_whatever_its_stored_kind() {
     let app = fleet().await;
-    let engine = &app.state.policy_engine;
-    app.state
-        .store
-        .write_blocking(|c| {
-            c.execute(
-                "UPDATE devices SET os_version = '26.4.1', build_version = '23E254'
-                 WHERE udid = 'V-IPHONE-2'",
-                [],
-            )?;
-            Ok(())
-        })
-        .unwrap();
-    catalog_day(
+    behind_the_engines_back(
         &app,
-        "2026-04-09",
-        Utc.with_ymd_and_hms(2026, 4, 10, 12, 0, 0).unwrap(),
+        "UPDATE devices SET os_version = '26.4.1', build_version = '23E254'
+                 WHERE udid = 'V-IPHONE-2'",
     );
-    engine.enqueue_changes().await.unwrap();
-    engine.run_queue().await.unwrap();
+    release_26_4_1(&app).await;
     let by_kind = plan_of(&app, "V-IPHONE-2");
     assert_eq!(by_kind.kind, plan_of(&app, "V-IPHONE-1").kind);
     assert_eq!(by_kind.target_version.as_deref(), Some("26.4.1"));

@@ -15,22 +15,7 @@ const GDMF: &[u8] = include_bytes!("data/catalog-samples/gdmf-pmv-raw-2026-04-12
 
 /// The gdmf catalog as it stood on `date`: entries posted later are removed.
 pub(crate) fn gdmf_as_of(date: NaiveDate) -> Vec<u8> {
-    let mut doc: serde_json::Value = serde_json::from_slice(GDMF).unwrap();
-    let day = date.format("%Y-%m-%d").to_string();
-    for section in [
-        "PublicAssetSets",
-        "AssetSets",
-        "PublicBackgroundSecurityImprovements",
-    ] {
-        if let Some(platforms) = doc.get_mut(section).and_then(|s| s.as_object_mut()) {
-            for list in platforms.values_mut() {
-                if let Some(items) = list.as_array_mut() {
-                    items.retain(|i| i["PostingDate"].as_str().is_some_and(|d| d <= day.as_str()));
-                }
-            }
-        }
-    }
-    serde_json::to_vec(&doc).unwrap()
+    crate::catalog_day::gdmf_as_of(GDMF, &date.format("%Y-%m-%d").to_string())
 }
 
 async fn import(app: &common::TestApp, date: NaiveDate) {
