@@ -14,7 +14,7 @@ use orchard::sim::fake_apns::FakeApns;
 use plist::{Dictionary, Value};
 
 const SITE: &str = "device-channel-challenge";
-const TOPIC: &str = "com.apple.mgmt.External.5b1a2e3c-7d0f-4c55-9a9e-0f1d2c3b4a59";
+pub(crate) const TOPIC: &str = "com.apple.mgmt.External.5b1a2e3c-7d0f-4c55-9a9e-0f1d2c3b4a59";
 pub(crate) const UDID: &str = "0000FE00-3C1B4A2D5E6F7081";
 const WAIT: Duration = Duration::from_secs(10);
 
