@@ -161,7 +161,7 @@ impl MdmService {
     }
 
     /// Queues one command per device, superseding a command of the same type the device has
-    /// not been sent yet (a newer `DeclarativeManagement` replaces an older one), and asks for
+    /// not been sent yet (a newer content-caching query replaces an older one), and asks for
     /// the pushes. Devices that are not enrolled are skipped and returned: they get theirs when
     /// they enroll. Works in batches, so the writer is never held for long.
     pub fn enqueue_superseding(
