@@ -256,14 +256,13 @@ pub fn due_devices(conn: &Connection) -> Result<Vec<Notification>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// [`is_due`]: a point read by primary key (checked by `EXPLAIN QUERY PLAN` in the tests).
+pub const IS_DUE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM ddm_devices
+     WHERE udid = ?1 AND enrolled_at IS NOT NULL AND notified_set IS NOT latest_set)";
+
 /// Whether one device is due a sync (see [`due_devices`]): one point read by primary key.
 pub fn is_due(conn: &Connection, udid: &str) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM ddm_devices
-             WHERE udid = ?1 AND enrolled_at IS NOT NULL AND notified_set IS NOT latest_set)",
-        )?
-        .query_row([udid], |r| r.get(0))?)
+    Ok(conn.prepare_cached(IS_DUE_SQL)?.query_row([udid], |r| r.get(0))?)
 }
 
 /// Claims a device's due sync as it is sent its command: `notified_set` and `offered_set` move
@@ -271,14 +270,15 @@ pub fn is_due(conn: &Connection, udid: &str) -> Result<bool, StoreError> {
 /// or `None` when it is not due.
 pub fn claim_due(conn: &Connection, udid: &str) -> Result<Option<Notification>, StoreError> {
     Ok(conn
-        .prepare_cached(
-            "UPDATE ddm_devices SET notified_set = latest_set, offered_set = latest_set
-             WHERE udid = ?1 AND enrolled_at IS NOT NULL AND notified_set IS NOT latest_set
-             RETURNING udid, (SELECT declarations_token FROM ddm_sets WHERE id = latest_set), latest_set_at",
-        )?
+        .prepare_cached(CLAIM_DUE_SQL)?
         .query_row([udid], notification_row)
         .optional()?)
 }
+
+/// [`claim_due`]: one row updated by primary key.
+pub const CLAIM_DUE_SQL: &str = "UPDATE ddm_devices SET notified_set = latest_set, offered_set = latest_set
+     WHERE udid = ?1 AND enrolled_at IS NOT NULL AND notified_set IS NOT latest_set
+     RETURNING udid, (SELECT declarations_token FROM ddm_sets WHERE id = latest_set), latest_set_at";
 
 /// Marks a device enrolled and due a sync of its latest set whatever it was told before (a
 /// re-enrolled device may have lost its declarations); claims nothing. Returns the set it is due.
