@@ -1,5 +1,5 @@
-//! The DDM service's declaration sets: deterministic tokens, exactly one notification per change,
-//! re-enrollment, and syncs that never mix two sets while policies change.
+//! The DDM service's declaration sets: deterministic tokens, exactly one notification (push) per
+//! change, one sync claimed at check-in for any number of changes, re-enrollment, and syncs that never mix two sets while policies change.
 
 use crate::ddm_fixture;
 
@@ -144,10 +144,11 @@ async fn re_enrollment_with_the_same_udid_is_notified_again() {
 }
 
 #[tokio::test]
-async fn a_notification_that_could_not_be_sent_is_sent_once_later() {
+async fn a_device_the_notifier_could_not_reach_stays_due_until_it_is_sent_its_sync() {
     let f = Fixture::new();
     f.service.on_enrollment(MAC).await.unwrap();
     f.take_notifications();
+    assert!(f.send_sync(MAC).await.is_some(), "enrolled: due its first sync");
     *f.notifier.fail.lock().unwrap() = true;
     let error = f
         .service
@@ -156,10 +157,55 @@ async fn a_notification_that_could_not_be_sent_is_sent_once_later() {
         .unwrap_err();
     assert!(matches!(error, DdmError::Notify(_)), "{error}");
     *f.notifier.fail.lock().unwrap() = false;
+    // Nothing was claimed: each flush pushes it again while it stays due.
     assert_eq!(f.service.flush_notifications().await.unwrap(), 1);
     assert_eq!(f.take_notifications().len(), 1);
+    assert_eq!(f.service.flush_notifications().await.unwrap(), 1);
+    let token = f.take_notifications()[0].1.clone();
+    // It checks in: the sync is claimed once, with that token; then nothing is due.
+    assert_eq!(f.send_sync_token(MAC).await, Some(token));
+    assert_eq!(f.send_sync(MAC).await, None, "claimed once");
     assert_eq!(f.service.flush_notifications().await.unwrap(), 0);
     assert!(f.take_notifications().is_empty());
+}
+
+#[tokio::test]
+async fn two_changes_before_a_check_in_give_one_sync_with_the_latest_tokens() {
+    let f = Fixture::new();
+    f.service.on_enrollment(MAC).await.unwrap();
+    f.send_sync(MAC).await.unwrap();
+    f.take_notifications();
+    f.service
+        .set_device_declarations(MAC, vec![settings(true)])
+        .await
+        .unwrap();
+    f.service
+        .set_device_declarations(MAC, vec![settings(false)])
+        .await
+        .unwrap();
+    let pushed = f.take_notifications();
+    assert_eq!(pushed.len(), 2, "a push per change: {pushed:?}");
+    assert_ne!(pushed[0].1, pushed[1].1);
+    let sent = f.send_sync_token(MAC).await.expect("one sync");
+    assert_eq!(sent, pushed[1].1, "the latest tokens");
+    assert_eq!(f.send_sync(MAC).await, None, "one command for both changes");
+    let manifest = f.get(MAC, "declaration-items").await;
+    assert_eq!(manifest["DeclarationsToken"], sent.as_str());
+}
+
+#[tokio::test]
+async fn a_device_not_enrolled_is_never_due() {
+    let f = Fixture::new();
+    f.service
+        .set_device_declarations(IPAD, vec![settings(true)])
+        .await
+        .unwrap();
+    assert!(f.take_notifications().is_empty(), "not enrolled: not pushed");
+    assert_eq!(f.send_sync(IPAD).await, None);
+    assert_eq!(f.service.flush_notifications().await.unwrap(), 0);
+    f.service.on_enrollment(IPAD).await.unwrap();
+    assert_eq!(f.take_notifications().len(), 1);
+    assert!(f.send_sync(IPAD).await.is_some());
 }
 
 fn manifest_pairs(manifest: &Value) -> Vec<(String, String, &'static str)> {
@@ -228,8 +274,9 @@ async fn a_sync_answers_from_the_set_it_started_with_while_policies_change() {
     assert_eq!(enforce["Payload"]["TargetOSVersion"], "26.3");
     assert!(fetched.iter().any(|d| d["Identifier"] == "orchard.settings"));
 
-    // The command for B makes the device fetch B's manifest (without calling tokens), then B's
-    // declarations; the removed settings are now not found.
+    // The command for B (made when the device checks in) makes the device fetch B's manifest
+    // (without calling tokens), then B's declarations; the removed settings are now not found.
+    assert_eq!(f.send_sync_token(MAC).await, Some(token_b.clone()));
     let manifest_b = f.get(MAC, "declaration-items").await;
     assert_eq!(manifest_b["DeclarationsToken"], token_b.as_str());
     let fetched = fetch_all(&f, MAC, &manifest_b).await;
@@ -264,8 +311,11 @@ async fn a_change_between_tokens_and_manifest_gives_one_whole_set() {
         )
         .await
         .unwrap();
+    // The device checks in and is sent its command (B) before it fetches the manifest.
+    let told = f.send_sync_token(MAC).await.expect("due B");
     let manifest = f.get(MAC, "declaration-items").await;
     let token = manifest["DeclarationsToken"].as_str().unwrap().to_string();
+    assert_eq!(token, told);
     // Whichever set it is, the manifest's token is the hash of the manifest's own pairs, and
     // every declaration fetched matches it.
     let pairs = manifest_pairs(&manifest);
@@ -355,6 +405,8 @@ async fn pruning_keeps_every_set_a_device_may_still_ask_for() {
     );
     // The device mid-sync of its first set still gets it whole.
     fetch_all(&f, MAC, &manifest_a).await;
+    // It checks in and is sent its sync (C).
+    f.send_sync(MAC).await.expect("due C");
     let manifest_c = f.get(MAC, "declaration-items").await;
     fetch_all(&f, MAC, &manifest_c).await;
     f.get(IPAD, "declaration-items").await;

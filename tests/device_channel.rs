@@ -1,7 +1,8 @@
 //! The assembled device channel over the real listener: a device enrolled by SCEP signs its
 //! check-ins, the appliance pushes it through a fake APNs (real HTTP/2 over TLS), the command
-//! queue hands it DeviceInformation and DeclarativeManagement with its sync tokens, the DDM
-//! endpoints answer through the check-in, and a status report updates the inventory.
+//! queue hands it DeviceInformation, then DeclarativeManagement with its sync tokens (made at its
+//! check-in), the DDM endpoints answer through the check-in, and a status report updates the
+//! inventory.
 
 use crate::common::{self, EnrolledDevice, TestApp};
 use crate::mdm_support::{plist, s};
@@ -14,7 +15,7 @@ use orchard::sim::fake_apns::FakeApns;
 use plist::{Dictionary, Value};
 
 const SITE: &str = "device-channel-challenge";
-const TOPIC: &str = "com.apple.mgmt.External.5b1a2e3c-7d0f-4c55-9a9e-0f1d2c3b4a59";
+pub(crate) const TOPIC: &str = "com.apple.mgmt.External.5b1a2e3c-7d0f-4c55-9a9e-0f1d2c3b4a59";
 pub(crate) const UDID: &str = "0000FE00-3C1B4A2D5E6F7081";
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -248,7 +249,7 @@ async fn an_enrolled_device_is_pushed_runs_its_commands_and_syncs_its_declaratio
 }
 
 #[tokio::test]
-async fn a_declaration_change_queues_one_sync_command_and_one_push_per_device() {
+async fn a_declaration_change_pushes_each_device_once_and_it_is_sent_one_sync() {
     let Rig { app, apns } = rig().await;
     let phone = enroll(&app, UDID, &[1; 32]).await;
     let _pad = enroll(&app, "00008120-0011223344556677", &[2; 32]).await;
@@ -267,8 +268,8 @@ async fn a_declaration_change_queues_one_sync_command_and_one_push_per_device() 
     let pushes = apns.wait_for(4, WAIT).await.unwrap();
     assert_eq!(pushes.len(), 4, "one more push per device");
 
-    // The phone's queue: DeviceInformation, then only the newest DeclarativeManagement (the one
-    // queued at enrollment was superseded, never sent).
+    // The phone's queue: DeviceInformation, then one DeclarativeManagement with the newest
+    // tokens (the sync due since enrollment and the change are one command, made now).
     let (_, body) = put(&app, &phone, "/mdm/connect", idle(UDID)).await;
     let (uuid, cmd) = command(&body);
     assert_eq!(cmd["RequestType"].as_string(), Some("DeviceInformation"));
@@ -277,7 +278,7 @@ async fn a_declaration_change_queues_one_sync_command_and_one_push_per_device() 
     assert_eq!(cmd["RequestType"].as_string(), Some("DeclarativeManagement"));
     let token = json(cmd["Data"].as_data().unwrap())["SyncTokens"]["DeclarationsToken"].clone();
     let (_, body) = put(&app, &phone, "/mdm/connect", acknowledged(UDID, &uuid, vec![])).await;
-    assert!(body.is_empty(), "the superseded command is not sent");
+    assert!(body.is_empty(), "no second sync: the enrollment's was never made");
     let (_, body) = put(
         &app,
         &phone,

@@ -47,6 +47,7 @@ mod command_schemas;
 mod compliance_catch_up;
 mod content_caching;
 mod content_caching_schema;
+mod ddm_checkin_sync;
 mod ddm_rollout;
 mod ddm_schema;
 mod ddm_service_status;

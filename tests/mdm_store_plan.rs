@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use orchard::store::Store;
 use orchard::store::commands::{HISTORY_SQL, NEXT_FOR_DEVICE_SQL, PRUNE_SQL};
+use orchard::store::ddm::{CLAIM_DUE_SQL, IS_DUE_SQL};
 use rusqlite::Connection;
 
 fn plan(conn: &Connection, sql: &str) -> String {
@@ -72,6 +73,24 @@ fn queue_history_notnow_and_pruning_queries_use_their_indexes() {
 
             let by_uuid = plan(c, "SELECT id, udid, request_type, status FROM commands WHERE uuid = ?1");
             assert!(by_uuid.contains("USING INDEX sqlite_autoindex_commands"), "{by_uuid}");
+
+            // The declarative sync at check-in: whether it is due (also on the idle fast path)
+            // and its claim are point lookups by primary key, never a scan of the devices.
+            for (what, sql) in [("is due", IS_DUE_SQL), ("claim", CLAIM_DUE_SQL)] {
+                let due = plan(c, sql);
+                assert!(
+                    due.contains("SEARCH ddm_devices USING INDEX sqlite_autoindex_ddm_devices"),
+                    "{what}: {due}"
+                );
+                assert!(!due.lines().any(|l| l.trim() == "SCAN ddm_devices"), "{what}: {due}");
+            }
+
+            let replaced = plan(
+                c,
+                "UPDATE commands SET status = 'cancelled', completed_at = ?3
+                 WHERE udid = ?1 AND status IN ('pending', 'sent', 'notnow') AND request_type = ?2",
+            );
+            assert!(replaced.contains("USING INDEX"), "an older sync is found by device: {replaced}");
 
             let cancel = plan(
                 c,

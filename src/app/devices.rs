@@ -19,12 +19,10 @@ use crate::ddm::{
 };
 use crate::enrollment::RenewalObserver;
 use crate::mdm::{
-    CertFingerprint, DeclarativeError, DeclarativeHandler, DeclarativeResponse, ENROLLMENT_PRIORITY,
-    MdmService, PushRequester,
+    CertFingerprint, DeclarativeError, DeclarativeHandler, DeclarativeResponse, MdmService, PushRequester,
 };
 use crate::protocol::Udid;
 use crate::protocol::checkin::{DeclarativeEndpoint, DeclarativeManagementRequest};
-use crate::protocol::commands::CommandRequest;
 use crate::protocol::ddm::{self as ddm_protocol, DeviceTarget, Enrollment, OsVersion, Platform};
 use crate::push::{PushError, PushOutcome, PushOutcomeSink, PushReport, PushTarget, Pusher};
 use crate::store::devices::{self, Inventory};
@@ -57,7 +55,7 @@ impl DeviceServices {
         let ddm = DdmService::new(
             store.clone(),
             clock.clone(),
-            Arc::new(CommandQueueNotifier { mdm: queue.clone() }),
+            Arc::new(PushNotifier { mdm: queue.clone() }),
             Arc::new(DeviceInventory {
                 store: store.clone(),
                 clock: clock.clone(),
@@ -259,6 +257,22 @@ impl DeclarativeHandler for DdmCheckins {
         }
     }
 
+    fn sync_due(&self, conn: &rusqlite::Connection, udid: &Udid) -> Result<bool, DeclarativeError> {
+        self.ddm
+            .sync_due(conn, udid.as_str())
+            .map_err(|e| DeclarativeError::Failed(e.to_string()))
+    }
+
+    fn claim_sync(
+        &self,
+        tx: &rusqlite::Connection,
+        udid: &Udid,
+    ) -> Result<Option<Vec<u8>>, DeclarativeError> {
+        self.ddm
+            .claim_sync(tx, udid.as_str())
+            .map_err(|e| DeclarativeError::Failed(e.to_string()))
+    }
+
     fn enrolled(&self, udid: &Udid) -> bool {
         match self.ability(udid) {
             DeclarativeAbility::No => {
@@ -283,9 +297,9 @@ impl DeclarativeHandler for DdmCheckins {
         }
         match self.runtime.block_on(self.ddm.on_enrollment(udid.as_str())) {
             Ok(()) => true,
-            // Recorded as due; the periodic flush retries it.
+            // Recorded as due: it gets its sync at its next connect; the periodic flush pushes again.
             Err(DdmError::Notify(e)) => {
-                tracing::warn!(%udid, error = %e, "sync tokens not queued yet; retried by the next flush");
+                tracing::warn!(%udid, error = %e, "device due a sync not pushed yet; pushed by the next flush");
                 true
             }
             Err(e) => {
@@ -296,51 +310,34 @@ impl DeclarativeHandler for DdmCheckins {
     }
 }
 
-/// Tells devices their declarations changed: a `DeclarativeManagement` command carrying the new
-/// sync tokens (superseding one not yet sent), and a push.
-struct CommandQueueNotifier {
+/// Tells devices their declarations changed: a push each. Nothing is queued: the MDM service
+/// makes the `DeclarativeManagement` command, with the tokens current then, when the device
+/// checks in ([`DdmCheckins::claim_sync`]).
+struct PushNotifier {
     mdm: MdmService,
 }
 
-impl SyncNotifier for CommandQueueNotifier {
+impl SyncNotifier for PushNotifier {
     fn declarations_changed<'a>(
         &'a self,
         changes: &'a [SyncChange],
     ) -> BoxFuture<'a, Result<(), NotifyError>> {
         async move {
-            let mut requests = Vec::with_capacity(changes.len());
+            let mut udids = Vec::with_capacity(changes.len());
             for change in changes {
                 match Udid::parse(&change.udid) {
-                    Ok(udid) => requests.push((
-                        udid,
-                        CommandRequest::declarative_management(Some(&change.tokens_json)),
-                    )),
-                    Err(e) => tracing::warn!(udid = %change.udid, error = %e, "not a UDID; not notified"),
+                    Ok(udid) => udids.push(udid),
+                    Err(e) => tracing::warn!(udid = %change.udid, error = %e, "not a UDID; not pushed"),
                 }
             }
             let mdm = self.mdm.clone();
-            let all: Vec<String> = changes.iter().map(|c| c.udid.clone()).collect();
-            match tokio::task::spawn_blocking(move || mdm.enqueue_superseding(&requests, ENROLLMENT_PRIORITY))
+            // Reading the push addresses blocks on the store.
+            tokio::task::spawn_blocking(move || mdm.request_pushes(&udids))
                 .await
-            {
-                Ok(Ok(skipped)) => {
-                    if !skipped.is_empty() {
-                        tracing::debug!(
-                            count = skipped.len(),
-                            "devices not enrolled; they sync when they enroll"
-                        );
-                    }
-                    Ok(())
-                }
-                Ok(Err(e)) => Err(NotifyError {
+                .map_err(|e| NotifyError {
                     message: e.to_string(),
-                    failed: all,
-                }),
-                Err(e) => Err(NotifyError {
-                    message: e.to_string(),
-                    failed: all,
-                }),
-            }
+                    failed: changes.iter().map(|c| c.udid.clone()).collect(),
+                })
         }
         .boxed()
     }

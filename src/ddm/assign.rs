@@ -1,6 +1,6 @@
 //! Own declaration sets given to many devices at once. The policy engine's batches are mostly
 //! devices that share their set (same OS target, same plan): each distinct set is validated,
-//! interned and tokenized once, and its devices are written, compared and claimed with one
+//! interned and tokenized once, and its devices are written, compared and listed as due with one
 //! statement each for the whole list.
 
 use std::collections::HashMap;
@@ -19,8 +19,8 @@ pub struct OwnSetAssignment {
 
 impl DdmService {
     /// Gives each assignment's devices its declarations as their own, in one transaction; the
-    /// devices whose `DeclarationsToken` changed are notified once (a `DeclarativeManagement`
-    /// command each, through the notifier). A device should appear in one assignment only;
+    /// enrolled devices whose `DeclarationsToken` changed are handed to the notifier (pushed)
+    /// once. Their `DeclarativeManagement` command is made when they check in. A device should appear in one assignment only;
     /// were it in several, the last one wins.
     pub async fn assign_device_sets(
         &self,
@@ -33,13 +33,13 @@ impl DdmService {
             DeclarationSet::new(assignment.declarations.iter().cloned())?;
         }
         let now = self.now_text();
-        let (mut outcome, claimed) = self
+        let (mut outcome, due) = self
             .in_transaction(move |tx| {
                 let (shared_key, shared_members) = shared(tx, &now)?;
                 let mut ids = HashMap::new();
                 let mut tokens: HashMap<String, String> = HashMap::new();
                 let mut outcome = Recomputation::default();
-                let mut claimed = Vec::new();
+                let mut due = Vec::new();
                 for assignment in assignments.iter().filter(|a| !a.udids.is_empty()) {
                     let (own_key, own_members) = intern_group(tx, &assignment.declarations, &mut ids, &now)?;
                     let token = match tokens.get(&own_key) {
@@ -55,12 +55,12 @@ impl DdmService {
                     let changed = assign::devices_off_set(tx, &assignment.udids, &token)?;
                     assign::put_devices(tx, &assignment.udids, &own_key, &token, &now)?;
                     outcome.devices_changed += changed.len();
-                    claimed.extend(assign::claim_notifications_among(tx, &changed)?);
+                    due.extend(assign::due_among(tx, &changed)?);
                 }
-                Ok((outcome, claimed))
+                Ok((outcome, due))
             })
             .await?;
-        outcome.devices_notified = self.notify(claimed).await?;
+        outcome.devices_notified = self.notify(due).await?;
         Ok(outcome)
     }
 }

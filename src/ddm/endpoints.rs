@@ -1,7 +1,7 @@
 //! The four device endpoints of a `DeclarativeManagement` check-in.
 //!
 //! Which set answers: `tokens` gives the latest set and records it as offered (a
-//! `DeclarativeManagement` command records the same when it is queued); `declaration-items`
+//! `DeclarativeManagement` command records the same when it is sent, at the device's check-in); `declaration-items`
 //! answers from the offered set and records it as the device's manifest; `declaration/...`
 //! answers from that manifest. Sets are immutable, so a sync never mixes two sets even while
 //! policies change under it; the device is notified of the newer set and syncs again.

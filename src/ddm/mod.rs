@@ -4,8 +4,9 @@
 //! Wiring (done by the caller, at the composition root):
 //! - the MDM check-in calls [`DdmService::handle`] for `MessageType=DeclarativeManagement`, after it
 //!   has checked the device's identity and enrollment (an unenrolled device never reaches here);
-//! - [`SyncNotifier`] is implemented over the MDM command queue and push: it queues a
-//!   `DeclarativeManagement` command whose `Data` is the given tokens JSON, and pushes;
+//! - [`SyncNotifier`] is implemented over push: the devices due a sync are pushed, and the MDM
+//!   service makes their `DeclarativeManagement` command when they check in, through
+//!   [`DdmService::sync_due`] and [`DdmService::claim_sync`] (in its own transaction);
 //! - [`InventorySink`] writes OS version, build, model and device-id into the MDM devices table.
 //!
 //! Devices are keyed by their UDID string; the DDM tables have no foreign key to the MDM devices
@@ -91,28 +92,29 @@ impl DdmResponse {
     }
 }
 
-/// One device to be told its declarations changed.
+/// One device due a sync after a change of its declarations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncChange {
     pub udid: String,
-    /// `{"SyncTokens": {"DeclarationsToken", "Timestamp"}}`: the `Data` of the
-    /// `DeclarativeManagement` command.
+    /// `{"SyncTokens": {"DeclarationsToken", "Timestamp"}}` as of this change. The device is
+    /// sent the tokens current when it checks in ([`DdmService::claim_sync`]), which a later
+    /// change may have moved on.
     pub tokens_json: Vec<u8>,
 }
 
-/// The notifier could not reach some devices; those are retried by the next
-/// [`DdmService::flush_notifications`].
+/// The notifier could not reach some devices; they stay due, and the next
+/// [`DdmService::flush_notifications`] hands them over again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} ({} devices not notified)", failed.len())]
 pub struct NotifyError {
     pub message: String,
-    /// The UDIDs whose command was not queued.
+    /// The UDIDs not reached.
     pub failed: Vec<String>,
 }
 
-/// Queues a `DeclarativeManagement` command carrying the given sync tokens for each device, and
-/// pushes. Called once per change of a device's `DeclarationsToken` (and on every enrollment),
-/// in batches.
+/// Wakes the devices due a sync (an APNs push each). Called once per change of their
+/// `DeclarationsToken` (and on every enrollment), in batches. It must not queue commands: the
+/// MDM service makes the `DeclarativeManagement` command when the device checks in.
 pub trait SyncNotifier: Send + Sync + 'static {
     fn declarations_changed<'a>(
         &'a self,

@@ -23,7 +23,7 @@ pub struct Recomputation {
     pub devices_changed: usize,
     /// Distinct own groups for which a set was computed.
     pub sets_computed: usize,
-    /// Devices handed to the notifier.
+    /// Devices handed to the notifier (to be pushed): the changed ones that are enrolled.
     pub devices_notified: usize,
 }
 
@@ -163,15 +163,15 @@ pub(super) fn tokens_json(token: &str, token_at: &str) -> Result<Vec<u8>, DdmErr
 
 impl DdmService {
     /// Replaces the shared declarations (the status subscription, activations, ... every DDM
-    /// device gets) and recomputes every device's set in one transaction; devices whose token
-    /// changed are notified once.
+    /// device gets) and recomputes every device's set in one transaction; the enrolled devices
+    /// whose token changed are handed to the notifier (pushed) once.
     pub async fn set_shared_declarations(
         &self,
         declarations: Vec<Declaration>,
     ) -> Result<Recomputation, DdmError> {
         DeclarationSet::new(declarations.clone())?;
         let now = self.now_text();
-        let (mut outcome, claimed) = self
+        let (mut outcome, due) = self
             .in_transaction(move |tx| {
                 let (key, members) = intern_group(tx, &declarations, &mut HashMap::new(), &now)?;
                 if store::shared_group(tx)?.as_deref() == Some(key.as_str()) {
@@ -188,18 +188,16 @@ impl DdmService {
                     store::intern_set(tx, &token, &key, &own_key, &now)?;
                     targets.push((own_key, token));
                 }
-                // Notifications left over from a failed delivery wait for `flush_notifications`.
                 let retargeted = store::retarget_by_own_group(tx, &targets, &now)?;
-                let claimed = retargeted.claimed;
                 let outcome = Recomputation {
                     devices_changed: retargeted.devices_changed,
                     sets_computed: targets.len(),
                     devices_notified: 0,
                 };
-                Ok((outcome, claimed))
+                Ok((outcome, retargeted.due))
             })
             .await?;
-        outcome.devices_notified = self.notify(claimed).await?;
+        outcome.devices_notified = self.notify(due).await?;
         Ok(outcome)
     }
 
@@ -249,8 +247,9 @@ impl DdmService {
         self.assign_device_sets(assignments).await
     }
 
-    /// A device enrolled or re-enrolled (after its `TokenUpdate`): it is told its tokens whatever it
-    /// was told before, since a re-enrolled device may have lost its declarations.
+    /// A device enrolled or re-enrolled (after its `TokenUpdate`): it becomes due a sync of its
+    /// tokens whatever it was told before, since a re-enrolled device may have lost its
+    /// declarations, and is pushed.
     pub async fn on_enrollment(&self, udid: &str) -> Result<(), DdmError> {
         self.on_enrollments(vec![udid.to_string()]).await
     }
@@ -261,17 +260,17 @@ impl DdmService {
             super::check_udid(udid)?;
         }
         let now = self.now_text();
-        let claimed = self
+        let due = self
             .in_transaction(move |tx| {
-                let mut claimed = Vec::with_capacity(udids.len());
+                let mut due = Vec::with_capacity(udids.len());
                 for udid in &udids {
                     ensure_device(tx, udid, &now)?;
-                    claimed.extend(store::enroll(tx, udid, &now)?);
+                    due.extend(store::enroll(tx, udid, &now)?);
                 }
-                Ok(claimed)
+                Ok(due)
             })
             .await?;
-        self.notify(claimed).await?;
+        self.notify(due).await?;
         Ok(())
     }
 
@@ -281,23 +280,40 @@ impl DdmService {
         self.in_transaction(|tx| Ok(store::prune(tx)?)).await
     }
 
-    /// Sends the notifications still due (ones the notifier could not deliver before).
+    /// Hands every device still due a sync to the notifier again (a push lost on the way, a
+    /// notifier that failed). Nothing is claimed: a device stays due until it is sent its
+    /// `DeclarativeManagement` command ([`DdmService::claim_sync`]) or fetches its tokens.
     pub async fn flush_notifications(&self) -> Result<usize, DdmError> {
-        let claimed = self
-            .in_transaction(|tx| Ok(store::claim_notifications(tx, None)?))
-            .await?;
-        self.notify(claimed).await
+        let due = self.reading(|conn| Ok(store::due_devices(conn)?)).await?;
+        self.notify(due).await
     }
 
-    /// Hands claimed notifications to the notifier; gives back the ones it could not deliver.
-    pub(super) async fn notify(&self, claimed: Vec<Notification>) -> Result<usize, DdmError> {
-        if claimed.is_empty() {
+    /// Whether `udid` is due a sync (enrolled, and its latest set is not the one it was last
+    /// told about): one point read on the caller's connection, for the MDM idle path.
+    pub fn sync_due(&self, conn: &Connection, udid: &str) -> Result<bool, DdmError> {
+        Ok(store::is_due(conn, udid)?)
+    }
+
+    /// Claims `udid`'s due sync in the caller's transaction (the MDM service's, which writes the
+    /// `DeclarativeManagement` command it is sent in the same one) and returns the command's
+    /// `Data`: the current sync tokens. `None` when the device is not due.
+    pub fn claim_sync(&self, tx: &Connection, udid: &str) -> Result<Option<Vec<u8>>, DdmError> {
+        match store::claim_due(tx, udid)? {
+            Some(due) => Ok(Some(tokens_json(&due.declarations_token, &due.token_at)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Hands the devices due a sync to the notifier (which pushes them); nothing is claimed, so
+    /// a device the notifier could not reach stays due.
+    pub(super) async fn notify(&self, due: Vec<Notification>) -> Result<usize, DdmError> {
+        if due.is_empty() {
             return Ok(0);
         }
         // Devices moved by one change share their token and its time: encode each pair once.
         let mut encoded: HashMap<(&str, &str), Vec<u8>> = HashMap::new();
-        let mut changes = Vec::with_capacity(claimed.len());
-        for notification in &claimed {
+        let mut changes = Vec::with_capacity(due.len());
+        for notification in &due {
             let key = (
                 notification.declarations_token.as_str(),
                 notification.token_at.as_str(),
@@ -315,16 +331,10 @@ impl DdmService {
                 tokens_json: json,
             });
         }
-        match self.notifier.declarations_changed(&changes).await {
-            Ok(()) => Ok(changes.len()),
-            Err(error) => {
-                let failed: HashSet<String> = error.failed.iter().cloned().collect();
-                let give_back: Vec<Notification> =
-                    claimed.into_iter().filter(|n| failed.contains(&n.udid)).collect();
-                self.in_transaction(move |tx| Ok(store::unclaim(tx, &give_back)?))
-                    .await?;
-                Err(DdmError::Notify(error.to_string()))
-            }
-        }
+        self.notifier
+            .declarations_changed(&changes)
+            .await
+            .map_err(|error| DdmError::Notify(error.to_string()))?;
+        Ok(changes.len())
     }
 }

@@ -4,8 +4,8 @@
 use rusqlite::Connection;
 
 use super::{
-    CertFingerprint, CheckinResponse, DeclarativeError, DeclarativeResponse, ENROLLMENT_PRIORITY, MdmError,
-    MdmService,
+    CertFingerprint, CheckinResponse, DeclarativeResponse, ENROLLMENT_INVENTORY_PRIORITY,
+    ENROLLMENT_PRIORITY, MdmError, MdmService,
 };
 use crate::protocol::Udid;
 use crate::protocol::checkin::{self, Authenticate, CheckinMessage, TokenUpdate};
@@ -61,12 +61,7 @@ impl MdmService {
                     // documents for a declaration the server does not have.
                     return Ok(CheckinResponse::NotFound);
                 };
-                let response = handler.handle(&m).map_err(|e| match e {
-                    DeclarativeError::Refused { status, reason } => {
-                        MdmError::DeclarativeRefused { status, reason }
-                    }
-                    DeclarativeError::Failed(reason) => MdmError::Declarative(reason),
-                })?;
+                let response = handler.handle(&m)?;
                 self.in_transaction(|tx| Ok(devices::touch(tx, m.udid.as_str(), self.clock.now())?))?;
                 Ok(match response {
                     DeclarativeResponse::Json(body) => CheckinResponse::Json(body),
@@ -151,7 +146,8 @@ impl MdmService {
     }
 
     /// `TokenUpdate` stores push credentials; the first one of an enrollment queues
-    /// `DeviceInformation` and `DeclarativeManagement`.
+    /// `DeviceInformation`, and makes the device due a declarative sync (the DDM service), or
+    /// queues a plain `DeclarativeManagement` when there is no DDM service.
     fn token_update(&self, identity: &CertFingerprint, m: &TokenUpdate) -> Result<CheckinResponse, MdmError> {
         if m.user.is_some() {
             // A user-channel token; Orchard declines the user channel, and storing it would
@@ -177,7 +173,7 @@ impl MdmService {
                     tx,
                     &m.udid,
                     &CommandRequest::device_information_for_updates(),
-                    ENROLLMENT_PRIORITY,
+                    ENROLLMENT_INVENTORY_PRIORITY,
                 )?;
                 if self.declarative.is_none() {
                     self.enqueue_in(
@@ -193,7 +189,8 @@ impl MdmService {
         if first {
             tracing::info!(udid = %m.udid, "device enrolled; DeviceInformation queued");
             self.push.request_push(&m.udid);
-            // The DDM service queues `DeclarativeManagement` with the device's sync tokens.
+            // The DDM service makes the device due a sync: it is sent `DeclarativeManagement`
+            // with its sync tokens at its next connect.
             if let Some(handler) = &self.declarative
                 && !handler.enrolled(&m.udid)
             {

@@ -3,6 +3,8 @@
 
 use std::sync::Mutex;
 
+use rusqlite::Connection;
+
 use crate::protocol::Udid;
 use crate::protocol::checkin::DeclarativeManagementRequest;
 
@@ -31,10 +33,13 @@ pub enum DeclarativeError {
     Failed(String),
 }
 
-/// Answers the `DeclarativeManagement` check-in. Implemented by the DDM service.
+/// Answers the `DeclarativeManagement` check-in, and says which devices are due a declarative
+/// sync. Implemented by the DDM service.
 ///
-/// Called from a blocking thread, outside any database transaction of the MDM service, so an
-/// implementation may use the store freely.
+/// `handle` and `enrolled` are called from a blocking thread, outside any database transaction
+/// of the MDM service, so an implementation may use the store freely there. `sync_due` and
+/// `claim_sync` run on the MDM service's own connection (inside its transaction for
+/// `claim_sync`): they must use only the connection given.
 pub trait DeclarativeHandler: Send + Sync {
     fn handle(&self, request: &DeclarativeManagementRequest)
     -> Result<DeclarativeResponse, DeclarativeError>;
@@ -45,6 +50,20 @@ pub trait DeclarativeHandler: Send + Sync {
     /// service queues a plain `DeclarativeManagement` command itself.
     fn enrolled(&self, _udid: &Udid) -> bool {
         false
+    }
+
+    /// Whether the device is due a declarative sync (its declarations changed since it was last
+    /// told, or it enrolled again): one indexed point read on `conn`. Used by the idle fast path.
+    fn sync_due(&self, _conn: &Connection, _udid: &Udid) -> Result<bool, DeclarativeError> {
+        Ok(false)
+    }
+
+    /// Claims the device's due sync in the MDM service's open transaction `tx` and returns the
+    /// `Data` of the `DeclarativeManagement` command to send (the current sync tokens JSON), or
+    /// `None` when nothing is due. The MDM service writes the command, as sent, in the same
+    /// transaction: a claim never goes without its command, nor a command without its claim.
+    fn claim_sync(&self, _tx: &Connection, _udid: &Udid) -> Result<Option<Vec<u8>>, DeclarativeError> {
+        Ok(None)
     }
 }
 

@@ -9,6 +9,7 @@ mod admin_command;
 mod batch;
 mod checkin;
 pub mod collaborators;
+mod declarative_sync;
 pub mod identity;
 mod queue;
 
@@ -27,8 +28,12 @@ pub use collaborators::{
 };
 pub use identity::CertFingerprint;
 
-/// Priority of the commands queued automatically at enrollment: ahead of anything else.
+/// Priority of the commands queued automatically at enrollment: ahead of anything else. A due
+/// declarative sync takes this place too (ahead of a queued command of the same priority).
 pub const ENROLLMENT_PRIORITY: i64 = 10;
+/// Priority of the `DeviceInformation` queued at enrollment: just ahead of the declarative sync,
+/// so the inventory it fills is there when the device's declarations are computed.
+pub const ENROLLMENT_INVENTORY_PRIORITY: i64 = ENROLLMENT_PRIORITY + 1;
 
 /// What went wrong with an MDM request. The web edge maps each variant to one HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +80,15 @@ pub enum MdmError {
     /// 500.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<DeclarativeError> for MdmError {
+    fn from(e: DeclarativeError) -> Self {
+        match e {
+            DeclarativeError::Refused { status, reason } => MdmError::DeclarativeRefused { status, reason },
+            DeclarativeError::Failed(reason) => MdmError::Declarative(reason),
+        }
+    }
 }
 
 impl From<rusqlite::Error> for MdmError {

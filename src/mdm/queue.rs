@@ -6,7 +6,7 @@ use chrono::Duration;
 use rusqlite::Connection;
 
 use super::checkin::authorize;
-use super::{CertFingerprint, MdmError, MdmService};
+use super::{CertFingerprint, ENROLLMENT_PRIORITY, MdmError, MdmService};
 use crate::protocol::commands::{
     Command, CommandBody, CommandRequest, ConnectReport, DeviceInformation, ReportStatus,
 };
@@ -34,7 +34,7 @@ impl MdmService {
             let now = self.clock.now();
             let quiet = self
                 .store
-                .read_blocking(|c| Ok(idle_without_news(c, identity, &udid, now)))??;
+                .read_blocking(|c| Ok(self.idle_without_news(c, identity, &udid, now)))??;
             if quiet {
                 return Ok(None);
             }
@@ -51,7 +51,15 @@ impl MdmService {
                 self.record_result(tx, &report, uuid, body)?;
             }
             devices::touch(tx, udid.as_str(), now)?;
-            let Some(next) = command_store::next_for_device(tx, udid.as_str())? else {
+            let next = command_store::next_for_device(tx, udid.as_str())?;
+            // A due sync takes the place of a command queued at ENROLLMENT_PRIORITY: only a
+            // queued command of a higher priority goes before it.
+            if next.as_ref().is_none_or(|n| n.priority <= ENROLLMENT_PRIORITY)
+                && let Some(payload) = self.send_due_sync(tx, &udid)?
+            {
+                return Ok(Some(payload));
+            }
+            let Some(next) = next else {
                 return Ok(None);
             };
             command_store::mark_sent(tx, next.id, now)?;
@@ -153,7 +161,7 @@ impl MdmService {
     }
 
     /// Queues one command per device, superseding a command of the same type the device has
-    /// not been sent yet (a newer `DeclarativeManagement` replaces an older one), and asks for
+    /// not been sent yet (a newer content-caching query replaces an older one), and asks for
     /// the pushes. Devices that are not enrolled are skipped and returned: they get theirs when
     /// they enroll. Works in batches, so the writer is never held for long.
     pub fn enqueue_superseding(
@@ -317,28 +325,6 @@ impl MdmService {
         }
         Ok(total)
     }
-}
-
-/// How stale `last_seen_at` may get before an `Idle` rewrites it.
-const LAST_SEEN_GRANULARITY: Duration = Duration::seconds(60);
-
-/// An `Idle` from an authorized device with nothing queued, seen less than a minute ago: it needs
-/// no write at all (the common case of a fleet polling with nothing to do, which would otherwise
-/// serialize every device on the one writer). Anything else takes the write path.
-fn idle_without_news(
-    conn: &Connection,
-    identity: &CertFingerprint,
-    udid: &Udid,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<bool, MdmError> {
-    authorize(conn, identity, udid)?;
-    if command_store::next_for_device(conn, udid.as_str())?.is_some() {
-        return Ok(false);
-    }
-    let recent = devices::last_seen_at(conn, udid.as_str())?
-        .and_then(|text| chrono::DateTime::parse_from_rfc3339(&text).ok())
-        .is_some_and(|seen| now.signed_duration_since(seen) < LAST_SEEN_GRANULARITY);
-    Ok(recent)
 }
 
 fn inventory_from(info: DeviceInformation) -> Inventory {

@@ -2,7 +2,7 @@
 //!
 //! # Coalescing
 //! Commands are queued in bursts (after a `TokenUpdate` Orchard queues `DeviceInformation` and
-//! `DeclarativeManagement` together; a policy change touches a declaration and legacy commands),
+//! makes the device due its declarative sync; a policy change touches a declaration and legacy commands),
 //! and one push makes the device fetch every pending command anyway, while APNs stores only one
 //! notification per device and topic. So a request opens a window (`apns.coalesce_millis`,
 //! default 1 s) for its device; every request for that device arriving before the window ends

@@ -1,6 +1,6 @@
 //! Recurring housekeeping jobs (in memory, tokio-cron-scheduler): the daily catalog refresh, a
 //! minute check that picks up catalog changes made by another process (`orchard catalog import`),
-//! the retry of declaration sync notifications, daily pruning of old commands and declaration
+//! the hourly push of devices still due a declaration sync, daily pruning of old commands and declaration
 //! sets, the daily push-certificate expiry warning, the policy engine's triggers (a minute job
 //! queueing devices whose plan changes with time and asking for the fleet when the catalog
 //! changed, an hourly safety sweep) with its worker, the compliance refreshes (every minute the devices whose
@@ -73,15 +73,17 @@ fn prune(state: AppState) -> std::pin::Pin<Box<dyn std::future::Future<Output = 
     })
 }
 
-/// Every minute: sync notifications that could not be queued before are retried.
+/// Hourly: devices still due a declarative sync are pushed again (a push lost on the way; a
+/// device that checked in since was sent its sync and is no longer due). Hourly, not every
+/// minute: a device that is off stays due, and would otherwise be pushed sixty times an hour.
 fn flush_ddm_notifications(
     state: AppState,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
         match state.ddm.flush_notifications().await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(devices = n, "queued pending declaration sync notifications"),
-            Err(e) => tracing::warn!(error = %e, "declaration sync notifications still pending"),
+            Ok(n) => tracing::info!(devices = n, "pushed devices still due a declaration sync"),
+            Err(e) => tracing::warn!(error = %e, "devices due a declaration sync not pushed"),
         }
     })
 }
@@ -193,7 +195,7 @@ pub fn start(state: &AppState) -> Result<tokio::task::JoinHandle<()>, SchedulerE
         job("catalog reload", "0 * * * * *", state, reload_catalog)?,
         job(
             "declaration sync retry",
-            "30 * * * * *",
+            "30 52 * * * *",
             state,
             flush_ddm_notifications,
         )?,

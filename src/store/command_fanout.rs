@@ -1,6 +1,6 @@
-//! One command type sent to many devices at once (a `DeclarativeManagement` to every device whose
-//! declarations changed): the enrollment check, the superseding of unsent commands and the push
-//! addresses, each one statement for the whole batch instead of one per device.
+//! One command type sent to many devices at once (a content-caching query to every Mac), and the
+//! push addresses of many devices (those due a declarative sync): the enrollment check, the
+//! superseding of unsent commands and the push addresses, each one statement for the whole batch instead of one per device.
 
 use std::collections::{HashMap, HashSet};
 

@@ -91,10 +91,11 @@ pub struct Deliverable {
     pub id: i64,
     pub uuid: String,
     pub request_type: String,
+    pub priority: i64,
     pub payload: Vec<u8>,
 }
 
-pub const NEXT_FOR_DEVICE_SQL: &str = "SELECT id, uuid, request_type, payload FROM commands
+pub const NEXT_FOR_DEVICE_SQL: &str = "SELECT id, uuid, request_type, priority, payload FROM commands
      WHERE udid = ?1 AND status IN ('pending', 'sent')
      ORDER BY priority DESC, id
      LIMIT 1";
@@ -109,7 +110,8 @@ pub fn next_for_device(conn: &Connection, udid: &str) -> Result<Option<Deliverab
                 id: r.get(0)?,
                 uuid: r.get(1)?,
                 request_type: r.get(2)?,
-                payload: r.get(3)?,
+                priority: r.get(3)?,
+                payload: r.get(4)?,
             })
         })
         .optional()?)
@@ -192,6 +194,22 @@ pub fn cancel_open(conn: &Connection, udid: &str, now: DateTime<Utc>) -> Result<
          WHERE udid = ?1 AND status IN ('pending', 'sent', 'notnow')",
         params![udid, db_time(now)],
     )?)
+}
+
+/// Drops the device's commands of one type not yet completed (a newer one replaces them: an
+/// older `DeclarativeManagement`, queued or sent without a result, would carry older tokens).
+pub fn cancel_open_of_type(
+    conn: &Connection,
+    udid: &str,
+    request_type: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE commands SET status = 'cancelled', completed_at = ?3
+             WHERE udid = ?1 AND status IN ('pending', 'sent', 'notnow') AND request_type = ?2",
+        )?
+        .execute(params![udid, request_type, db_time(now)])?)
 }
 
 pub const PRUNE_SQL: &str = "DELETE FROM commands WHERE id IN (

@@ -114,6 +114,34 @@ impl Fixture {
             .collect()
     }
 
+    /// What the MDM service does when a device due a sync connects: claims the sync (in a
+    /// transaction, through the same seam) and returns the sync tokens the command carries.
+    pub async fn send_sync(&self, udid: &str) -> Option<Vec<u8>> {
+        let service = self.service.clone();
+        let udid = udid.to_string();
+        self.store
+            .write(move |conn| {
+                let tx = conn.transaction()?;
+                let tokens = service.claim_sync(&tx, &udid).unwrap();
+                tx.commit()?;
+                Ok(tokens)
+            })
+            .await
+            .unwrap()
+    }
+
+    /// [`Fixture::send_sync`], as the `DeclarationsToken` the command carries.
+    pub async fn send_sync_token(&self, udid: &str) -> Option<String> {
+        let tokens = self.send_sync(udid).await?;
+        let json: Value = serde_json::from_slice(&tokens).unwrap();
+        Some(
+            json["SyncTokens"]["DeclarationsToken"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        )
+    }
+
     pub async fn get(&self, udid: &str, endpoint: &str) -> Value {
         match self.service.handle(udid, endpoint, None).await.unwrap() {
             DdmResponse::Json(body) => serde_json::from_slice(&body).unwrap(),

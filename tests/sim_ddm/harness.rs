@@ -99,7 +99,8 @@ impl Sim {
         }
     }
 
-    /// Delivers the pending `DeclarativeManagement` command (its `Data`) to the device.
+    /// The device was pushed for a change; it checks in and is sent its `DeclarativeManagement`
+    /// command (its `Data`, made then), which it runs.
     pub async fn deliver(&mut self) -> SyncOutcome {
         let change = self
             .f
@@ -108,11 +109,16 @@ impl Sim {
             .lock()
             .unwrap()
             .pop()
-            .expect("a DeclarativeManagement command");
+            .expect("a push for a declaration change");
         self.f.notifier.changes.lock().unwrap().clear();
         assert_eq!(change.udid, self.udid);
+        let tokens = self
+            .f
+            .send_sync(&self.udid)
+            .await
+            .expect("a DeclarativeManagement command");
         self.client
-            .on_declarative_management(Some(&change.tokens_json))
+            .on_declarative_management(Some(&tokens))
             .await
             .unwrap()
     }

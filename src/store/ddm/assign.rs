@@ -1,6 +1,6 @@
 //! One own group and its set given to many devices at once (a batch of the policy engine, whose
-//! devices mostly share their set): which of them change, their rows, and the claim of their
-//! notifications, each one statement for the whole list instead of one per device.
+//! devices mostly share their set): which of them change, their rows, and which of them are due
+//! a sync, each one statement for the whole list instead of one per device.
 
 use rusqlite::{Connection, params};
 
@@ -50,19 +50,16 @@ pub fn put_devices(
         .execute(params![json_list(udids), own_group, declarations_token, now])?)
 }
 
-/// [`super::claim_notifications`] for the devices in `udids`.
-pub fn claim_notifications_among(
-    conn: &Connection,
-    udids: &[String],
-) -> Result<Vec<Notification>, StoreError> {
+/// [`super::due_devices`] among the devices in `udids` (nothing is claimed).
+pub fn due_among(conn: &Connection, udids: &[String]) -> Result<Vec<Notification>, StoreError> {
     if udids.is_empty() {
         return Ok(Vec::new());
     }
     let mut stmt = conn.prepare_cached(
-        "UPDATE ddm_devices SET notified_set = latest_set, offered_set = latest_set
+        "SELECT udid, (SELECT declarations_token FROM ddm_sets WHERE id = latest_set), latest_set_at
+         FROM ddm_devices
          WHERE udid IN (SELECT value FROM json_each(?1))
-           AND enrolled_at IS NOT NULL AND notified_set IS NOT latest_set
-         RETURNING udid, (SELECT declarations_token FROM ddm_sets WHERE id = latest_set), latest_set_at",
+           AND enrolled_at IS NOT NULL AND notified_set IS NOT latest_set",
     )?;
     let rows = stmt.query_map([json_list(udids)], notification_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -91,7 +88,7 @@ mod tests {
     }
 
     #[test]
-    fn many_devices_get_one_set_and_only_the_changed_enrolled_ones_are_claimed() {
+    fn many_devices_get_one_set_and_only_the_changed_enrolled_ones_are_due() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("o.db"), "now").unwrap();
         store
@@ -117,16 +114,23 @@ mod tests {
                 assert_eq!((b.own_group.as_str(), b.latest_set.as_str()), ("own-a", "set-a"));
                 assert_eq!(b.latest_set_at, LATER);
                 assert_eq!(ddm::device(c, "NEW")?.unwrap().latest_set, "set-a");
-                let claimed = claim_notifications_among(c, &strings(&["B", "C", "NEW"]))?;
-                assert_eq!(claimed.len(), 1, "only enrolled devices are told: {claimed:?}");
-                assert_eq!(claimed[0].udid, "B");
-                assert_eq!(claimed[0].declarations_token, "set-a");
-                assert_eq!(claimed[0].token_at, LATER);
-                assert!(
-                    claim_notifications_among(c, &strings(&["B"]))?.is_empty(),
-                    "claimed once"
+                let due = due_among(c, &strings(&["B", "C", "NEW"]))?;
+                assert_eq!(due.len(), 1, "only enrolled devices are due: {due:?}");
+                assert_eq!(due[0].udid, "B");
+                assert_eq!(due[0].declarations_token, "set-a");
+                assert_eq!(due[0].token_at, LATER);
+                assert_eq!(
+                    due_among(c, &strings(&["B"]))?.len(),
+                    1,
+                    "still due: nothing is claimed until the device is sent its command"
                 );
-                assert!(claim_notifications_among(c, &[])?.is_empty());
+                assert_eq!(
+                    ddm::claim_due(c, "B")?.map(|n| n.declarations_token).as_deref(),
+                    Some("set-a")
+                );
+                assert!(due_among(c, &strings(&["B"]))?.is_empty(), "claimed once");
+                assert!(ddm::claim_due(c, "B")?.is_none());
+                assert!(due_among(c, &[])?.is_empty());
                 Ok(())
             })
             .unwrap();

@@ -1,5 +1,5 @@
 //! Moving every device of some own groups to their new sets after a shared change, with the
-//! claim of their notifications: the hot path of a recomputation.
+//! list of those now due a sync: the hot path of a recomputation.
 
 use std::collections::HashMap;
 
@@ -12,12 +12,13 @@ use crate::store::StoreError;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Retargeted {
     pub devices_changed: usize,
-    /// The enrolled devices among them, claimed for notification (see [`super::claim_notifications`]).
-    pub claimed: Vec<Notification>,
+    /// The enrolled devices among them, now due a sync (see [`super::due_devices`]; not claimed).
+    pub due: Vec<Notification>,
 }
 
-/// Points every device whose own group is in `targets` at the new set of that group, and claims
-/// the notifications of the enrolled ones, in one statement (each device row is written once).
+/// Points every device whose own group is in `targets` at the new set of that group, and returns
+/// the enrolled ones, in one statement (each device row is written once). Nothing is claimed:
+/// `notified_set` moves when the device is sent its sync command.
 ///
 /// The statement scans the device rows in storage order (`+own_group` keeps SQLite off the
 /// `own_group` index, whose order would visit every table page many times) and looks each row's
@@ -48,12 +49,10 @@ pub fn retarget_by_own_group(
     let mut retargeted = Retargeted::default();
     {
         let mut update = conn.prepare_cached(
-            "UPDATE ddm_devices SET latest_set = r.set_id, latest_set_at = ?1,
-                 notified_set = iif(enrolled_at IS NULL, notified_set, r.set_id),
-                 offered_set = iif(enrolled_at IS NULL, offered_set, r.set_id)
+            "UPDATE ddm_devices SET latest_set = r.set_id, latest_set_at = ?1
              FROM temp.ddm_retarget AS r
              WHERE +ddm_devices.own_group = r.own_group AND ddm_devices.latest_set <> r.set_id
-             RETURNING udid, latest_set, enrolled_at IS NOT NULL",
+             RETURNING udid, latest_set, enrolled_at IS NOT NULL AND notified_set IS NOT latest_set",
         )?;
         let mut rows = update.query([now])?;
         while let Some(row) = rows.next()? {
@@ -63,7 +62,7 @@ pub fn retarget_by_own_group(
                 let token = tokens.get(&set_id).ok_or_else(|| {
                     StoreError::Conflict(format!("declaration set {set_id} is not a retarget target"))
                 })?;
-                retargeted.claimed.push(Notification {
+                retargeted.due.push(Notification {
                     udid: row.get(0)?,
                     declarations_token: (*token).to_string(),
                     token_at: now.to_string(),
