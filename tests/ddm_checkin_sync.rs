@@ -75,8 +75,11 @@ fn token_in(cmd: &plist::Dictionary) -> String {
 }
 
 /// Connects with `Idle` and acknowledges every command until none is left; returns them as
-/// (request type, the sync token for `DeclarativeManagement`).
+/// (request type, the sync token for `DeclarativeManagement`). The policy engine first finishes
+/// evaluating the enrollment (its worker would otherwise give the device its own set, a new
+/// sync, at any moment of the test).
 async fn drain(app: &TestApp, device: &EnrolledDevice) -> Vec<(String, Option<String>)> {
+    app.state.policy_engine.run_queue().await.unwrap();
     let mut seen = Vec::new();
     let (status, mut body) = put(app, device, "/mdm/connect", idle(UDID)).await;
     assert_eq!(status, 200);
