@@ -56,7 +56,8 @@ END;
 CREATE UNIQUE INDEX device_plans_udid ON device_plans (udid);
 CREATE INDEX device_plans_next_change ON device_plans (next_change_at)
     WHERE next_change_at IS NOT NULL;
-CREATE INDEX device_plans_summary ON device_plans (summary_digest);
+-- No index by summary any more: maintaining it cost more on every decision written than the
+-- hourly scan that deletes unused summaries (`plans::prune_summaries`) costs.
 
 -- A device leaving enrollment (unenrolled, or authenticating again) has no kind until it is
 -- evaluated again (its enrollment queues it, migration 0021), so a decision by kind skips it.

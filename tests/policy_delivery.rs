@@ -16,6 +16,12 @@ async fn tick(app: &common::TestApp) {
     app.state.policy_engine.run_queue().await.unwrap();
 }
 
+/// The hourly sweep, as its job runs it (and the engine then).
+async fn sweep(app: &common::TestApp) {
+    app.state.policy_engine.sweep().await.unwrap();
+    app.state.policy_engine.run_queue().await.unwrap();
+}
+
 /// The device's own declarations as served: `{Type, Identifier, ServerToken, Payload}`.
 fn own_set(app: &common::TestApp, udid: &str) -> Vec<Value> {
     let udid = udid.to_string();
@@ -246,7 +252,7 @@ fn stored_summaries(app: &common::TestApp) -> i64 {
 }
 
 /// Devices with the same decision share one stored summary; a summary no plan refers to any
-/// more is deleted by the minute job, and every plan keeps its "why".
+/// more is deleted by the hourly sweep, and every plan keeps its "why".
 #[tokio::test]
 async fn devices_deciding_alike_share_one_summary_and_unused_ones_are_deleted() {
     let app = policy_app().await;
@@ -268,10 +274,10 @@ async fn devices_deciding_alike_share_one_summary_and_unused_ones_are_deleted() 
         .add_members("Late Adoption", &moved, &actor)
         .await
         .unwrap();
-    // (The engine's worker may evaluate it between the two changes, in no ring; the second
-    // minute job deletes that summary.)
+    // (The engine's worker may evaluate it between the two changes, in no ring; the hourly
+    // sweep deletes that summary.)
     tick(&app).await;
-    tick(&app).await;
+    sweep(&app).await;
     assert_eq!(stored_summaries(&app), 2);
 
     // Back again: the Late Adoption summary is no longer referred to and goes.
@@ -281,7 +287,7 @@ async fn devices_deciding_alike_share_one_summary_and_unused_ones_are_deleted() 
         .unwrap();
     service.add_members("Vanguard", &moved, &actor).await.unwrap();
     tick(&app).await;
-    tick(&app).await;
+    sweep(&app).await;
     assert_eq!(stored_summaries(&app), 1);
     let planned = service.planned_targets().await.unwrap();
     assert_eq!(planned.len(), 3);

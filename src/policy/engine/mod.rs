@@ -230,8 +230,8 @@ impl PolicyEngine {
     }
 
     /// The minute job: queues devices whose plan changes with time (a deferral ended, a deadline
-    /// passed), asks for the whole fleet when the catalog changed, and deletes plan summaries no
-    /// plan refers to any more. Devices whose facts change (inventory, enrollment) are queued by
+    /// passed), and asks for a decision per kind of device when the catalog changed. Devices
+    /// whose facts change (inventory, enrollment) are queued by
     /// the write that changes them. Returns how many devices were queued one by one (a
     /// fleet-wide request is one row, not counted).
     pub async fn enqueue_changes(&self) -> Result<usize, EngineError> {
@@ -249,8 +249,6 @@ impl PolicyEngine {
                     plans::request(&tx, FleetScope::Kinds, now)?;
                     settings::set(&tx, CATALOG_SEEN_KEY, &seen, &sql_time(now))?;
                 }
-                // Summaries the last runs stopped referring to (a few hundred rows at most).
-                plans::prune_summaries(&tx)?;
                 // Devices whose facts changed are queued as the change is written (migration
                 // 0021's triggers); here only those whose plan changes with time.
                 let queued = plans::enqueue_due(&tx, now)?;
@@ -268,12 +266,19 @@ impl PolicyEngine {
     }
 
     /// The hourly safety sweep: every enrolled device is re-evaluated (deliveries only happen
-    /// where something changed).
+    /// where something changed), and plan summaries no plan refers to any more are deleted (a
+    /// few hundred rows at most).
     pub async fn sweep(&self) -> Result<(), EngineError> {
         let now = self.policies.clock_now();
         self.policies
             .store()
-            .write(move |conn| plans::request_fleet(conn, now))
+            .write(move |conn| {
+                let tx = conn.transaction()?;
+                plans::prune_summaries(&tx)?;
+                plans::request_fleet(&tx, now)?;
+                tx.commit()?;
+                Ok(())
+            })
             .await?;
         self.wake();
         Ok(())
