@@ -331,13 +331,11 @@ impl SyncNotifier for PushNotifier {
                 }
             }
             let mdm = self.mdm.clone();
-            // Reading the push addresses blocks on the store.
-            tokio::task::spawn_blocking(move || mdm.request_pushes(&udids))
-                .await
-                .map_err(|e| NotifyError {
-                    message: e.to_string(),
-                    failed: changes.iter().map(|c| c.udid.clone()).collect(),
-                })
+            // Reading the push addresses blocks on the store, and pushing is the pusher's work:
+            // the change does not wait for either. A device that is not pushed stays due (the
+            // hourly flush pushes it again) and gets its sync at its next check-in anyway.
+            drop(tokio::task::spawn_blocking(move || mdm.request_pushes(&udids)));
+            Ok(())
         }
         .boxed()
     }
