@@ -14,7 +14,7 @@
 //! or an assignment it depends on may have changed). A kind that no longer holds has its devices
 //! queued, one by one. The hourly sweep evaluates every device on its own, whatever the kinds say.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -156,7 +156,12 @@ impl PolicyEngine {
             })
             .await?;
         let mut assign = Vec::new();
+        // The declarative kinds none of whose devices differs: nothing to write for them.
+        let mut settled: HashSet<String> = HashSet::new();
         for ((_, decision), devices) in rows.iter().filter(|(_, d)| declarative(d)).zip(differing) {
+            if devices.is_empty() {
+                settled.insert(decision.kind.clone());
+            }
             for (udid, delivered) in devices {
                 if delivered.as_deref() != Some(decision.fingerprint.as_str()) {
                     assign.push(Delivery {
@@ -188,11 +193,17 @@ impl PolicyEngine {
                 )?;
                 let mut written = Vec::new();
                 for (row, decision) in &rows {
+                    if settled.contains(&decision.kind) {
+                        // (Only this run writes decisions, so none of them differs now either.)
+                        continue;
+                    }
                     if declarative(decision) {
                         kind_store::decide_kind(&tx, row, Some(delivered_at.as_str()))?;
                     } else {
                         let changed = kind_store::differing(&tx, row)?;
-                        kind_store::decide_kind(&tx, row, None)?;
+                        if !changed.is_empty() {
+                            kind_store::decide_kind(&tx, row, None)?;
+                        }
                         written.extend(changed.into_iter().map(|(u, d)| (u, d, decision.clone())));
                     }
                 }
