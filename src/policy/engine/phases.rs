@@ -13,9 +13,11 @@ pub struct PhaseTimes {
     pub evaluate_plan: Duration,
     /// Of `evaluate`: what each device is to be told (declaration sets, shared per decision).
     pub evaluate_want: Duration,
-    /// Plan rows written, unchanged ones stamped, the queue entries removed.
+    /// Plan rows written, unchanged ones stamped, the queue entries removed (by kind: the
+    /// differing devices read, and one statement per kind).
     pub store_plans: Duration,
-    /// DDM sets assigned, with the `DeclarativeManagement` commands and push requests.
+    /// DDM sets assigned and the changed devices made due a sync (their pushes are requested
+    /// without waiting; the command is made at check-in).
     pub declarations: Duration,
     /// The legacy-profile check of the declaratively delivered devices and their delivery records.
     pub delivery_records: Duration,
