@@ -7,9 +7,9 @@ use rusqlite::Connection;
 
 use super::checkin::authorize;
 use super::{CertFingerprint, ENROLLMENT_PRIORITY, MdmError, MdmService};
-use crate::protocol::commands::{Command, CommandRequest};
-use crate::protocol::{CommandUuid, Udid};
-use crate::store::commands::{self as command_store, NewCommand};
+use crate::protocol::Udid;
+use crate::protocol::commands::CommandRequest;
+use crate::store::commands as command_store;
 use crate::store::devices;
 
 /// How stale `last_seen_at` may get before an `Idle` rewrites it.
@@ -35,26 +35,10 @@ impl MdmService {
         let request = CommandRequest::declarative_management(Some(&tokens));
         // An older sync still open carries older tokens: this one replaces it.
         command_store::cancel_open_of_type(tx, udid.as_str(), request.request_type(), now)?;
-        let uuid = CommandUuid::generate();
-        let payload = Command {
-            uuid: uuid.clone(),
-            request: request.clone(),
-        }
-        .to_plist();
-        let id = command_store::enqueue(
-            tx,
-            &NewCommand {
-                uuid: uuid.as_str(),
-                udid: udid.as_str(),
-                request_type: request.request_type(),
-                priority: ENROLLMENT_PRIORITY,
-                payload: &payload,
-            },
-            now,
-        )?;
-        command_store::mark_sent(tx, id, now)?;
-        tracing::debug!(%udid, %uuid, "declarative sync sent");
-        Ok(Some(payload))
+        let command = self.write_command(tx, udid, &request, None, ENROLLMENT_PRIORITY)?;
+        command_store::mark_sent(tx, command.id, now)?;
+        tracing::debug!(%udid, uuid = %command.uuid, "declarative sync sent");
+        Ok(Some(command.payload))
     }
 
     /// Asks for pushes to many devices (the ones due a declarative sync); nothing is queued.

@@ -262,6 +262,19 @@ impl MdmService {
         body: Option<&CommandBody>,
         priority: i64,
     ) -> Result<CommandUuid, MdmError> {
+        Ok(self.write_command(tx, udid, request, body, priority)?.uuid)
+    }
+
+    /// Writes a command for `udid` (pending): a new UUID, its plist (from `body` when given),
+    /// the row. Returns what a caller sending it at once needs.
+    pub(super) fn write_command(
+        &self,
+        tx: &Connection,
+        udid: &Udid,
+        request: &CommandRequest,
+        body: Option<&CommandBody>,
+        priority: i64,
+    ) -> Result<WrittenCommand, MdmError> {
         let uuid = CommandUuid::generate();
         let payload = match body.and_then(|b| b.with_uuid(&uuid)) {
             Some(payload) => payload,
@@ -271,7 +284,7 @@ impl MdmService {
             }
             .to_plist(),
         };
-        command_store::enqueue(
+        let id = command_store::enqueue(
             tx,
             &NewCommand {
                 uuid: uuid.as_str(),
@@ -282,7 +295,7 @@ impl MdmService {
             },
             self.clock.now(),
         )?;
-        Ok(uuid)
+        Ok(WrittenCommand { uuid, id, payload })
     }
 
     /// A push reached APNs for this device: commands it answered `NotNow` become deliverable
@@ -325,6 +338,13 @@ impl MdmService {
         }
         Ok(total)
     }
+}
+
+/// A command just written by [`MdmService::write_command`].
+pub(super) struct WrittenCommand {
+    pub uuid: CommandUuid,
+    pub id: i64,
+    pub payload: Vec<u8>,
 }
 
 fn inventory_from(info: DeviceInformation) -> Inventory {
