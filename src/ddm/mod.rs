@@ -96,10 +96,10 @@ impl DdmResponse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncChange {
     pub udid: String,
-    /// `{"SyncTokens": {"DeclarationsToken", "Timestamp"}}` as of this change. The device is
-    /// sent the tokens current when it checks in ([`DdmService::claim_sync`]), which a later
-    /// change may have moved on.
-    pub tokens_json: Vec<u8>,
+    /// The `DeclarationsToken` the change moved it to (for logs and tests). The device is sent
+    /// the tokens current when it checks in ([`DdmService::claim_sync`]), which a later change
+    /// may have moved on.
+    pub declarations_token: String,
 }
 
 /// The notifier could not reach some devices; they stay due, and the next

@@ -310,27 +310,13 @@ impl DdmService {
         if due.is_empty() {
             return Ok(0);
         }
-        // Devices moved by one change share their token and its time: encode each pair once.
-        let mut encoded: HashMap<(&str, &str), Vec<u8>> = HashMap::new();
-        let mut changes = Vec::with_capacity(due.len());
-        for notification in &due {
-            let key = (
-                notification.declarations_token.as_str(),
-                notification.token_at.as_str(),
-            );
-            let json = match encoded.get(&key) {
-                Some(json) => json.clone(),
-                None => {
-                    let json = tokens_json(key.0, key.1)?;
-                    encoded.insert(key, json.clone());
-                    json
-                }
-            };
-            changes.push(SyncChange {
-                udid: notification.udid.clone(),
-                tokens_json: json,
-            });
-        }
+        let changes: Vec<SyncChange> = due
+            .into_iter()
+            .map(|notification| SyncChange {
+                udid: notification.udid,
+                declarations_token: notification.declarations_token,
+            })
+            .collect();
         self.notifier
             .declarations_changed(&changes)
             .await

@@ -103,14 +103,7 @@ impl Fixture {
         let changes = std::mem::take(&mut *self.notifier.changes.lock().unwrap());
         changes
             .into_iter()
-            .map(|change| {
-                let json: Value = serde_json::from_slice(&change.tokens_json).unwrap();
-                let token = json["SyncTokens"]["DeclarationsToken"]
-                    .as_str()
-                    .unwrap()
-                    .to_string();
-                (change.udid, token)
-            })
+            .map(|change| (change.udid, change.declarations_token))
             .collect()
     }
 
