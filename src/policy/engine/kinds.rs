@@ -18,6 +18,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
+
 use super::decide::{self, Decision, DecisionMemo};
 use super::wants::Want;
 use super::{Delivery, EngineError, EngineReport, PolicyEngine};
@@ -84,7 +86,6 @@ impl PolicyEngine {
         }
         report.phases.evaluate += started.elapsed();
 
-        let evaluated_at = sql_time(now);
         let mut chunk: Vec<(StoredKind, Arc<Decision>)> = Vec::new();
         let mut chunk_devices = 0;
         let mut rest = decided.into_iter().peekable();
@@ -94,7 +95,7 @@ impl PolicyEngine {
             if chunk_devices >= self.batch || rest.peek().is_none() {
                 let written = std::mem::take(&mut chunk);
                 chunk_devices = 0;
-                self.write_kinds(written, &evaluated_at, &mut report).await?;
+                self.write_kinds(written, now, &mut report).await?;
             }
         }
         if !stale.is_empty() {
@@ -128,15 +129,14 @@ impl PolicyEngine {
     async fn write_kinds(
         &self,
         kinds: Vec<(StoredKind, Arc<Decision>)>,
-        evaluated_at: &str,
+        now: DateTime<Utc>,
         report: &mut EngineReport,
     ) -> Result<(), EngineError> {
         let started = Instant::now();
-        let now = self.policies.clock_now();
-        let rows: Vec<(PlanRow, Arc<Decision>)> = kinds
-            .iter()
-            .map(|(_, d)| (d.row("", evaluated_at), d.clone()))
-            .collect();
+        // Evaluated and (declaratively) delivered at the moment the kinds were decided for.
+        let at = sql_time(now);
+        let rows: Vec<(PlanRow, Arc<Decision>)> =
+            kinds.iter().map(|(_, d)| (d.row("", &at), d.clone())).collect();
         let declarative = |d: &Decision| matches!(d.want, Want::Declarative { .. });
         let wanted: Vec<PlanRow> = rows
             .iter()
@@ -180,7 +180,6 @@ impl PolicyEngine {
         report.declarative_deliveries += assigned;
 
         let started = Instant::now();
-        let delivered_at = sql_time(now);
         let (covered, written) = self
             .policies
             .store()
@@ -198,7 +197,7 @@ impl PolicyEngine {
                         continue;
                     }
                     if declarative(decision) {
-                        kind_store::decide_kind(&tx, row, Some(delivered_at.as_str()))?;
+                        kind_store::decide_kind(&tx, row, Some(at.as_str()))?;
                     } else {
                         let changed = kind_store::differing(&tx, row)?;
                         if !changed.is_empty() {
