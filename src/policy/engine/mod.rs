@@ -316,7 +316,7 @@ impl PolicyEngine {
                     }))))
                 })
                 .await?;
-            let (rows, whole, kinds, mut fleet, work) = match read {
+            let mut round = match read {
                 None => return Ok(total),
                 Some(Round::Kinds(stamp)) => {
                     total.phases.read += started.elapsed();
@@ -324,30 +324,21 @@ impl PolicyEngine {
                     self.clear_request(FleetScope::Kinds, stamp).await?;
                     continue;
                 }
-                Some(Round::Devices(round)) => {
-                    let DeviceRound {
-                        rows,
-                        whole,
-                        kinds,
-                        fleet,
-                        work,
-                    } = *round;
-                    (rows, whole, kinds, fleet, work)
-                }
+                Some(Round::Devices(round)) => *round,
             };
-            let book = build_book(rows)?;
+            let book = build_book(round.rows)?;
             total.phases.read += started.elapsed();
             let mut memo = decide::DecisionMemo::default();
-            for batch in work.chunks(self.batch) {
+            for batch in round.work.chunks(self.batch) {
                 total.add(
-                    self.run_batch(&book, &mut fleet, &mut memo, batch.to_vec())
+                    self.run_batch(&book, &mut round.fleet, &mut memo, batch.to_vec())
                         .await?,
                 );
             }
-            if let Some(stamp) = whole {
+            if let Some(stamp) = round.whole {
                 self.clear_request(FleetScope::Devices, stamp).await?;
                 // Every device was decided on its own: that answers a request by kind too.
-                if let Some(stamp) = kinds {
+                if let Some(stamp) = round.kinds {
                     self.clear_request(FleetScope::Kinds, stamp).await?;
                 }
             }
