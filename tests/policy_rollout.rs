@@ -10,6 +10,7 @@ use crate::policy_store::add_device;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use orchard::admin::Actor;
 use orchard::store::devices::{self, Inventory};
+use orchard::store::policies::plans::{self, FleetScope};
 
 const GDMF: &[u8] = include_bytes!("data/catalog-samples/gdmf-pmv-raw-2026-04-12.json");
 
@@ -181,7 +182,7 @@ async fn a_new_release_rolls_out_ring_by_ring_and_a_restart_loses_nothing_and_se
             // at the stop.
             app.state
                 .store
-                .write_blocking(move |c| orchard::store::policies::plans::request_fleet(c, now))
+                .write_blocking(move |c| plans::request(c, FleetScope::Devices, now))
                 .unwrap();
             let schedules_before = commands(&app, LEGACY, "ScheduleOSUpdate");
             let dir = app.stop().await;
@@ -190,7 +191,7 @@ async fn a_new_release_rolls_out_ring_by_ring_and_a_restart_loses_nothing_and_se
             let pending = app
                 .state
                 .store
-                .read_blocking(orchard::store::policies::plans::fleet_request)
+                .read_blocking(|c| plans::pending_request(c, FleetScope::Devices))
                 .unwrap();
             assert!(pending.is_some(), "the fleet-wide request survives the restart");
             tick(&app).await;

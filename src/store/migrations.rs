@@ -223,7 +223,11 @@ mod tests {
         let delivered = |udid: &str| plans::plan(&conn, udid).unwrap().unwrap().delivered_fingerprint;
         assert_eq!(delivered("A"), None);
         assert_eq!(delivered("B").as_deref(), Some("fp"));
-        assert!(plans::fleet_request(&conn).unwrap().is_some());
+        assert!(
+            plans::pending_request(&conn, plans::FleetScope::Devices)
+                .unwrap()
+                .is_some()
+        );
         // From now on the triggers queue devices as their facts are written.
         assert_eq!(plans::queue_len(&conn).unwrap(), 0);
         devices::update_inventory(&conn, "B", &Inventory::default(), t2).unwrap();
@@ -247,7 +251,9 @@ mod tests {
         .unwrap();
         migrate(&mut conn, "now").unwrap();
         assert!(
-            plans::fleet_request(&conn).unwrap().is_some(),
+            plans::pending_request(&conn, plans::FleetScope::Devices)
+                .unwrap()
+                .is_some(),
             "existing plans have no kind: every device is evaluated on its own once"
         );
         for udid in ["A", "B", "C"] {

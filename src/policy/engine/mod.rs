@@ -275,7 +275,7 @@ impl PolicyEngine {
             .write(move |conn| {
                 let tx = conn.transaction()?;
                 plans::prune_summaries(&tx)?;
-                plans::request_fleet(&tx, now)?;
+                plans::request(&tx, FleetScope::Devices, now)?;
                 tx.commit()?;
                 Ok(())
             })

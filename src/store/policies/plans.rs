@@ -37,7 +37,7 @@ pub fn enqueue(
 
 /// The request for a fleet-wide re-evaluation (the catalog or the ring calendar changed, the
 /// safety sweep): one row instead of one queue entry per device. Its value is a [`stamp`], so a
-/// run clears only the request it read ([`clear_fleet_request`]); asking again meanwhile keeps a
+/// run clears only the request it read ([`clear_request`]); asking again meanwhile keeps a
 /// request for the next round.
 const FLEET_DUE: &str = "policy.fleet_due";
 
@@ -65,19 +65,9 @@ impl FleetScope {
     }
 }
 
-/// Asks for every enrolled device to be re-evaluated one by one.
-pub fn request_fleet(conn: &Connection, now: DateTime<Utc>) -> Result<(), StoreError> {
-    request(conn, FleetScope::Devices, now)
-}
-
 /// Asks for a fleet-wide re-evaluation of `scope`.
 pub fn request(conn: &Connection, scope: FleetScope, now: DateTime<Utc>) -> Result<(), StoreError> {
     settings::set(conn, scope.key(), &stamp(now), &sql_time(now))
-}
-
-/// The pending device-by-device request's stamp, if any.
-pub fn fleet_request(conn: &Connection) -> Result<Option<String>, StoreError> {
-    pending_request(conn, FleetScope::Devices)
 }
 
 /// The pending request's stamp for `scope`, if any.
@@ -85,12 +75,8 @@ pub fn pending_request(conn: &Connection, scope: FleetScope) -> Result<Option<St
     settings::get(conn, scope.key())
 }
 
-/// Clears the fleet-wide request a run read, unless it was asked for again since (new stamp).
-pub fn clear_fleet_request(conn: &Connection, read: &str) -> Result<bool, StoreError> {
-    clear_request(conn, FleetScope::Devices, read)
-}
-
-/// [`clear_fleet_request`] for `scope`.
+/// Clears the fleet-wide request of `scope` a run read, unless it was asked for again since
+/// (new stamp).
 pub fn clear_request(conn: &Connection, scope: FleetScope, read: &str) -> Result<bool, StoreError> {
     settings::delete_if(conn, scope.key(), read)
 }
@@ -467,18 +453,21 @@ mod tests {
         store
             .write_blocking(move |c| {
                 // The migration's own request (see the inventory test), answered.
-                let migrated = fleet_request(c)?.expect("asked for by the migration");
-                assert!(clear_fleet_request(c, &migrated)?);
-                assert_eq!(fleet_request(c)?, None);
-                request_fleet(c, now)?;
-                let read = fleet_request(c)?.expect("asked for");
+                let migrated = pending_request(c, FleetScope::Devices)?.expect("asked for by the migration");
+                assert!(clear_request(c, FleetScope::Devices, &migrated)?);
+                assert_eq!(pending_request(c, FleetScope::Devices)?, None);
+                request(c, FleetScope::Devices, now)?;
+                let read = pending_request(c, FleetScope::Devices)?.expect("asked for");
                 // The catalog changes again while the run that read the request evaluates.
-                request_fleet(c, now)?;
-                assert!(!clear_fleet_request(c, &read)?, "a newer request is not cleared");
-                let again = fleet_request(c)?.expect("still asked for");
+                request(c, FleetScope::Devices, now)?;
+                assert!(
+                    !clear_request(c, FleetScope::Devices, &read)?,
+                    "a newer request is not cleared"
+                );
+                let again = pending_request(c, FleetScope::Devices)?.expect("still asked for");
                 assert_ne!(again, read);
-                assert!(clear_fleet_request(c, &again)?);
-                assert_eq!(fleet_request(c)?, None);
+                assert!(clear_request(c, FleetScope::Devices, &again)?);
+                assert_eq!(pending_request(c, FleetScope::Devices)?, None);
                 Ok(())
             })
             .unwrap();
@@ -494,7 +483,7 @@ mod tests {
         store
             .write_blocking(move |c| {
                 // The migration asks for the whole fleet once (facts changed before it).
-                assert!(fleet_request(c)?.is_some());
+                assert!(pending_request(c, FleetScope::Devices)?.is_some());
                 let reasons = |c: &Connection| -> Result<Vec<(String, String)>, StoreError> {
                     let mut stmt =
                         c.prepare("SELECT udid, reason FROM policy_evaluation_queue ORDER BY udid")?;
