@@ -55,7 +55,9 @@ impl DeviceServices {
         let ddm = DdmService::new(
             store.clone(),
             clock.clone(),
-            Arc::new(PushNotifier { mdm: queue.clone() }),
+            Arc::new(PushNotifier {
+                push: requester.clone(),
+            }),
             Arc::new(DeviceInventory {
                 store: store.clone(),
                 clock: clock.clone(),
@@ -314,7 +316,7 @@ impl DeclarativeHandler for DdmCheckins {
 /// makes the `DeclarativeManagement` command, with the tokens current then, when the device
 /// checks in ([`DdmCheckins::claim_sync`]).
 struct PushNotifier {
-    mdm: MdmService,
+    push: Arc<ApnsPushRequester>,
 }
 
 impl SyncNotifier for PushNotifier {
@@ -330,11 +332,11 @@ impl SyncNotifier for PushNotifier {
                     Err(e) => tracing::warn!(udid = %change.udid, error = %e, "not a UDID; not pushed"),
                 }
             }
-            let mdm = self.mdm.clone();
+            let push = self.push.clone();
             // Reading the push addresses blocks on the store, and pushing is the pusher's work:
             // the change does not wait for either. A device that is not pushed stays due (the
             // hourly flush pushes it again) and gets its sync at its next check-in anyway.
-            drop(tokio::task::spawn_blocking(move || mdm.request_pushes(&udids)));
+            drop(tokio::task::spawn_blocking(move || push.request_pushes(&udids)));
             Ok(())
         }
         .boxed()

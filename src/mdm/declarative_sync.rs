@@ -41,11 +41,6 @@ impl MdmService {
         Ok(Some(command.payload))
     }
 
-    /// Asks for pushes to many devices (the ones due a declarative sync); nothing is queued.
-    pub fn request_pushes(&self, udids: &[Udid]) {
-        self.push.request_pushes(udids);
-    }
-
     /// An `Idle` from an authorized device with nothing queued and no declarative sync due, seen
     /// less than a minute ago: it needs no write at all (the common case of a fleet polling with
     /// nothing to do, which would otherwise serialize every device on the one writer). Anything
