@@ -59,14 +59,14 @@ impl MdmService {
                         bodies.len() - 1
                     }
                 };
-                let uuid = self.enqueue_body_in(
+                let written = self.write_command(
                     tx,
                     command.udid,
                     command.request,
                     bodies[at].1.as_ref(),
                     command.priority,
                 )?;
-                uuids.push(Some(uuid));
+                uuids.push(Some(written.uuid));
             }
             records(tx, &uuids)?;
             let mut pushed = HashSet::new();

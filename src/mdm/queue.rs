@@ -234,7 +234,7 @@ impl MdmService {
                         &bodies[bodies.len() - 1].1
                     }
                 };
-                self.enqueue_body_in(tx, udid, request, body.as_ref(), priority)?;
+                self.write_command(tx, udid, request, body.as_ref(), priority)?;
                 queued.push(udid.clone());
             } else {
                 skipped.push(udid.clone());
@@ -250,23 +250,11 @@ impl MdmService {
         request: &CommandRequest,
         priority: i64,
     ) -> Result<CommandUuid, MdmError> {
-        self.enqueue_body_in(tx, udid, request, None, priority)
+        Ok(self.write_command(tx, udid, request, None, priority)?.uuid)
     }
 
-    /// [`MdmService::enqueue_in`] with the request's plist written before (`body`), if any.
-    pub(super) fn enqueue_body_in(
-        &self,
-        tx: &Connection,
-        udid: &Udid,
-        request: &CommandRequest,
-        body: Option<&CommandBody>,
-        priority: i64,
-    ) -> Result<CommandUuid, MdmError> {
-        Ok(self.write_command(tx, udid, request, body, priority)?.uuid)
-    }
-
-    /// Writes a command for `udid` (pending): a new UUID, its plist (from `body` when given),
-    /// the row. Returns what a caller sending it at once needs.
+    /// Writes a command for `udid` (pending): a new UUID, its plist (from `body`, the request's
+    /// plist written before, when given), the row. Returns its UUID, row id and plist.
     pub(super) fn write_command(
         &self,
         tx: &Connection,
